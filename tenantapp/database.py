@@ -1,0 +1,66 @@
+"""Engine, session factory and ``request.dbsession``: built once, per-request sessions only.
+
+The database URL comes from ``sqlalchemy.url``, else the ``TENANTAPP_DATABASE_URL`` environment
+variable, else (unless ``tenantapp.embedded_database = false``) an embedded PostgreSQL whose
+data lives in ``tenantapp.data_dir``.
+"""
+
+import os
+from pathlib import Path
+
+import zope.sqlalchemy
+from pyramid.exceptions import ConfigurationError
+from pyramid.settings import asbool
+from sqlalchemy import engine_from_config
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from .embedded import start_embedded_postgres
+from .tenancy import binding
+
+URL_ENV = "TENANTAPP_DATABASE_URL"
+
+
+def database_url(settings: dict) -> str:
+    url = settings.get("sqlalchemy.url") or os.environ.get(URL_ENV)
+    if not url:
+        if not asbool(settings.get("tenantapp.embedded_database", True)):
+            raise ConfigurationError(
+                f"no database configured: set {URL_ENV} or sqlalchemy.url "
+                "(tenantapp.embedded_database is off)"
+            )
+        url = start_embedded_postgres(Path(settings.get("tenantapp.data_dir") or "var"))
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.drivername != "postgresql+psycopg":
+        raise ConfigurationError(f"tenantapp needs PostgreSQL through psycopg 3, not {url!r}")
+    return parsed.render_as_string(hide_password=False)
+
+
+def make_engine(settings: dict) -> Engine:
+    return engine_from_config(settings, prefix="sqlalchemy.", url=database_url(settings))
+
+
+def make_session_factory(engine: Engine) -> sessionmaker:
+    factory = sessionmaker(bind=engine, expire_on_commit=False)
+    binding.install(factory)
+    return factory
+
+
+def request_dbsession(request) -> Session:
+    """The request's session, joined to the request's transaction manager (pyramid_tm)."""
+    session = request.registry["dbsession_factory"]()
+    zope.sqlalchemy.register(session, transaction_manager=request.tm)
+    return session
+
+
+def includeme(config):
+    settings = config.get_settings()
+    settings["tm.manager_hook"] = "pyramid_tm.explicit_manager"
+    config.include("pyramid_tm")
+
+    engine = make_engine(settings)
+    config.registry["dbengine"] = engine
+    config.registry["dbsession_factory"] = make_session_factory(engine)
+    config.add_request_method(request_dbsession, "dbsession", reify=True)

@@ -1,0 +1,67 @@
+"""One JSON error shape for the whole API, produced by exception views.
+
+``{"error": code, "message": text}``, plus ``"fields": {name: problem}`` for invalid input.
+"""
+
+import logging
+
+from pyramid.httpexceptions import HTTPException
+from pyramid.view import exception_view_config
+
+log = logging.getLogger(__name__)
+
+
+class APIError(Exception):
+    """An error the client can act on; raised by views, rendered by ``api_error``."""
+
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, fields: dict[str, str] | None = None):
+        super().__init__(message)
+        self.message = message
+        self.fields = fields
+
+
+class InvalidInput(APIError):
+    code = "invalid_input"
+
+
+class Conflict(APIError):
+    status = 409
+    code = "conflict"
+
+
+def error_body(code: str, message: str, fields: dict | None = None) -> dict:
+    body = {"error": code, "message": message}
+    if fields:
+        body["fields"] = fields
+    return body
+
+
+@exception_view_config(APIError, renderer="json")
+def api_error(exc, request):
+    request.response.status_int = exc.status
+    return error_body(exc.code, exc.message, exc.fields)
+
+
+@exception_view_config(HTTPException, renderer="json")
+def http_error(exc, request):
+    """Pyramid's own errors (404 from traversal, 405, 413 ...), as JSON."""
+    response = request.response
+    response.status = exc.status
+    for header in ("Allow", "Retry-After", "Location"):
+        if header in exc.headers:
+            response.headers[header] = exc.headers[header]
+    code = exc.title.lower().replace(" ", "_")
+    message = exc.detail or exc.explanation or exc.title
+    if exc.status_int == 404:
+        message = "no such resource"
+    return error_body(code, str(message))
+
+
+@exception_view_config(Exception, renderer="json")
+def unexpected_error(exc, request):
+    log.exception("unhandled error on %s %s", request.method, request.path_qs)
+    request.response.status_int = 500
+    return error_body("internal_error", "the server failed to handle this request")

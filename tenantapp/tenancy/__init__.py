@@ -1,0 +1,20 @@
+"""Tenancy: the registry of tenants, schema binding, provisioning and migrations."""
+
+from pyramid.events import ApplicationCreated
+from pyramid.settings import asbool, aslist
+
+from .provisioning import provision_on_start
+
+
+def includeme(config):
+    """Parse the start-up provisioning settings once; act on them when the app is built."""
+    settings = config.get_settings()
+    migrate = asbool(settings.get("tenantapp.migrate_on_start", False))
+    demo_tenants = aslist(settings.get("tenantapp.demo_tenants", ""))
+    if not (migrate or demo_tenants):
+        return
+
+    def on_created(event):
+        provision_on_start(event.app.registry["dbengine"], demo_tenants)
+
+    config.add_subscriber(on_created, ApplicationCreated)

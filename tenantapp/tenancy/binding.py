@@ -1,0 +1,67 @@
+"""The one place a session or connection is bound to a tenant's schema.
+
+Two mechanisms, as defence in depth, both scoped to a single transaction:
+
+* ``schema_translate_map={None: schema}`` on the transaction's Connection: every ORM and Core
+  statement on a schema-less (tenant) table is rendered with the tenant schema spelled out.
+  SQLAlchemy applies the map after compilation, so one compiled-cache entry serves all tenants.
+  The option lives on the Connection object, which is discarded when the transaction ends, so it
+  can never follow a pooled DBAPI connection into another request.
+* ``set_config('search_path', schema, true)`` (``SET LOCAL``): raw SQL text resolves in the tenant
+  schema too, and ``public`` is not on the path, so a missing tenant table fails loudly instead
+  of reading shared data. It is transaction-local, so it is safe behind a transaction-mode pooler
+  and reset by COMMIT/ROLLBACK before the connection returns to the pool.
+
+SQLAlchemy's identity map is not schema-aware, so one session serves one tenant: rebinding a
+session to another schema is refused.
+"""
+
+import re
+
+from sqlalchemy import event
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session, sessionmaker
+
+SESSION_KEY = "tenantapp.tenant_schema"
+SCHEMA_PATTERN = re.compile(r"tenant_[0-9]{1,19}")
+
+
+class TenantBindingError(RuntimeError):
+    """A session was asked to serve a second tenant."""
+
+
+def bind_connection(connection: Connection, schema: str) -> None:
+    """Point this connection's current transaction at ``schema``."""
+    if SCHEMA_PATTERN.fullmatch(schema) is None:
+        raise ValueError(f"not a tenant schema name: {schema!r}")
+    if connection.get_execution_options().get("schema_translate_map") == {None: schema}:
+        return
+    connection.execution_options(schema_translate_map={None: schema})
+    quoted = connection.dialect.identifier_preparer.quote_schema(schema)
+    connection.exec_driver_sql("SELECT set_config('search_path', %s, true)", (quoted,))
+
+
+def bind_session(session: Session, schema: str) -> None:
+    """Make ``session`` serve ``schema`` for the rest of its life, in every transaction."""
+    current = session.info.get(SESSION_KEY)
+    if current == schema:
+        return
+    if current is not None:
+        raise TenantBindingError("one session serves one tenant")
+    session.info[SESSION_KEY] = schema
+    if session.in_transaction():
+        bind_connection(session.connection(), schema)
+
+
+def bound_schema(session: Session) -> str | None:
+    return session.info.get(SESSION_KEY)
+
+
+def install(session_factory: sessionmaker) -> None:
+    """Re-apply the binding whenever a bound session begins a new transaction."""
+
+    @event.listens_for(session_factory, "after_begin")
+    def _rebind(session, transaction, connection):
+        schema = session.info.get(SESSION_KEY)
+        if schema is not None:
+            bind_connection(connection, schema)

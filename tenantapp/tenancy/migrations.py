@@ -1,0 +1,84 @@
+"""Alembic wiring for the two migration trees under ``alembic/``.
+
+``shared`` migrates the registry schema; ``tenant`` migrates one tenant schema, whose own
+``alembic_version`` table records that tenant's revision. Both run on a connection handed in by
+the caller, inside the caller's transaction, so creating a tenant is all-or-nothing.
+"""
+
+from functools import cache
+from pathlib import Path
+
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Connection
+
+from alembic import command
+
+from .binding import bind_connection
+from .models import SHARED_SCHEMA, SharedBase, TenantBase
+
+ALEMBIC_DIR = Path(__file__).resolve().parents[2] / "alembic"
+TREES = ("shared", "tenant")
+
+
+def alembic_config(tree: str, connection: Connection | None = None, schema: str | None = None):
+    if tree not in TREES:
+        raise ValueError(f"unknown migration tree {tree!r}")
+    cfg = Config()
+    cfg.set_main_option("script_location", str(ALEMBIC_DIR))
+    cfg.set_main_option("path_separator", "os")
+    cfg.set_main_option("version_locations", str(ALEMBIC_DIR / tree / "versions"))
+    cfg.attributes.update(tree=tree, connection=connection, schema=schema)
+    return cfg
+
+
+@cache
+def head_revision(tree: str) -> str:
+    """The head of a tree; the files don't change while the process runs."""
+    head = ScriptDirectory.from_config(alembic_config(tree)).get_current_head()
+    if head is None:
+        raise RuntimeError(f"the {tree} migration tree has no revisions")
+    return head
+
+
+def current_revision(connection: Connection, tree: str, schema: str | None = None) -> str | None:
+    version_schema = SHARED_SCHEMA if tree == "shared" else schema
+    context = MigrationContext.configure(connection, opts={"version_table_schema": version_schema})
+    return context.get_current_revision()
+
+
+def upgrade_shared(connection: Connection, revision: str = "head") -> None:
+    command.upgrade(alembic_config("shared", connection), revision)
+
+
+def upgrade_tenant(connection: Connection, schema: str, revision: str = "head") -> None:
+    command.upgrade(alembic_config("tenant", connection, schema), revision)
+
+
+def run_env() -> None:
+    """Body of ``alembic/env.py``: configure the context for the tree being migrated."""
+    from alembic import context
+
+    attributes = context.config.attributes
+    connection = attributes.get("connection")
+    if connection is None:
+        raise SystemExit(
+            "tenantapp migrations run through the application: "
+            "use `tenantapp-admin CONFIG_URI migrate`"
+        )
+    if attributes["tree"] == "shared":
+        connection.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {SHARED_SCHEMA}")
+        metadata, version_schema = SharedBase.metadata, SHARED_SCHEMA
+    else:
+        version_schema = attributes["schema"]
+        bind_connection(connection, version_schema)
+        metadata = TenantBase.metadata
+    context.configure(
+        connection=connection,
+        target_metadata=metadata,
+        version_table_schema=version_schema,
+        transactional_ddl=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()

@@ -1,0 +1,49 @@
+"""Declarative bases for the two kinds of tables, and the shared tenant registry.
+
+Tenant tables are declared without a schema: the session binding decides where they live.
+Shared tables name SHARED_SCHEMA explicitly, so no tenant binding can redirect them.
+"""
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, DateTime, MetaData, Sequence, String, func
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+SHARED_SCHEMA = "tenantapp"
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class SharedBase(DeclarativeBase):
+    metadata = MetaData(schema=SHARED_SCHEMA, naming_convention=NAMING_CONVENTION)
+
+
+class TenantBase(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+tenant_id_seq = Sequence("tenants_id_seq", schema=SHARED_SCHEMA, metadata=SharedBase.metadata)
+
+
+class TenantRecord(SharedBase):
+    """One row per tenant. The schema name is derived from the id, never from the slug,
+    so renaming a slug never moves data and a slug can never inject into DDL."""
+
+    __tablename__ = "tenants"
+
+    id: Mapped[int] = mapped_column(BigInteger, tenant_id_seq, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(63), unique=True)
+    schema_name: Mapped[str] = mapped_column(String(63), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+def schema_for_id(tenant_id: int) -> str:
+    return f"tenant_{int(tenant_id)}"

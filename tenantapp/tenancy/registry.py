@@ -1,0 +1,15 @@
+"""Reading the tenant registry. Segments that are not valid slugs never reach SQL."""
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .models import TenantRecord
+from .slugs import is_valid_slug
+
+
+def find_active_tenant(session: Session, slug: str) -> TenantRecord | None:
+    if not is_valid_slug(slug):
+        return None
+    return session.scalar(
+        select(TenantRecord).where(TenantRecord.slug == slug, TenantRecord.status == "active")
+    )

@@ -1,0 +1,1 @@
+"""Users of a tenant: model, traversal resources, JSON views."""

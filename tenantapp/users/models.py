@@ -1,0 +1,21 @@
+"""The tenant-scoped users table (declared without a schema: the binding places it)."""
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, DateTime, Identity, String, func
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ..tenancy.models import TenantBase
+
+
+class User(TenantBase):
+    __tablename__ = "users"
+    __mapper_args__ = {"eager_defaults": True}  # server defaults come back via RETURNING
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )

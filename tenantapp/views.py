@@ -1,0 +1,19 @@
+"""Views of the root and of a tenant itself."""
+
+from pyramid.view import view_config
+
+from .resources import Root, Tenant
+
+
+@view_config(context=Root, request_method="GET", renderer="json")
+def service_index(context: Root, request):
+    return {"service": "tenantapp"}
+
+
+@view_config(context=Tenant, request_method="GET", renderer="json")
+def tenant_index(context: Tenant, request):
+    return {
+        "slug": context.record.slug,
+        "name": context.record.display_name,
+        "links": {"users": request.resource_url(context.users)},
+    }
