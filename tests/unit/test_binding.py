@@ -1,0 +1,77 @@
+"""The schema binding: per transaction, never leaking through the pool, one tenant per session."""
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import ProgrammingError
+
+from tenantapp.database import make_session_factory
+from tenantapp.tenancy.binding import TenantBindingError, bind_session, bound_schema
+from tenantapp.users.models import User
+
+
+@pytest.fixture
+def session_factory(engine):
+    return make_session_factory(engine)
+
+
+def test_a_bound_session_reads_its_tenant_schema(session_factory, tenant, other_tenant):
+    with session_factory() as session:
+        bind_session(session, tenant.schema_name)
+        session.add(User(email="only@a.example", name="A"))
+        session.commit()
+    with session_factory() as session:
+        bind_session(session, other_tenant.schema_name)
+        assert session.query(User).all() == []
+        assert session.scalar(text("SELECT current_schemas(false)")) == [other_tenant.schema_name]
+
+
+def test_binding_survives_a_commit_within_the_session(session_factory, tenant):
+    with session_factory() as session:
+        bind_session(session, tenant.schema_name)
+        session.add(User(email="first@a.example", name="A"))
+        session.commit()
+        # a new transaction on a new pooled connection is bound again
+        assert session.scalar(text("SHOW search_path")) == tenant.schema_name
+        assert [u.email for u in session.query(User)] == ["first@a.example"]
+
+
+def test_a_session_refuses_a_second_tenant(session_factory, tenant, other_tenant):
+    with session_factory() as session:
+        bind_session(session, tenant.schema_name)
+        bind_session(session, tenant.schema_name)  # idempotent
+        with pytest.raises(TenantBindingError):
+            bind_session(session, other_tenant.schema_name)
+        assert bound_schema(session) == tenant.schema_name
+
+
+def test_search_path_does_not_outlive_the_transaction(engine, session_factory, tenant):
+    with engine.connect() as connection:
+        default_path = connection.scalar(text("SHOW search_path"))
+    with session_factory() as session:
+        bind_session(session, tenant.schema_name)
+        assert session.scalar(text("SHOW search_path")) == tenant.schema_name
+        raw = session.connection().connection.dbapi_connection
+        session.commit()
+        # the very same DBAPI connection, after the transaction, has its default path back
+        assert raw.execute("SHOW search_path").fetchone()[0] == default_path
+        raw.rollback()
+
+
+def test_public_is_not_on_a_tenant_search_path(engine, session_factory, tenant):
+    with engine.begin() as connection:
+        connection.exec_driver_sql("CREATE TABLE IF NOT EXISTS public.leak_probe (x int)")
+    try:
+        with session_factory() as session:
+            bind_session(session, tenant.schema_name)
+            with pytest.raises(ProgrammingError, match="leak_probe"):
+                session.execute(text("SELECT x FROM leak_probe"))
+    finally:
+        with engine.begin() as connection:
+            connection.exec_driver_sql("DROP TABLE public.leak_probe")
+
+
+def test_binding_refuses_names_that_are_not_tenant_schemas(session_factory):
+    with session_factory() as session:
+        session.execute(text("SELECT 1"))
+        with pytest.raises(ValueError, match="not a tenant schema"):
+            bind_session(session, "public; DROP TABLE x")
