@@ -6,6 +6,7 @@ for the session. Either way the tests run in a database of their own that is dro
 
 import os
 import uuid
+from contextlib import suppress
 
 import pytest
 import sqlalchemy as sa
@@ -83,10 +84,8 @@ def make_tenant(engine):
 
     yield make
     for slug in made:
-        try:
+        with suppress(provisioning.UnknownTenant):  # the test may have dropped it itself
             provisioning.drop_tenant(engine, slug)
-        except provisioning.UnknownTenant:
-            pass  # the test dropped it itself
 
 
 @pytest.fixture
