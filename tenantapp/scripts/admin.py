@@ -29,28 +29,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def run(args: argparse.Namespace, out=sys.stdout) -> None:
+def run(args: argparse.Namespace) -> None:
     settings = get_appsettings(args.config_uri)
     engine = make_engine(settings)
     try:
         if args.command == "create-tenant":
             info = provisioning.create_tenant(engine, args.slug, args.name)
-            print(
-                f"created tenant {info.slug} (schema {info.schema_name}, {info.revision})", file=out
-            )
+            print(f"created tenant {info.slug} (schema {info.schema_name}, {info.revision})")
         elif args.command == "list-tenants":
             for t in provisioning.list_tenants(engine):
-                print(f"{t.slug}\t{t.status}\t{t.revision or '-'}\t{t.display_name}", file=out)
+                print(f"{t.slug}\t{t.status}\t{t.revision or '-'}\t{t.display_name}")
         elif args.command == "drop-tenant":
             if not args.yes:
                 raise provisioning.ProvisioningError(
                     f"refusing to drop {args.slug!r} without --yes: its data would be lost"
                 )
             provisioning.drop_tenant(engine, args.slug)
-            print(f"dropped tenant {args.slug}", file=out)
+            print(f"dropped tenant {args.slug}")
         elif args.command == "migrate":
             migrated = provisioning.migrate(engine)
-            print(f"migrated {len(migrated)} tenant(s) to head", file=out)
+            print(f"migrated {len(migrated)} tenant(s) to head")
     finally:
         engine.dispose()
 

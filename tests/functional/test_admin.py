@@ -1,0 +1,169 @@
+"""tenantapp-admin: the operator's commands, and all-or-nothing tenant creation."""
+
+import subprocess
+import sys
+import textwrap
+import uuid
+from contextlib import suppress
+
+import pytest
+import sqlalchemy as sa
+
+from alembic import command
+from tenantapp.scripts.admin import main as admin
+from tenantapp.tenancy import migrations, provisioning
+
+
+def write_ini(path, database_url: str) -> str:
+    path.write_text(
+        "[app:main]\nuse = egg:tenantapp\ntenantapp.embedded_database = false\n"
+        f"sqlalchemy.url = {database_url.replace('%', '%%')}\n"
+    )
+    return str(path)
+
+
+@pytest.fixture
+def config_uri(tmp_path, database_url):
+    return write_ini(tmp_path / "test.ini", database_url)
+
+
+@pytest.fixture
+def slug(engine):
+    """A fresh slug, dropped after the test if a command created it."""
+    value = f"cli-{uuid.uuid4().hex[:10]}"
+    yield value
+    with suppress(provisioning.UnknownTenant):
+        provisioning.drop_tenant(engine, value)
+
+
+def tenant_schemas(engine) -> set[str]:
+    with engine.connect() as connection:
+        return set(
+            connection.scalars(
+                sa.text("SELECT nspname FROM pg_namespace WHERE nspname LIKE 'tenant\\_%'")
+            )
+        )
+
+
+def registry_slugs(engine) -> set[str]:
+    with engine.connect() as connection:
+        return set(connection.scalars(sa.text("SELECT slug FROM tenantapp.tenants")))
+
+
+def test_create_then_list_shows_the_tenant_at_head(config_uri, slug, capsys):
+    assert admin([config_uri, "create-tenant", slug, "--name", "Cli Corp"]) == 0
+    assert f"created tenant {slug}" in capsys.readouterr().out
+    assert admin([config_uri, "list-tenants"]) == 0
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith(slug))
+    assert line.split("\t") == [slug, "active", migrations.head_revision("tenant"), "Cli Corp"]
+
+
+@pytest.mark.parametrize("bad", ["Bad", "1abc", "a_b", "x" * 64, "a;drop"])
+def test_create_refuses_bad_slugs_clearly(config_uri, engine, capsys, bad):
+    before = tenant_schemas(engine)
+    assert admin([config_uri, "create-tenant", bad]) == 1
+    assert "lowercase letters, digits and hyphens" in capsys.readouterr().err
+    assert tenant_schemas(engine) == before
+    assert bad not in registry_slugs(engine)
+
+
+def test_create_refuses_a_taken_slug_and_leaves_no_schema(config_uri, engine, slug, capsys):
+    assert admin([config_uri, "create-tenant", slug]) == 0
+    before = tenant_schemas(engine)
+    assert admin([config_uri, "create-tenant", slug]) == 1
+    assert "already exists" in capsys.readouterr().err
+    assert tenant_schemas(engine) == before
+
+
+def test_a_failure_midway_leaves_no_row_and_no_schema(engine, slug, monkeypatch):
+    def failing_upgrade(connection, schema, revision="head"):
+        command.upgrade(migrations.alembic_config("tenant", connection, schema), revision)
+        raise RuntimeError("disk on fire")
+
+    before = tenant_schemas(engine)
+    monkeypatch.setattr(migrations, "upgrade_tenant", failing_upgrade)
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        provisioning.create_tenant(engine, slug)
+    assert tenant_schemas(engine) == before
+    assert slug not in registry_slugs(engine)
+
+
+def test_a_process_killed_midway_leaves_no_row_and_no_schema(database_url, engine, slug):
+    script = textwrap.dedent(f"""\
+        import sys
+        from tenantapp.database import make_engine
+        from tenantapp.tenancy import migrations, provisioning
+
+        upgrade = migrations.upgrade_tenant
+
+        def stall(connection, schema, revision="head"):
+            upgrade(connection, schema, revision)
+            print(schema, flush=True)
+            sys.stdin.readline()  # wait here, tables created, until killed
+
+        migrations.upgrade_tenant = stall
+        engine = make_engine({{"sqlalchemy.url": {database_url!r}}})
+        provisioning.create_tenant(engine, {slug!r})
+        """)
+    before = tenant_schemas(engine)
+    child = subprocess.Popen(  # noqa: S603 - our own interpreter and script
+        [sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    schema = child.stdout.readline().strip()
+    assert schema.startswith("tenant_")
+    child.kill()
+    child.wait()
+    assert tenant_schemas(engine) == before
+    assert slug not in registry_slugs(engine)
+    # the slug is free again once the dead transaction is gone
+    info = provisioning.create_tenant(engine, slug)
+    assert info.schema_name != schema
+    assert tenant_schemas(engine) == before | {info.schema_name}
+
+
+def test_drop_needs_yes_then_removes_row_and_schema(config_uri, engine, slug, capsys):
+    admin([config_uri, "create-tenant", slug])
+    schema = next(t.schema_name for t in provisioning.list_tenants(engine) if t.slug == slug)
+    assert admin([config_uri, "drop-tenant", slug]) == 1
+    assert "--yes" in capsys.readouterr().err
+    assert slug in registry_slugs(engine)
+    assert admin([config_uri, "drop-tenant", slug, "--yes"]) == 0
+    assert slug not in registry_slugs(engine)
+    assert schema not in tenant_schemas(engine)
+    assert admin([config_uri, "drop-tenant", slug, "--yes"]) == 1
+    assert "no tenant" in capsys.readouterr().err
+
+
+def test_migrate_brings_a_tenant_that_is_behind_to_head(config_uri, engine, tenant, capsys):
+    with engine.begin() as connection:
+        config = migrations.alembic_config("tenant", connection, tenant.schema_name)
+        command.downgrade(config, "base")
+    with engine.connect() as connection:
+        assert migrations.current_revision(connection, "tenant", tenant.schema_name) is None
+    assert admin([config_uri, "migrate"]) == 0
+    assert "migrated 1 tenant(s)" in capsys.readouterr().out
+    with engine.connect() as connection:
+        revision = migrations.current_revision(connection, "tenant", tenant.schema_name)
+        assert revision == migrations.head_revision("tenant")
+        assert sa.inspect(connection).has_table("users", schema=tenant.schema_name)
+    assert admin([config_uri, "migrate"]) == 0
+    assert "migrated 0 tenant(s)" in capsys.readouterr().out
+
+
+def test_commands_on_an_unmigrated_database_say_to_migrate(server_url, tmp_path, capsys):
+    name = f"tenantapp_empty_{uuid.uuid4().hex[:8]}"
+    base = sa.engine.make_url(server_url).set(drivername="postgresql+psycopg")
+    root = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    with root.connect() as connection:
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        url = base.set(database=name).render_as_string(hide_password=False)
+        ini = write_ini(tmp_path / "empty.ini", url)
+        assert admin([ini, "create-tenant", "acme"]) == 1
+        assert "tenantapp-admin CONFIG_URI migrate" in capsys.readouterr().err
+        assert admin([ini, "migrate"]) == 0
+        assert admin([ini, "create-tenant", "acme"]) == 0
+    finally:
+        with root.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
+        root.dispose()
