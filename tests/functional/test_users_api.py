@@ -144,3 +144,14 @@ def test_tenant_index_links_to_its_users(testapp, tenant):
         "name": tenant.display_name,
         "links": {"users": f"http://example.com/{tenant.slug}/users"},
     }
+
+
+def test_an_unexpected_failure_is_a_500_json_without_internals(testapp, engine, tenant):
+    with engine.begin() as connection:  # the schema vanishes behind the registry's back
+        connection.exec_driver_sql(f'DROP SCHEMA "{tenant.schema_name}" CASCADE')
+    response = testapp.get(f"/{tenant.slug}/users", status=500)
+    assert response.json == {
+        "error": "internal_error",
+        "message": "the server failed to handle this request",
+    }
+    assert tenant.schema_name not in response.text

@@ -1,0 +1,38 @@
+"""What the shipped ini files promise."""
+
+from pathlib import Path
+
+import pytest
+from pyramid.exceptions import ConfigurationError
+from pyramid.paster import get_appsettings
+
+from tenantapp.database import URL_ENV, database_url
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_production_needs_a_database_url_and_provisions_nothing(monkeypatch):
+    monkeypatch.delenv(URL_ENV, raising=False)
+    settings = get_appsettings(str(ROOT / "production.ini"))
+    assert "tenantapp.demo_tenants" not in settings
+    assert "tenantapp.migrate_on_start" not in settings
+    with pytest.raises(ConfigurationError, match=URL_ENV):
+        database_url(settings)
+
+
+def test_production_takes_the_url_from_the_environment(monkeypatch):
+    monkeypatch.setenv(URL_ENV, "postgresql://app@db.internal/tenants")
+    settings = get_appsettings(str(ROOT / "production.ini"))
+    assert database_url(settings) == "postgresql+psycopg://app@db.internal/tenants"
+
+
+def test_development_provisions_the_demo_tenants_under_var():
+    settings = get_appsettings(str(ROOT / "development.ini"))
+    assert settings["tenantapp.demo_tenants"].split() == ["acme", "globex"]
+    assert settings["tenantapp.data_dir"] == str(ROOT / "var")
+
+
+@pytest.mark.parametrize("url", ["sqlite:///x.db", "mysql://root@localhost/x"])
+def test_other_databases_are_refused(url):
+    with pytest.raises(ConfigurationError, match="PostgreSQL"):
+        database_url({"sqlalchemy.url": url})
