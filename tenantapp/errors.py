@@ -17,10 +17,16 @@ class APIError(Exception):
     status = 400
     code = "bad_request"
 
-    def __init__(self, message: str, fields: dict[str, str] | None = None):
+    def __init__(
+        self,
+        message: str,
+        fields: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+    ):
         super().__init__(message)
         self.message = message
         self.fields = fields
+        self.headers = headers or {}
 
 
 class InvalidInput(APIError):
@@ -42,6 +48,7 @@ def error_body(code: str, message: str, fields: dict | None = None) -> dict:
 @exception_view_config(APIError, renderer="json")
 def api_error(exc, request):
     request.response.status_int = exc.status
+    request.response.headers.update(exc.headers)
     return error_body(exc.code, exc.message, exc.fields)
 
 

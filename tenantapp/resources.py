@@ -1,15 +1,31 @@
-"""The traversal tree: ``/`` → ``Tenant`` (first segment) → ``users`` → one user.
+"""The traversal tree: ``/`` → ``Tenant`` (first segment) → ``users`` | ``tokens`` | ``audit``.
 
 The root factory's ``__getitem__`` is the only place a tenant is resolved, and constructing the
-``Tenant`` resource is the only place a request's session is bound to a schema.
+``Tenant`` resource is the only place a request's session is bound to a schema. ``/-/`` is the
+operator API: ``-`` can never be a slug.
 """
 
+from pyramid.authorization import ALL_PERMISSIONS, DENY_ALL, Allow
 from pyramid.traversal import ResourceURL
+from zope.interface import implementer
 
+from .audit.resources import AuditLog
+from .errors import APIError
+from .identity.resources import Tokens
+from .interfaces import ITenant
+from .platform.resources import PLATFORM_SEGMENT, Platform
 from .tenancy.binding import bind_session
 from .tenancy.models import TenantRecord
-from .tenancy.registry import find_active_tenant
+from .tenancy.registry import find_tenant
 from .users.resources import Users
+
+MEMBER = ("view", "logout")
+ADMIN = (*MEMBER, "create", "update", "delete", "view-audit")
+
+
+class TenantSuspended(APIError):
+    status = 403
+    code = "tenant_suspended"
 
 
 class Root:
@@ -19,13 +35,18 @@ class Root:
     def __init__(self, request):
         self.request = request
 
-    def __getitem__(self, segment: str) -> "Tenant":
-        record = find_active_tenant(self.request.dbsession, segment)
+    def __getitem__(self, segment: str):
+        if segment == PLATFORM_SEGMENT and self.request.registry["operator_enabled"]:
+            return Platform(self, self.request.registry["dbengine"])
+        record = find_tenant(self.request.dbsession, segment)
         if record is None:
             raise KeyError(segment)
+        if record.status == "suspended":
+            raise TenantSuspended("this tenant is suspended")
         return Tenant(self, record, self.request.dbsession)
 
 
+@implementer(ITenant)
 class Tenant:
     """One tenant; building it binds the session to the tenant's schema for the request."""
 
@@ -34,12 +55,26 @@ class Tenant:
         self.__name__ = record.slug
         self.record = record
         bind_session(dbsession, record.schema_name)
-        self.users = Users(self, dbsession)
+        self.children = {
+            "users": Users(self, dbsession),
+            "tokens": Tokens(self),
+            "audit": AuditLog(self, dbsession),
+        }
+
+    def __acl__(self):
+        return [
+            (Allow, "role:owner", ALL_PERMISSIONS),
+            (Allow, "role:admin", ADMIN),
+            (Allow, "role:member", MEMBER),
+            DENY_ALL,
+        ]
 
     def __getitem__(self, segment: str):
-        if segment == "users":
-            return self.users
-        raise KeyError(segment)
+        return self.children[segment]
+
+    @property
+    def users(self) -> Users:
+        return self.children["users"]
 
 
 class ResourceURLWithoutSlash(ResourceURL):

@@ -1,12 +1,24 @@
-"""Turning a request body into a validated input model, or a 400 naming each bad field."""
+"""Turning a request body into a validated input model, or a clear 4xx naming what is wrong."""
 
+import json
 from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from .errors import InvalidInput
+from .errors import APIError, InvalidInput
 
 M = TypeVar("M", bound=BaseModel)
+DEFAULT_MAX_BODY = 64 * 1024
+
+
+class UnsupportedMediaType(APIError):
+    status = 415
+    code = "unsupported_media_type"
+
+
+class BodyTooLarge(APIError):
+    status = 413
+    code = "body_too_large"
 
 
 def field_errors(error: ValidationError) -> dict[str, str]:
@@ -20,10 +32,23 @@ def field_errors(error: ValidationError) -> dict[str, str]:
     return fields
 
 
+def _read_limited(request) -> bytes:
+    limit = request.registry["max_body_bytes"]
+    if request.content_length is not None and request.content_length > limit:
+        raise BodyTooLarge(f"request body is larger than {limit} bytes")
+    raw = request.body_file.read(limit + 1)
+    if len(raw) > limit:
+        raise BodyTooLarge(f"request body is larger than {limit} bytes")
+    return raw
+
+
 def validated_body(request, model: type[M]) -> M:
+    if request.content_type != "application/json":
+        raise UnsupportedMediaType("send the body as JSON with Content-Type: application/json")
+    raw = _read_limited(request)
     try:
-        data = request.json_body
-    except ValueError:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):
         raise InvalidInput("request body is not valid JSON") from None
     if not isinstance(data, dict):
         raise InvalidInput("request body must be a JSON object")
@@ -31,3 +56,10 @@ def validated_body(request, model: type[M]) -> M:
         return model.model_validate(data)
     except ValidationError as error:
         raise InvalidInput("invalid fields", field_errors(error)) from None
+
+
+def includeme(config):
+    settings = config.get_settings()
+    config.registry["max_body_bytes"] = int(
+        settings.get("tenantapp.max_body_bytes", DEFAULT_MAX_BODY)
+    )

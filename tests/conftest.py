@@ -7,6 +7,7 @@ for the session. Either way the tests run in a database of their own that is dro
 import os
 import uuid
 from contextlib import suppress
+from dataclasses import dataclass
 
 import pytest
 import sqlalchemy as sa
@@ -49,9 +50,21 @@ def database_url(server_url):
     admin.dispose()
 
 
+OPERATOR_TOKEN = "op-" + "x" * 40
+PASSWORD = "correct horse battery"
+
+
 @pytest.fixture(scope="session")
 def settings(database_url):
-    return {"sqlalchemy.url": database_url, "tenantapp.embedded_database": "false"}
+    return {
+        "sqlalchemy.url": database_url,
+        "tenantapp.embedded_database": "false",
+        "tenantapp.operator_token": OPERATOR_TOKEN,
+        # argon2id at its cheapest: the tests log in a lot, production keeps the defaults
+        "tenantapp.argon2.time_cost": "1",
+        "tenantapp.argon2.memory_cost": "8",
+        "tenantapp.argon2.parallelism": "1",
+    }
 
 
 @pytest.fixture(scope="session")
@@ -72,15 +85,46 @@ def testapp(app):
     return webtest.TestApp(app, extra_environ={"HTTP_HOST": "example.com"})
 
 
+@dataclass(frozen=True)
+class TenantHandle:
+    """A tenant made for a test, with its owner logged in."""
+
+    slug: str
+    schema_name: str
+    display_name: str
+    owner_email: str
+    token: str
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+def login(testapp, slug: str, email: str, password: str = PASSWORD) -> str:
+    body = {"email": email, "password": password}
+    return testapp.post_json(f"/{slug}/tokens", body, status=201).json["token"]
+
+
 @pytest.fixture
-def make_tenant(engine):
-    """Create tenants with unique slugs; each is dropped after the test."""
+def tokens():
+    """slug -> the owner's token, for the tenants this test made."""
+    return {}
+
+
+@pytest.fixture
+def make_tenant(app, engine, testapp, tokens):
+    """Create tenants with unique slugs and a logged-in owner; each is dropped after the test."""
     made = []
 
-    def make(prefix: str = "t", name: str | None = None) -> provisioning.TenantInfo:
-        info = provisioning.create_tenant(engine, f"{prefix}-{uuid.uuid4().hex[:10]}", name)
-        made.append(info.slug)
-        return info
+    def make(prefix: str = "t", name: str | None = None) -> TenantHandle:
+        slug = f"{prefix}-{uuid.uuid4().hex[:10]}"
+        email = f"owner@{slug}.example"
+        info, _ = provisioning.create_tenant(
+            engine, slug, name, email, PASSWORD, hasher=app.registry["password_hasher"]
+        )
+        made.append(slug)
+        tokens[slug] = login(testapp, slug, email)
+        return TenantHandle(slug, info.schema_name, info.display_name, email, tokens[slug])
 
     yield make
     for slug in made:
@@ -99,10 +143,23 @@ def other_tenant(make_tenant):
 
 
 @pytest.fixture
-def add_user(testapp):
-    """Create a user through the API and return its JSON."""
+def client(app, tenant):
+    """A webtest client logged in as the owner of ``tenant``."""
+    client = webtest.TestApp(app, extra_environ={"HTTP_HOST": "example.com"})
+    client.authorization = ("Bearer", tenant.token)
+    return client
 
-    def add(slug: str, email: str, name: str = "Someone") -> dict:
-        return testapp.post_json(f"/{slug}/users", {"email": email, "name": name}, status=201).json
+
+@pytest.fixture
+def add_user(testapp, tokens):
+    """Create a user through the API, as the tenant's owner, and return its JSON."""
+
+    def add(slug: str, email: str, name: str = "Someone", **extra) -> dict:
+        return testapp.post_json(
+            f"/{slug}/users",
+            {"email": email, "name": name, **extra},
+            headers={"Authorization": f"Bearer {tokens[slug]}"},
+            status=201,
+        ).json
 
     return add

@@ -6,6 +6,7 @@ import sys
 from pyramid.paster import get_appsettings, setup_logging
 
 from ..database import make_engine
+from ..identity.passwords import password_hasher
 from ..tenancy import provisioning
 from ..tenancy.slugs import InvalidSlug
 
@@ -18,12 +19,21 @@ def build_parser() -> argparse.ArgumentParser:
     create = commands.add_parser("create-tenant", help="create a tenant at the head revision")
     create.add_argument("slug")
     create.add_argument("--name", help="display name (defaults to the slug)")
+    create.add_argument(
+        "--owner-email", help="create the first owner; their one-time password is printed"
+    )
 
     commands.add_parser("list-tenants", help="list tenants with status and revision")
 
     drop = commands.add_parser("drop-tenant", help="delete a tenant and all its data")
     drop.add_argument("slug")
     drop.add_argument("--yes", action="store_true", help="confirm: the data is gone for good")
+
+    for command, help_text in (
+        ("suspend", "refuse the tenant's requests (403) without touching its data"),
+        ("resume", "serve a suspended tenant again"),
+    ):
+        commands.add_parser(command, help=help_text).add_argument("slug")
 
     commands.add_parser("migrate", help="bring the shared and every tenant schema to head")
     return parser
@@ -34,8 +44,12 @@ def run(args: argparse.Namespace) -> None:
     engine = make_engine(settings)
     try:
         if args.command == "create-tenant":
-            info = provisioning.create_tenant(engine, args.slug, args.name)
+            info, owner = provisioning.create_tenant(
+                engine, args.slug, args.name, args.owner_email, hasher=password_hasher(settings)
+            )
             print(f"created tenant {info.slug} (schema {info.schema_name}, {info.revision})")
+            if owner is not None:
+                print(f"owner {owner.email} one-time password: {owner.password}")
         elif args.command == "list-tenants":
             for t in provisioning.list_tenants(engine):
                 print(f"{t.slug}\t{t.status}\t{t.revision or '-'}\t{t.display_name}")
@@ -46,6 +60,10 @@ def run(args: argparse.Namespace) -> None:
                 )
             provisioning.drop_tenant(engine, args.slug)
             print(f"dropped tenant {args.slug}")
+        elif args.command in ("suspend", "resume"):
+            status = "suspended" if args.command == "suspend" else "active"
+            provisioning.set_status(engine, args.slug, status)
+            print(f"tenant {args.slug} is {status}")
         elif args.command == "migrate":
             migrated = provisioning.migrate(engine)
             print(f"migrated {len(migrated)} tenant(s) to head")

@@ -11,10 +11,14 @@ def includeme(config):
     settings = config.get_settings()
     migrate = asbool(settings.get("tenantapp.migrate_on_start", False))
     demo_tenants = aslist(settings.get("tenantapp.demo_tenants", ""))
+    demo_password = settings.get("tenantapp.demo_password") or None
     if not (migrate or demo_tenants):
         return
 
     def on_created(event):
-        provision_on_start(event.app.registry["dbengine"], demo_tenants)
+        registry = event.app.registry
+        provision_on_start(
+            registry["dbengine"], demo_tenants, demo_password, registry["password_hasher"]
+        )
 
     config.add_subscriber(on_created, ApplicationCreated)

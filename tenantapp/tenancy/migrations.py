@@ -8,12 +8,11 @@ the caller, inside the caller's transaction, so creating a tenant is all-or-noth
 from functools import cache
 from pathlib import Path
 
+from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection
-
-from alembic import command
 
 from .binding import bind_connection
 from .models import SHARED_SCHEMA, SharedBase, TenantBase

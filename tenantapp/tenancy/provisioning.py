@@ -6,14 +6,16 @@ also when the process dies midway.
 """
 
 import logging
+import secrets
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from sqlalchemy import delete, inspect, select, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.schema import CreateSchema, DropSchema
 
+from ..users.models import User
 from . import migrations
 from .models import SHARED_SCHEMA, TenantRecord, schema_for_id, tenant_id_seq
 from .slugs import check_slug
@@ -50,6 +52,17 @@ class TenantInfo:
     status: str
     revision: str | None = None
 
+    def as_json(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Owner:
+    """The first owner of a new tenant. ``password`` is shown once and stored only hashed."""
+
+    email: str
+    password: str
+
 
 def require_shared_schema(connection: Connection) -> None:
     if not inspect(connection).has_table(tenants.name, schema=SHARED_SCHEMA):
@@ -58,8 +71,20 @@ def require_shared_schema(connection: Connection) -> None:
         )
 
 
-def create_tenant(engine: Engine, slug: str, name: str | None = None) -> TenantInfo:
+def create_tenant(
+    engine: Engine,
+    slug: str,
+    name: str | None = None,
+    owner_email: str | None = None,
+    owner_password: str | None = None,
+    hasher=None,
+) -> tuple[TenantInfo, Owner | None]:
+    """Create a tenant at head, with a first owner when ``owner_email`` is given (a password is
+    generated unless one is passed in)."""
     check_slug(slug)
+    owner = None
+    if owner_email is not None:
+        owner = Owner(owner_email.strip().lower(), owner_password or secrets.token_urlsafe(12))
     display_name = (name or slug).strip() or slug
     if len(display_name) > 200:
         raise ProvisioningError("tenant name is longer than 200 characters")
@@ -79,10 +104,18 @@ def create_tenant(engine: Engine, slug: str, name: str | None = None) -> TenantI
             raise TenantExists(f"tenant {slug!r} already exists") from None
         connection.execute(CreateSchema(schema))
         migrations.upgrade_tenant(connection, schema)
+        if owner is not None:
+            connection.execute(
+                User.__table__.insert().values(
+                    email=owner.email,
+                    name=owner.email.split("@")[0],
+                    role="owner",
+                    password_hash=hasher.hash(owner.password),
+                )
+            )
     log.info("created tenant %s in schema %s", slug, schema)
-    return TenantInfo(
-        tenant_id, slug, schema, display_name, "active", migrations.head_revision("tenant")
-    )
+    revision = migrations.head_revision("tenant")
+    return TenantInfo(tenant_id, slug, schema, display_name, "active", revision), owner
 
 
 def drop_tenant(engine: Engine, slug: str) -> None:
@@ -98,7 +131,33 @@ def drop_tenant(engine: Engine, slug: str) -> None:
     log.info("dropped tenant %s and schema %s", slug, schema)
 
 
-def list_tenants(engine: Engine) -> list[TenantInfo]:
+def set_status(engine: Engine, slug: str, status: str) -> TenantInfo:
+    """Suspend (``suspended``) or resume (``active``) a tenant; its data is untouched."""
+    if status not in ("active", "suspended"):
+        raise ProvisioningError(f"unknown status {status!r}")
+    check_slug(slug)
+    with engine.begin() as connection:
+        require_shared_schema(connection)
+        updated = connection.execute(
+            tenants.update()
+            .where(tenants.c.slug == slug, tenants.c.status.in_(("active", "suspended")))
+            .values(status=status)
+            .returning(tenants.c.slug)
+        ).first()
+    if updated is None:
+        raise UnknownTenant(f"no tenant {slug!r}")
+    log.info("tenant %s is now %s", slug, status)
+    return get_tenant(engine, slug)
+
+
+def get_tenant(engine: Engine, slug: str) -> TenantInfo:
+    check_slug(slug)
+    for info in list_tenants(engine, slug):
+        return info
+    raise UnknownTenant(f"no tenant {slug!r}")
+
+
+def list_tenants(engine: Engine, slug: str | None = None) -> list[TenantInfo]:
     with engine.connect() as connection:
         require_shared_schema(connection)
         rows = connection.execute(
@@ -108,7 +167,9 @@ def list_tenants(engine: Engine) -> list[TenantInfo]:
                 tenants.c.schema_name,
                 tenants.c.display_name,
                 tenants.c.status,
-            ).order_by(tenants.c.slug)
+            )
+            .where(tenants.c.slug == slug if slug is not None else True)
+            .order_by(tenants.c.slug)
         ).all()
         return [
             TenantInfo(
@@ -139,12 +200,18 @@ def migrate(engine: Engine) -> list[str]:
     return migrated
 
 
-def provision_on_start(engine: Engine, demo_slugs: list[str]) -> None:
-    """Development convenience: migrate, then create the demo tenants that are missing."""
+def provision_on_start(
+    engine: Engine, demo_slugs: list[str], demo_password: str | None, hasher
+) -> None:
+    """Development convenience: migrate, then create the demo tenants that are missing, each
+    with an owner ``owner@SLUG.example`` whose password is ``demo_password``."""
     migrate(engine)
     for slug in demo_slugs:
         with engine.connect() as connection:
             if tenant_exists(connection, slug):
                 continue
+        owner_email = f"owner@{slug}.example" if demo_password else None
         with suppress(TenantExists):  # another process created it first
-            create_tenant(engine, slug, name=slug.capitalize())
+            create_tenant(
+                engine, slug, slug.capitalize(), owner_email, demo_password, hasher=hasher
+            )

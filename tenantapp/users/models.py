@@ -7,6 +7,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from ..tenancy.models import TenantBase
 
+ROLES = ("owner", "admin", "member")
+
 
 class User(TenantBase):
     __tablename__ = "users"
@@ -15,6 +17,8 @@ class User(TenantBase):
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
     name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16), server_default="member")
+    password_hash: Mapped[str | None] = mapped_column(String(200), deferred=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()

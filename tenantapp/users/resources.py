@@ -1,10 +1,10 @@
 """Traversal resources for a tenant's users: a container of rows, and a leaf per row."""
 
+from pyramid.authorization import ALL_PERMISSIONS, Allow, Deny, Everyone
 from sqlalchemy.orm import Session
 
+from ..pagination import MAX_ID
 from .models import User
-
-MAX_ID = 2**63 - 1
 
 
 class Users:
@@ -33,3 +33,14 @@ class UserResource:
         self.__parent__ = parent
         self.__name__ = str(user.id)
         self.user = user
+
+    def __acl__(self):
+        """Users may set their own password; only owners may change owners and admins.
+        Everything else is inherited from the tenant."""
+        acl = [(Allow, f"user:{self.user.id}", "set-password")]
+        if self.user.role != "member":
+            acl += [
+                (Allow, "role:owner", ALL_PERMISSIONS),
+                (Deny, Everyone, ("update", "delete", "set-password", "set-role")),
+            ]
+        return acl

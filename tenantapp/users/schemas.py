@@ -1,12 +1,15 @@
 """What the users API accepts and returns."""
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, field_validator
 
+from ..identity.passwords import MAX_LENGTH, MIN_LENGTH
 from .models import User
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Email = Annotated[EmailStr, Field(max_length=254)]
+Password = Annotated[str, StringConstraints(min_length=MIN_LENGTH, max_length=MAX_LENGTH)]
 
 
 class _Input(BaseModel):
@@ -20,15 +23,26 @@ class _Input(BaseModel):
 
 
 class UserCreate(_Input):
-    email: Annotated[EmailStr, Field(max_length=254)]
+    """New users are members; an owner promotes them through ``/role``."""
+
+    email: Email
     name: Name
+    password: Password | None = None
 
 
 class UserUpdate(_Input):
     """Fields left out stay as they are; null is not a value for either."""
 
-    email: Annotated[EmailStr, Field(max_length=254)] = None
+    email: Email = None
     name: Name = None
+
+
+class RoleChange(_Input):
+    role: Literal["owner", "admin", "member"]
+
+
+class PasswordChange(_Input):
+    password: Password
 
 
 def user_json(user: User) -> dict:
@@ -36,6 +50,7 @@ def user_json(user: User) -> dict:
         "id": user.id,
         "email": user.email,
         "name": user.name,
+        "role": user.role,
         "created_at": user.created_at.isoformat(),
         "updated_at": user.updated_at.isoformat(),
     }

@@ -2,29 +2,16 @@
 
 from pyramid.httpexceptions import HTTPNoContent
 from pyramid.view import view_config
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from .. import audit
 from ..errors import Conflict, InvalidInput
+from ..pagination import keyset_page
 from ..validation import validated_body
 from .models import User
-from .resources import MAX_ID, UserResource, Users
-from .schemas import UserCreate, UserUpdate, user_json
-
-DEFAULT_LIMIT = 50
-MAX_LIMIT = 200
-
-
-def _int_param(request, name: str, default: int | None, low: int, high: int) -> int | None:
-    raw = request.GET.get(name)
-    if raw is None:
-        return default
-    if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:
-        raise InvalidInput(
-            f"invalid query parameter {name!r}",
-            {name: f"must be a whole number from {low} to {high}"},
-        )
-    return int(raw)
+from .resources import UserResource, Users
+from .schemas import PasswordChange, RoleChange, UserCreate, UserUpdate, user_json
 
 
 def _flush_unique(request, email: str) -> None:
@@ -38,37 +25,42 @@ def _flush_unique(request, email: str) -> None:
         ) from None
 
 
-@view_config(context=Users, request_method="GET", renderer="json")
+def _keep_an_owner(request, user: User) -> None:
+    """A tenant never loses its last owner: someone must be able to manage roles."""
+    if user.role != "owner":
+        return
+    owners = request.dbsession.scalar(
+        select(func.count()).select_from(User).where(User.role == "owner")
+    )
+    if owners <= 1:
+        raise Conflict("a tenant must keep at least one owner")
+
+
+@view_config(context=Users, request_method="GET", renderer="json", permission="view")
 def list_users(context: Users, request):
-    limit = _int_param(request, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
-    after = _int_param(request, "after", 0, 0, MAX_ID)
-    rows = request.dbsession.scalars(
-        select(User).where(User.id > after).order_by(User.id).limit(limit + 1)
-    ).all()
-    page = rows[:limit]
-    next_url = None
-    if len(rows) > limit:
-        next_url = request.resource_url(context, query={"limit": limit, "after": page[-1].id})
-    return {"items": [user_json(user) for user in page], "limit": limit, "next": next_url}
+    return keyset_page(request, context, User.id, user_json)
 
 
-@view_config(context=Users, request_method="POST", renderer="json")
+@view_config(context=Users, request_method="POST", renderer="json", permission="create")
 def create_user(context: Users, request):
     data = validated_body(request, UserCreate)
     user = User(email=data.email, name=data.name)
+    if data.password is not None:
+        user.password_hash = request.registry["password_hasher"].hash(data.password)
     request.dbsession.add(user)
     _flush_unique(request, data.email)
+    audit.record(request, "user.created", f"user:{user.id}", email=user.email)
     request.response.status_int = 201
     request.response.location = request.resource_url(context.child(user))
     return user_json(user)
 
 
-@view_config(context=UserResource, request_method="GET", renderer="json")
+@view_config(context=UserResource, request_method="GET", renderer="json", permission="view")
 def get_user(context: UserResource, request):
     return user_json(context.user)
 
 
-@view_config(context=UserResource, request_method="PATCH", renderer="json")
+@view_config(context=UserResource, request_method="PATCH", renderer="json", permission="update")
 def update_user(context: UserResource, request):
     changes = validated_body(request, UserUpdate).model_dump(exclude_unset=True)
     if not changes:
@@ -76,11 +68,42 @@ def update_user(context: UserResource, request):
     for name, value in changes.items():
         setattr(context.user, name, value)
     _flush_unique(request, context.user.email)
+    audit.record(request, "user.updated", f"user:{context.user.id}", fields=sorted(changes))
     return user_json(context.user)
 
 
-@view_config(context=UserResource, request_method="DELETE")
+@view_config(context=UserResource, request_method="DELETE", permission="delete")
 def delete_user(context: UserResource, request):
+    _keep_an_owner(request, context.user)
     request.dbsession.delete(context.user)
     request.dbsession.flush()
+    audit.record(request, "user.deleted", f"user:{context.user.id}", email=context.user.email)
+    return HTTPNoContent()
+
+
+@view_config(
+    context=UserResource, name="role", request_method="PUT", renderer="json", permission="set-role"
+)
+def set_role(context: UserResource, request):
+    role = validated_body(request, RoleChange).role
+    before = context.user.role
+    if role != before:
+        _keep_an_owner(request, context.user)
+        context.user.role = role
+        request.dbsession.flush()
+        audit.record(request, "user.role_changed", f"user:{context.user.id}", old=before, new=role)
+    return user_json(context.user)
+
+
+@view_config(
+    context=UserResource,
+    name="password",
+    request_method="PUT",
+    permission="set-password",
+)
+def set_password(context: UserResource, request):
+    password = validated_body(request, PasswordChange).password
+    context.user.password_hash = request.registry["password_hasher"].hash(password)
+    request.dbsession.flush()
+    audit.record(request, "user.password_changed", f"user:{context.user.id}")
     return HTTPNoContent()

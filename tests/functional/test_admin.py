@@ -8,8 +8,8 @@ from contextlib import suppress
 
 import pytest
 import sqlalchemy as sa
-
 from alembic import command
+
 from tenantapp.scripts.admin import main as admin
 from tenantapp.tenancy import migrations, provisioning
 
@@ -116,7 +116,7 @@ def test_a_process_killed_midway_leaves_no_row_and_no_schema(database_url, engin
     assert tenant_schemas(engine) == before
     assert slug not in registry_slugs(engine)
     # the slug is free again once the dead transaction is gone
-    info = provisioning.create_tenant(engine, slug)
+    info, _ = provisioning.create_tenant(engine, slug)
     assert info.schema_name != schema
     assert tenant_schemas(engine) == before | {info.schema_name}
 

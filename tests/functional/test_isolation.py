@@ -19,18 +19,26 @@ def test_every_endpoint_of_tenant_b_answers_404_or_empty_for_data_of_a(
     a, b = tenant.slug, other_tenant.slug
     user = add_user(a, "secret@a.example", "Secret")
     url_b = f"/{b}/users/{user['id']}"
+    as_b = other_tenant.auth
 
-    assert testapp.get(f"/{b}/users").json["items"] == []
-    testapp.get(url_b, status=404)
-    testapp.patch_json(url_b, {"name": "Hijacked"}, status=404)
-    testapp.delete(url_b, status=404)
+    assert [u["email"] for u in testapp.get(f"/{b}/users", headers=as_b).json["items"]] == [
+        other_tenant.owner_email
+    ]
+    testapp.get(url_b, headers=as_b, status=404)
+    testapp.patch_json(url_b, {"name": "Hijacked"}, headers=as_b, status=404)
+    testapp.delete(url_b, headers=as_b, status=404)
+    testapp.put_json(f"{url_b}/role", {"role": "owner"}, headers=as_b, status=404)
+    testapp.put_json(f"{url_b}/password", {"password": "x" * 12}, headers=as_b, status=404)
     # the same email is free in b, and b's user with the same id is b's own
     mine = add_user(b, "secret@a.example", "B's own")
     assert mine["id"] == user["id"]
-    assert testapp.get(url_b).json["name"] == "B's own"
+    assert testapp.get(url_b, headers=as_b).json["name"] == "B's own"
 
-    assert testapp.get(f"/{a}/users/{user['id']}").json == user
-    assert [u["name"] for u in testapp.get(f"/{a}/users").json["items"]] == ["Secret"]
+    as_a = tenant.auth
+    assert testapp.get(f"/{a}/users/{user['id']}", headers=as_a).json == user
+    names = [u["name"] for u in testapp.get(f"/{a}/users", headers=as_a).json["items"]]
+    assert names[1:] == ["Secret"]
+    assert "B's own" not in str(testapp.get(f"/{a}/audit", headers=as_a).json)
 
 
 def test_alternating_tenants_on_a_pool_of_one_connection(settings, tenant, other_tenant):
@@ -41,13 +49,15 @@ def test_alternating_tenants_on_a_pool_of_one_connection(settings, tenant, other
     client = webtest.TestApp(app, extra_environ={"HTTP_HOST": "example.com"})
     try:
         for i in range(6):
-            for slug in (tenant.slug, other_tenant.slug):
-                client.post_json(f"/{slug}/users", {"email": f"u{i}@{slug}.example", "name": slug})
-                items = client.get(f"/{slug}/users", {"limit": 200}).json["items"]
-                assert len(items) == i + 1
-                assert {u["name"] for u in items} == {slug}
+            for t in (tenant, other_tenant):
+                slug, auth = t.slug, t.auth
+                body = {"email": f"u{i}@{slug}.example", "name": slug}
+                client.post_json(f"/{slug}/users", body, headers=auth)
+                items = client.get(f"/{slug}/users", {"limit": 200}, headers=auth).json["items"]
+                assert len(items) == i + 2  # with the owner
+                assert {u["email"].split("@")[1] for u in items} == {f"{slug}.example"}
                 for user in items:
-                    assert client.get(f"/{slug}/users/{user['id']}").json == user
+                    assert client.get(f"/{slug}/users/{user['id']}", headers=auth).json == user
         assert len(connects) == 1
         with engine.connect() as connection:
             assert connection.scalar(sa.text("SHOW search_path")) == '"$user", public'
@@ -55,15 +65,10 @@ def test_alternating_tenants_on_a_pool_of_one_connection(settings, tenant, other
         engine.dispose()
 
 
-def _get(url: str) -> dict:
-    with urllib.request.urlopen(url, timeout=30) as response:  # noqa: S310 - loopback only
-        return json.load(response)
-
-
-def _post(url: str, body: dict) -> dict:
-    request = urllib.request.Request(  # noqa: S310 - loopback only
-        url, json.dumps(body).encode(), {"Content-Type": "application/json"}
-    )
+def _call(url: str, token: str, body: dict | None = None) -> dict:
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data, headers)  # noqa: S310 - loopback only
     with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
         return json.load(response)
 
@@ -80,7 +85,8 @@ def live_server(app):
 def test_concurrent_requests_to_many_tenants_see_only_their_own_rows(
     live_server, make_tenant, add_user
 ):
-    slugs = [make_tenant(f"c{i}").slug for i in range(4)]
+    tenants = {t.slug: t.token for t in (make_tenant(f"c{i}") for i in range(4))}
+    slugs = sorted(tenants)
     for slug in slugs:
         for i in range(5):
             add_user(slug, f"seed{i}@{slug}.example", slug)
@@ -88,20 +94,20 @@ def test_concurrent_requests_to_many_tenants_see_only_their_own_rows(
     def hit(n: int) -> list[str]:
         rng = random.Random(n)
         slug = rng.choice(slugs)
+        token = tenants[slug]
         base = f"{live_server}/{slug}/users"
         if n % 3 == 0:
-            created = _post(base, {"email": f"t{n}@{slug}.example", "name": slug})
-            payloads = [created, _get(f"{base}/{created['id']}")]
+            created = _call(base, token, {"email": f"t{n}@{slug}.example", "name": slug})
+            payloads = [created, _call(f"{base}/{created['id']}", token)]
         else:
-            listing = _get(f"{base}?limit=200")
-            payloads = listing["items"] + [_get(f"{base}/{rng.randint(1, 5)}")]
-        return [f"{slug} {p['name']} {p['email']}" for p in payloads]
+            listing = _call(f"{base}?limit=200", token)
+            payloads = listing["items"] + [_call(f"{base}/{rng.randint(1, 6)}", token)]
+        return [f"{slug} {p['email']}" for p in payloads]
 
     with ThreadPoolExecutor(max_workers=16) as pool:
         results = [line for lines in pool.map(hit, range(300)) for line in lines]
 
     assert len(results) > 300
     for line in results:
-        slug, name, email = line.split()
-        assert name == slug
+        slug, email = line.split()
         assert email.endswith(f"@{slug}.example")

@@ -56,15 +56,19 @@ class Pserve:
         self.process.terminate()
         return self.process.wait(timeout=60)
 
-    def get(self, path: str) -> dict:
-        with urllib.request.urlopen(self.url + path, timeout=30) as r:  # noqa: S310 - loopback
-            return json.load(r)
-
-    def post(self, path: str, body: dict) -> dict:
-        data = json.dumps(body).encode()
-        request = urllib.request.Request(self.url + path, data, method="POST")  # noqa: S310
+    def call(self, path: str, body: dict | None = None, token: str | None = None) -> dict:
+        headers = {"Content-Type": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(self.url + path, data, headers)  # noqa: S310
         with urllib.request.urlopen(request, timeout=30) as r:  # noqa: S310 - loopback
             return json.load(r)
+
+    def login(self, slug: str) -> str:
+        """The demo login that README shows."""
+        body = {"email": f"owner@{slug}.example", "password": "tenantapp-demo"}
+        return self.call(f"/{slug}/tokens", body)["token"]
 
 
 @pytest.fixture
@@ -77,10 +81,12 @@ def test_pserve_starts_on_embedded_postgres_with_demo_tenants_and_keeps_data(pro
     ini = project / "development.ini"
     server = Pserve(ini, free_port()).start()
     try:
-        assert server.get("/acme")["slug"] == "acme"
-        assert server.get("/globex")["slug"] == "globex"
-        server.post("/acme/users", {"email": "kept@acme.example", "name": "Kept"})
-        assert server.get("/globex/users")["items"] == []
+        acme, globex = server.login("acme"), server.login("globex")
+        assert server.call("/acme", token=acme)["slug"] == "acme"
+        assert server.call("/globex", token=globex)["slug"] == "globex"
+        server.call("/acme/users", {"email": "kept@acme.example", "name": "Kept"}, acme)
+        users = server.call("/globex/users", token=globex)["items"]
+        assert [u["email"] for u in users] == ["owner@globex.example"]
     finally:
         assert server.stop() == 0
     pgdata = project / "var" / "pgdata"
@@ -89,6 +95,7 @@ def test_pserve_starts_on_embedded_postgres_with_demo_tenants_and_keeps_data(pro
 
     again = Pserve(ini, free_port()).start()
     try:
-        assert [u["email"] for u in again.get("/acme/users")["items"]] == ["kept@acme.example"]
+        users = again.call("/acme/users", token=again.login("acme"))["items"]
+        assert [u["email"] for u in users] == ["owner@acme.example", "kept@acme.example"]
     finally:
         assert again.stop() == 0

@@ -8,7 +8,6 @@ Tenant revisions never name a schema: they run with the tenant schema bound.
 """
 
 import sqlalchemy as sa
-
 from alembic import op
 
 revision = "t001"

@@ -1,0 +1,31 @@
+"""Identity: passwords, bearer tokens, login throttling and the security policy."""
+
+from datetime import timedelta
+
+from pyramid.exceptions import ConfigurationError
+
+from .passwords import password_hasher
+from .policy import TenantSecurityPolicy
+from .throttle import ThrottlePolicy
+
+MIN_OPERATOR_TOKEN = 32
+
+
+def includeme(config):
+    settings = config.get_settings()
+    operator_token = (settings.get("tenantapp.operator_token") or "").strip() or None
+    if operator_token is not None and len(operator_token) < MIN_OPERATOR_TOKEN:
+        raise ConfigurationError(
+            f"tenantapp.operator_token must be at least {MIN_OPERATOR_TOKEN} characters"
+        )
+    config.registry["operator_enabled"] = operator_token is not None
+    config.registry["password_hasher"] = password_hasher(settings)
+    config.registry["token_ttl"] = timedelta(
+        seconds=int(settings.get("tenantapp.token_ttl_seconds", 12 * 3600))
+    )
+    config.registry["login_throttle"] = ThrottlePolicy(
+        max_failures=int(settings.get("tenantapp.login.max_failures", 5)),
+        window=timedelta(seconds=int(settings.get("tenantapp.login.window_seconds", 900))),
+    )
+    config.set_security_policy(TenantSecurityPolicy(operator_token))
+    config.scan(".views")

@@ -1,0 +1,84 @@
+"""The security policy: who is asking (bearer token), and whether the ACLs let them.
+
+A tenant user's token is resolved with the request's session, which traversal has already bound
+to the tenant in the URL: the token is looked for in that tenant's schema only. The operator
+token is only ever accepted below the platform resource.
+"""
+
+import hmac
+from dataclasses import dataclass
+
+from pyramid.authorization import ACLHelper, Authenticated, Everyone
+from pyramid.request import RequestLocalCache
+from pyramid.traversal import find_interface
+
+from ..interfaces import IPlatform, ITenant
+from .tokens import user_for_token
+
+OPERATOR = "operator"
+
+
+@dataclass(frozen=True)
+class Identity:
+    userid: str
+    principals: tuple[str, ...]
+    user: object | None = None
+    token: str | None = None
+
+
+def bearer_token(request) -> str | None:
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    value = value.strip()
+    if scheme.lower() != "bearer" or not value or len(value) > 200:
+        return None
+    return value
+
+
+class TenantSecurityPolicy:
+    def __init__(self, operator_token: str | None):
+        self.operator_token = operator_token
+        self.acl = ACLHelper()
+        self.cache = RequestLocalCache(self._load_identity)
+
+    def _load_identity(self, request) -> Identity | None:
+        token = bearer_token(request)
+        if token is None:
+            return None
+        context = request.context
+        if find_interface(context, ITenant) is not None:
+            user = user_for_token(request.dbsession, token)
+            if user is None:
+                return None
+            return Identity(
+                f"user:{user.id}", (f"user:{user.id}", f"role:{user.role}"), user, token
+            )
+        if (
+            find_interface(context, IPlatform) is not None
+            and self.operator_token
+            and hmac.compare_digest(token.encode(), self.operator_token.encode())
+        ):
+            return Identity(OPERATOR, (OPERATOR,))
+        return None
+
+    def identity(self, request) -> Identity | None:
+        """None until traversal has found the context: only then is it known where to look."""
+        if getattr(request, "context", None) is None:
+            return None
+        return self.cache.get_or_create(request)
+
+    def authenticated_userid(self, request) -> str | None:
+        identity = self.identity(request)
+        return identity.userid if identity else None
+
+    def permits(self, request, context, permission):
+        principals = [Everyone]
+        identity = self.identity(request)
+        if identity is not None:
+            principals += [Authenticated, *identity.principals]
+        return self.acl.permits(context, principals, permission)
+
+    def remember(self, request, userid, **kw):
+        return []
+
+    def forget(self, request, **kw):
+        return []

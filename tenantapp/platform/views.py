@@ -1,0 +1,82 @@
+"""Operator endpoints: list, create, show, suspend, resume and delete tenants."""
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, EmailStr, StringConstraints
+from pyramid.httpexceptions import HTTPNoContent
+from pyramid.view import view_config
+
+from ..errors import Conflict, InvalidInput
+from ..tenancy import provisioning
+from ..tenancy.slugs import SLUG_RULE, is_valid_slug
+from ..validation import validated_body
+from .resources import ManagedTenant, ManagedTenants
+
+
+class TenantCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    slug: Annotated[str, StringConstraints(max_length=63)]
+    name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
+    owner_email: EmailStr | None = None
+
+
+@view_config(context=ManagedTenants, request_method="GET", renderer="json", permission="operate")
+def list_tenants(context: ManagedTenants, request):
+    return {"items": [t.as_json() for t in provisioning.list_tenants(context.engine)]}
+
+
+@view_config(context=ManagedTenants, request_method="POST", renderer="json", permission="operate")
+def create_tenant(context: ManagedTenants, request):
+    data = validated_body(request, TenantCreate)
+    if not is_valid_slug(data.slug):
+        raise InvalidInput("invalid tenant slug", {"slug": SLUG_RULE})
+    try:
+        info, owner = provisioning.create_tenant(
+            context.engine,
+            data.slug,
+            data.name,
+            data.owner_email,
+            hasher=request.registry["password_hasher"],
+        )
+    except provisioning.TenantExists as error:
+        raise Conflict(str(error), {"slug": "taken"}) from None
+    body = info.as_json()
+    if owner is not None:
+        body["owner"] = {"email": owner.email, "password": owner.password}
+    request.response.status_int = 201
+    request.response.location = request.resource_url(context, info.slug)
+    return body
+
+
+@view_config(context=ManagedTenant, request_method="GET", renderer="json", permission="operate")
+def show_tenant(context: ManagedTenant, request):
+    return context.info.as_json()
+
+
+STATUS_FOR_ACTION = {"suspend": "suspended", "resume": "active"}
+
+
+@view_config(
+    context=ManagedTenant,
+    name="suspend",
+    request_method="POST",
+    renderer="json",
+    permission="operate",
+)
+@view_config(
+    context=ManagedTenant,
+    name="resume",
+    request_method="POST",
+    renderer="json",
+    permission="operate",
+)
+def change_status(context: ManagedTenant, request):
+    status = STATUS_FOR_ACTION[request.view_name]
+    return provisioning.set_status(context.engine, context.info.slug, status).as_json()
+
+
+@view_config(context=ManagedTenant, request_method="DELETE", permission="operate")
+def delete_tenant(context: ManagedTenant, request):
+    provisioning.drop_tenant(context.engine, context.info.slug)
+    return HTTPNoContent()
