@@ -28,4 +28,6 @@ def includeme(config):
         window=timedelta(seconds=int(settings.get("tenantapp.login.window_seconds", 900))),
     )
     config.set_security_policy(TenantSecurityPolicy(operator_token))
+    # A view registered without a permission still needs "view": forgetting one never opens it.
+    config.set_default_permission("view")
     config.scan(".views")
