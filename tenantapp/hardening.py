@@ -4,7 +4,7 @@ import re
 import uuid
 
 from pyramid.events import ApplicationCreated, NewResponse
-from pyramid.exceptions import PredicateMismatch
+from pyramid.exceptions import PredicateMismatch, URLDecodeError
 from pyramid.view import exception_view_config
 
 from .errors import error_body
@@ -62,6 +62,13 @@ def method_not_allowed(exc, request):
     request.response.status_int = 405
     request.response.headers["Allow"] = ", ".join(sorted(methods))
     return error_body("method_not_allowed", f"{request.method} is not allowed here")
+
+
+@exception_view_config(URLDecodeError, renderer="json")
+def undecodable_path(exc, request):
+    """A path that is not UTF-8 names nothing here."""
+    request.response.status_int = 404
+    return error_body("not_found", "no such resource")
 
 
 def includeme(config):

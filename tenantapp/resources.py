@@ -78,7 +78,11 @@ class Tenant:
 
 
 class ResourceURLWithoutSlash(ResourceURL):
-    """``/acme/users/42`` rather than Pyramid's default ``/acme/users/42/``."""
+    """``/acme/users/42`` rather than Pyramid's default ``/acme/users/42/``.
+
+    Pyramid appends ``resource_url(context, *elements)`` elements right after this path, so
+    links are always made to a resource itself (build the child resource), never with elements.
+    """
 
     def __init__(self, resource, request):
         super().__init__(resource, request)

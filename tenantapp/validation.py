@@ -1,13 +1,16 @@
 """Turning a request body into a validated input model, or a clear 4xx naming what is wrong."""
 
 import json
-from typing import TypeVar
+from typing import Annotated, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, StringConstraints, ValidationError
 
 from .errors import APIError, InvalidInput
 
 M = TypeVar("M", bound=BaseModel)
+
+# Text that goes to the database: PostgreSQL refuses NUL, and no name needs control characters.
+PlainText = Annotated[str, StringConstraints(pattern=r"^[^\x00-\x1f\x7f]*$")]
 DEFAULT_MAX_BODY = 64 * 1024
 
 

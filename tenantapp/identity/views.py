@@ -14,7 +14,7 @@ from .. import audit
 from ..errors import APIError, error_body
 from ..users.models import User
 from ..users.schemas import user_json
-from ..validation import validated_body
+from ..validation import PlainText, validated_body
 from .passwords import verify_password
 from .resources import Tokens
 from .throttle import clear_failures, record_failure, retry_after
@@ -29,7 +29,9 @@ class TooManyAttempts(APIError):
 class Login(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    email: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=254)]
+    email: Annotated[
+        PlainText, StringConstraints(strip_whitespace=True, min_length=1, max_length=254)
+    ]
     password: Annotated[str, StringConstraints(min_length=1, max_length=256)]
 
 

@@ -9,7 +9,7 @@ from pyramid.view import view_config
 from ..errors import Conflict, InvalidInput
 from ..tenancy import provisioning
 from ..tenancy.slugs import SLUG_RULE, is_valid_slug
-from ..validation import validated_body
+from ..validation import PlainText, validated_body
 from .resources import ManagedTenant, ManagedTenants
 
 
@@ -17,7 +17,9 @@ class TenantCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     slug: Annotated[str, StringConstraints(max_length=63)]
-    name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
+    name: Annotated[PlainText, StringConstraints(strip_whitespace=True, max_length=200)] | None = (
+        None
+    )
     owner_email: EmailStr | None = None
 
 
@@ -45,7 +47,7 @@ def create_tenant(context: ManagedTenants, request):
     if owner is not None:
         body["owner"] = {"email": owner.email, "password": owner.password}
     request.response.status_int = 201
-    request.response.location = request.resource_url(context, info.slug)
+    request.response.location = request.resource_url(ManagedTenant(context, info))
     return body
 
 

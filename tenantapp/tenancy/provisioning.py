@@ -8,7 +8,7 @@ also when the process dies midway.
 import logging
 import secrets
 from contextlib import suppress
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from sqlalchemy import delete, inspect, select, text
 from sqlalchemy.engine import Connection, Engine
@@ -53,7 +53,14 @@ class TenantInfo:
     revision: str | None = None
 
     def as_json(self) -> dict:
-        return asdict(self)
+        return {
+            "id": self.id,
+            "slug": self.slug,
+            "name": self.display_name,
+            "status": self.status,
+            "revision": self.revision,
+            "schema": self.schema_name,
+        }
 
 
 @dataclass(frozen=True)
