@@ -6,6 +6,7 @@ operator API: ``-`` can never be a slug.
 """
 
 from pyramid.authorization import ALL_PERMISSIONS, DENY_ALL, Allow
+from pyramid.httpexceptions import HTTPForbidden
 from pyramid.traversal import ResourceURL
 from zope.interface import implementer
 
@@ -43,22 +44,23 @@ class Root:
             raise KeyError(segment)
         if record.status == "suspended":
             raise TenantSuspended("this tenant is suspended")
-        return Tenant(self, record, self.request.dbsession)
+        return Tenant(self, record, self.request)
 
 
 @implementer(ITenant)
 class Tenant:
     """One tenant; building it binds the session to the tenant's schema for the request."""
 
-    def __init__(self, parent: Root, record: TenantRecord, dbsession):
+    def __init__(self, parent: Root, record: TenantRecord, request):
         self.__parent__ = parent
         self.__name__ = record.slug
         self.record = record
-        bind_session(dbsession, record.schema_name)
+        self.request = request
+        bind_session(request.dbsession, record.schema_name)
         self.children = {
-            "users": Users(self, dbsession),
+            "users": Users(self, request.dbsession),
             "tokens": Tokens(self),
-            "audit": AuditLog(self, dbsession),
+            "audit": AuditLog(self, request.dbsession),
         }
 
     def __acl__(self):
@@ -70,7 +72,12 @@ class Tenant:
         ]
 
     def __getitem__(self, segment: str):
-        return self.children[segment]
+        """Only members go deeper than ``tokens``: otherwise looking up ``users/42`` first would
+        answer 404 or 401 depending on whether user 42 exists, telling strangers who is here."""
+        child = self.children[segment]
+        if segment != "tokens" and not self.request.has_permission("view", self):
+            raise HTTPForbidden()
+        return child
 
     @property
     def users(self) -> Users:

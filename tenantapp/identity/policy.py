@@ -1,8 +1,8 @@
 """The security policy: who is asking (bearer token), and whether the ACLs let them.
 
-A tenant user's token is resolved with the request's session, which traversal has already bound
-to the tenant in the URL: the token is looked for in that tenant's schema only. The operator
-token is only ever accepted below the platform resource.
+A tenant user's token is resolved with the request's session once traversal has bound it to the
+tenant in the URL: the token is looked for in that tenant's schema only. The operator token is
+only ever accepted below the platform resource.
 """
 
 import hmac
@@ -12,7 +12,8 @@ from pyramid.authorization import ACLHelper, Authenticated, Everyone
 from pyramid.request import RequestLocalCache
 from pyramid.traversal import find_interface
 
-from ..interfaces import IPlatform, ITenant
+from ..interfaces import IPlatform
+from ..tenancy.binding import is_bound
 from .tokens import user_for_token
 
 OPERATOR = "operator"
@@ -44,8 +45,7 @@ class TenantSecurityPolicy:
         token = bearer_token(request)
         if token is None:
             return None
-        context = request.context
-        if find_interface(context, ITenant) is not None:
+        if is_bound(request.dbsession):
             user = user_for_token(request.dbsession, token)
             if user is None:
                 return None
@@ -53,7 +53,7 @@ class TenantSecurityPolicy:
                 f"user:{user.id}", (f"user:{user.id}", f"role:{user.role}"), user, token
             )
         if (
-            find_interface(context, IPlatform) is not None
+            find_interface(request.context, IPlatform) is not None
             and self.operator_token
             and hmac.compare_digest(token.encode(), self.operator_token.encode())
         ):
@@ -61,8 +61,9 @@ class TenantSecurityPolicy:
         return None
 
     def identity(self, request) -> Identity | None:
-        """None until traversal has found the context: only then is it known where to look."""
-        if getattr(request, "context", None) is None:
+        """None (and not remembered) until traversal has found a tenant or the platform: only
+        then is it known where to look."""
+        if getattr(request, "context", None) is None and not is_bound(request.dbsession):
             return None
         return self.cache.get_or_create(request)
 

@@ -57,6 +57,10 @@ def bound_schema(session: Session) -> str | None:
     return session.info.get(SESSION_KEY)
 
 
+def is_bound(session: Session) -> bool:
+    return SESSION_KEY in session.info
+
+
 def install(session_factory: sessionmaker) -> None:
     """Re-apply the binding whenever a bound session begins a new transaction."""
 

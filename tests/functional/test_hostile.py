@@ -173,3 +173,17 @@ def test_unsafe_request_ids_are_replaced(client, tenant, given):
     response = client.get(f"/{tenant.slug}/users", headers={"X-Request-Id": given})
     assert response.headers["X-Request-Id"] != given
     assert len(response.headers["X-Request-Id"]) == 32
+
+
+@pytest.mark.parametrize("who", ["anonymous", "other tenant's owner"])
+def test_strangers_cannot_tell_which_user_ids_exist(testapp, tenant, other_tenant, add_user, who):
+    user = add_user(tenant.slug, "here@x.example")
+    headers = {} if who == "anonymous" else other_tenant.auth
+    base = f"/{tenant.slug}/users"
+    for path in (
+        f"{base}/{user['id']}",
+        f"{base}/{user['id'] + 1000}",
+        f"{base}/{user['id']}/role",
+    ):
+        response = testapp.get(path, headers=headers, status=401)
+        assert response.json["error"] == "unauthorized"

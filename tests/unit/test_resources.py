@@ -2,9 +2,11 @@
 
 import pytest
 from pyramid import testing
+from pyramid.httpexceptions import HTTPForbidden
 from sqlalchemy import event
 
 from tenantapp.database import make_session_factory
+from tenantapp.identity.resources import Tokens
 from tenantapp.resources import Root, Tenant
 from tenantapp.tenancy.binding import bound_schema
 from tenantapp.users.models import User
@@ -12,9 +14,10 @@ from tenantapp.users.resources import UserResource, Users
 
 
 @pytest.fixture
-def request_(app, engine, make_tenant):
-    """Depends on make_tenant so its session closes before the tenants are dropped."""
-    request = testing.DummyRequest(host="example.com")
+def request_(app, engine, tenant):
+    """As the owner of ``tenant``. Depends on the tenant fixtures so that its session closes
+    before the tenants are dropped."""
+    request = testing.DummyRequest(host="example.com", headers=tenant.auth)
     request.registry = app.registry
     request.dbsession = make_session_factory(engine)()
     yield request
@@ -58,6 +61,21 @@ def test_tenant_children(request_, tenant):
     assert isinstance(context["users"], Users)
     with pytest.raises(KeyError):
         context["nope"]
+
+
+@pytest.mark.parametrize("auth", [{}, {"Authorization": "Bearer tnt_not-a-token"}])
+def test_strangers_get_no_further_than_tokens(app, engine, tenant, auth):
+    request = testing.DummyRequest(host="example.com", headers=auth)
+    request.registry = app.registry
+    request.dbsession = make_session_factory(engine)()
+    try:
+        context = Root(request)[tenant.slug]
+        assert isinstance(context["tokens"], Tokens)
+        for child in ("users", "audit"):
+            with pytest.raises(HTTPForbidden):
+                context[child]
+    finally:
+        request.dbsession.close()
 
 
 @pytest.mark.parametrize("segment", ["abc", "0", "-1", "1.5", "9" * 30, "\u0661"])
