@@ -1,5 +1,6 @@
 """Identity: passwords, bearer tokens, login throttling and the security policy."""
 
+import os
 from datetime import timedelta
 
 from pyramid.exceptions import ConfigurationError
@@ -9,11 +10,13 @@ from .policy import TenantSecurityPolicy
 from .throttle import ThrottlePolicy
 
 MIN_OPERATOR_TOKEN = 32
+OPERATOR_TOKEN_ENV = "TENANTAPP_OPERATOR_TOKEN"  # noqa: S105 - a variable name
 
 
 def includeme(config):
     settings = config.get_settings()
-    operator_token = (settings.get("tenantapp.operator_token") or "").strip() or None
+    configured = settings.get("tenantapp.operator_token") or os.environ.get(OPERATOR_TOKEN_ENV)
+    operator_token = (configured or "").strip() or None
     if operator_token is not None and len(operator_token) < MIN_OPERATOR_TOKEN:
         raise ConfigurationError(
             f"tenantapp.operator_token must be at least {MIN_OPERATOR_TOKEN} characters"

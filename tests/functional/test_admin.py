@@ -167,3 +167,29 @@ def test_commands_on_an_unmigrated_database_say_to_migrate(server_url, tmp_path,
         with root.connect() as connection:
             connection.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
         root.dispose()
+
+
+def test_create_with_an_owner_prints_a_one_time_password_that_logs_in(
+    config_uri, slug, testapp, capsys
+):
+    email = f"first@{slug}.example"
+    assert admin([config_uri, "create-tenant", slug, "--owner-email", email]) == 0
+    out = capsys.readouterr().out
+    password = out.split("one-time password: ")[1].strip()
+    assert len(password) >= 12
+    token = testapp.post_json(
+        f"/{slug}/tokens", {"email": email, "password": password}, status=201
+    ).json["token"]
+    users = testapp.get(f"/{slug}/users", headers={"Authorization": f"Bearer {token}"}).json
+    assert [(u["email"], u["role"]) for u in users["items"]] == [(email, "owner")]
+
+
+def test_suspend_and_resume_from_the_cli(config_uri, tenant, testapp, capsys):
+    assert admin([config_uri, "suspend", tenant.slug]) == 0
+    response = testapp.get(f"/{tenant.slug}/users", headers=tenant.auth, status=403)
+    assert response.json["error"] == "tenant_suspended"
+    assert admin([config_uri, "list-tenants"]) == 0
+    assert f"{tenant.slug}\tsuspended" in capsys.readouterr().out
+    assert admin([config_uri, "resume", tenant.slug]) == 0
+    testapp.get(f"/{tenant.slug}/users", headers=tenant.auth, status=200)
+    assert admin([config_uri, "suspend", "no-such-tenant"]) == 1

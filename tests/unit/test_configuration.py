@@ -36,3 +36,14 @@ def test_development_provisions_the_demo_tenants_under_var():
 def test_other_databases_are_refused(url):
     with pytest.raises(ConfigurationError, match="PostgreSQL"):
         database_url({"sqlalchemy.url": url})
+
+
+def test_production_reads_the_operator_token_from_the_environment(monkeypatch, settings):
+    from tenantapp import main
+
+    monkeypatch.setenv("TENANTAPP_OPERATOR_TOKEN", "t" * 40)
+    app = main({}, **{k: v for k, v in settings.items() if k != "tenantapp.operator_token"})
+    try:
+        assert app.registry["operator_enabled"]
+    finally:
+        app.registry["dbengine"].dispose()
