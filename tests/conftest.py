@@ -133,6 +133,15 @@ def make_tenant(app, engine, testapp, tokens):
 
 
 @pytest.fixture
+def fresh_slug(engine):
+    """An unused slug for a test that creates the tenant itself; dropped afterwards."""
+    slug = f"new-{uuid.uuid4().hex[:10]}"
+    yield slug
+    with suppress(provisioning.UnknownTenant):
+        provisioning.drop_tenant(engine, slug)
+
+
+@pytest.fixture
 def tenant(make_tenant):
     return make_tenant("a")
 

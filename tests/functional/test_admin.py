@@ -4,7 +4,6 @@ import subprocess
 import sys
 import textwrap
 import uuid
-from contextlib import suppress
 
 import pytest
 import sqlalchemy as sa
@@ -28,12 +27,8 @@ def config_uri(tmp_path, database_url):
 
 
 @pytest.fixture
-def slug(engine):
-    """A fresh slug, dropped after the test if a command created it."""
-    value = f"cli-{uuid.uuid4().hex[:10]}"
-    yield value
-    with suppress(provisioning.UnknownTenant):
-        provisioning.drop_tenant(engine, value)
+def slug(fresh_slug):
+    return fresh_slug
 
 
 def tenant_schemas(engine) -> set[str]:

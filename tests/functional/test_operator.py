@@ -1,8 +1,5 @@
 """The operator API under /-/: the same tenant lifecycle as the CLI, behind the operator token."""
 
-import uuid
-from contextlib import suppress
-
 import pytest
 import webtest
 
@@ -10,16 +7,6 @@ from tenantapp import main
 from tests.conftest import OPERATOR_TOKEN, login
 
 OPERATOR = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
-
-
-@pytest.fixture
-def new_slug(engine):
-    from tenantapp.tenancy import provisioning
-
-    slug = f"op-{uuid.uuid4().hex[:10]}"
-    yield slug
-    with suppress(provisioning.UnknownTenant):
-        provisioning.drop_tenant(engine, slug)
 
 
 @pytest.mark.parametrize(
@@ -39,20 +26,20 @@ def test_the_operator_token_opens_no_tenant(testapp, tenant):
     testapp.get(f"/{tenant.slug}/users", headers=OPERATOR, status=401)
 
 
-def test_create_with_owner_then_the_owner_logs_in(testapp, new_slug):
-    body = {"slug": new_slug, "name": "Op Corp", "owner_email": f"boss@{new_slug}.example"}
+def test_create_with_owner_then_the_owner_logs_in(testapp, fresh_slug):
+    body = {"slug": fresh_slug, "name": "Op Corp", "owner_email": f"boss@{fresh_slug}.example"}
     response = testapp.post_json("/-/tenants", body, headers=OPERATOR, status=201)
     created = response.json
-    assert created["slug"] == new_slug
+    assert created["slug"] == fresh_slug
     assert created["status"] == "active"
-    assert response.location == f"http://example.com/-/tenants/{new_slug}"
+    assert response.location == f"http://example.com/-/tenants/{fresh_slug}"
     owner = created["owner"]
-    token = login(testapp, new_slug, owner["email"], owner["password"])
-    me = testapp.get(f"/{new_slug}/users", headers={"Authorization": f"Bearer {token}"}).json
+    token = login(testapp, fresh_slug, owner["email"], owner["password"])
+    me = testapp.get(f"/{fresh_slug}/users", headers={"Authorization": f"Bearer {token}"}).json
     assert [(u["email"], u["role"]) for u in me["items"]] == [(owner["email"], "owner")]
     listed = testapp.get("/-/tenants", headers=OPERATOR).json["items"]
-    assert new_slug in [t["slug"] for t in listed]
-    assert testapp.get(f"/-/tenants/{new_slug}", headers=OPERATOR).json["name"] == "Op Corp"
+    assert fresh_slug in [t["slug"] for t in listed]
+    assert testapp.get(f"/-/tenants/{fresh_slug}", headers=OPERATOR).json["name"] == "Op Corp"
 
 
 @pytest.mark.parametrize("slug", ["Bad", "1x", "a_b", "x" * 64, ""])
