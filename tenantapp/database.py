@@ -42,8 +42,11 @@ def make_engine(settings: dict) -> Engine:
     return engine_from_config(settings, prefix="sqlalchemy.", url=database_url(settings))
 
 
-def make_session_factory(engine: Engine) -> sessionmaker:
-    factory = sessionmaker(bind=engine, expire_on_commit=False)
+def make_session_factory(engine: Engine, lock_timeout: str | None = None) -> sessionmaker:
+    """Sessions that bind to a tenant; their transactions wait at most ``lock_timeout`` for a
+    lock (e.g. a tenant being migrated) and then fail with 503 instead of hanging."""
+    info = {binding.LOCK_TIMEOUT_KEY: lock_timeout} if lock_timeout else {}
+    factory = sessionmaker(bind=engine, expire_on_commit=False, info=info)
     binding.install(factory)
     return factory
 
@@ -64,5 +67,7 @@ def includeme(config):
 
     engine = make_engine(settings)
     config.registry["dbengine"] = engine
-    config.registry["dbsession_factory"] = make_session_factory(engine)
+    config.registry["dbsession_factory"] = make_session_factory(
+        engine, settings.get("tenantapp.lock_timeout", "2s")
+    )
     config.add_request_method(request_dbsession, "dbsession", reify=True)

@@ -7,8 +7,10 @@ import logging
 
 from pyramid.httpexceptions import HTTPException
 from pyramid.view import exception_view_config
+from sqlalchemy.exc import OperationalError
 
 log = logging.getLogger(__name__)
+LOCK_NOT_AVAILABLE = "55P03"
 
 
 class APIError(Exception):
@@ -65,6 +67,16 @@ def http_error(exc, request):
     if exc.status_int == 404:
         message = "no such resource"
     return error_body(code, str(message))
+
+
+@exception_view_config(OperationalError, renderer="json")
+def database_busy(exc, request):
+    """A lock wait that timed out (a tenant mid-migration): try again shortly."""
+    if getattr(exc.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE:
+        return unexpected_error(exc, request)
+    request.response.status_int = 503
+    request.response.headers["Retry-After"] = "1"
+    return error_body("busy", "this tenant is being changed; try again in a moment")
 
 
 @exception_view_config(Exception, renderer="json")

@@ -16,7 +16,7 @@ from sqlalchemy.engine import make_url
 
 from tenantapp import main
 from tenantapp.database import make_engine
-from tenantapp.tenancy import provisioning
+from tenantapp.tenancy import migrating, provisioning
 
 TEST_URL_ENV = "TENANTAPP_TEST_DATABASE_URL"
 
@@ -70,7 +70,7 @@ def settings(database_url):
 @pytest.fixture(scope="session")
 def app(settings):
     engine = make_engine(settings)
-    provisioning.migrate(engine)
+    migrating.migrate(engine)
     engine.dispose()
     return main({}, **settings)
 
@@ -129,7 +129,7 @@ def make_tenant(app, engine, testapp, tokens):
     yield make
     for slug in made:
         with suppress(provisioning.UnknownTenant):  # the test may have dropped it itself
-            provisioning.drop_tenant(engine, slug)
+            provisioning.purge_tenant(engine, slug)
 
 
 @pytest.fixture
@@ -138,7 +138,7 @@ def fresh_slug(engine):
     slug = f"new-{uuid.uuid4().hex[:10]}"
     yield slug
     with suppress(provisioning.UnknownTenant):
-        provisioning.drop_tenant(engine, slug)
+        provisioning.purge_tenant(engine, slug)
 
 
 @pytest.fixture

@@ -4,9 +4,9 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, EmailStr, StringConstraints
 from pyramid.httpexceptions import HTTPNoContent
-from pyramid.view import view_config
+from pyramid.view import exception_view_config, view_config
 
-from ..errors import Conflict, InvalidInput
+from ..errors import Conflict, InvalidInput, error_body
 from ..tenancy import provisioning
 from ..tenancy.slugs import SLUG_RULE, is_valid_slug
 from ..validation import PlainText, validated_body
@@ -59,6 +59,18 @@ def show_tenant(context: ManagedTenant, request):
 STATUS_FOR_ACTION = {"suspend": "suspended", "resume": "active"}
 
 
+@exception_view_config(provisioning.UnknownTenant, renderer="json")
+def unknown_tenant(exc, request):
+    request.response.status_int = 404
+    return error_body("not_found", str(exc))
+
+
+@exception_view_config(provisioning.ProvisioningError, renderer="json")
+def refused(exc, request):
+    request.response.status_int = 409
+    return error_body("conflict", str(exc))
+
+
 @view_config(
     context=ManagedTenant,
     name="suspend",
@@ -78,7 +90,22 @@ def change_status(context: ManagedTenant, request):
     return provisioning.set_status(context.engine, context.info.slug, status).as_json()
 
 
+@view_config(
+    context=ManagedTenant,
+    name="restore",
+    request_method="POST",
+    renderer="json",
+    permission="operate",
+)
+def restore_tenant(context: ManagedTenant, request):
+    return provisioning.restore_tenant(context.engine, context.info.slug).as_json()
+
+
 @view_config(context=ManagedTenant, request_method="DELETE", permission="operate")
 def delete_tenant(context: ManagedTenant, request):
-    provisioning.drop_tenant(context.engine, context.info.slug)
+    """Archives (restorable) unless ``?purge=true``, as ``drop-tenant`` does."""
+    if request.GET.get("purge") == "true":
+        provisioning.purge_tenant(context.engine, context.info.slug)
+    else:
+        provisioning.archive_tenant(context.engine, context.info.slug)
     return HTTPNoContent()

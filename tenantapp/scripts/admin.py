@@ -1,13 +1,14 @@
 """``tenantapp-admin CONFIG_URI COMMAND``: operate on tenants with the app's own settings."""
 
 import argparse
+import json
 import sys
 
 from pyramid.paster import get_appsettings, setup_logging
 
 from ..database import make_engine
 from ..identity.passwords import password_hasher
-from ..tenancy import provisioning
+from ..tenancy import migrating, provisioning, transfer
 from ..tenancy.slugs import InvalidSlug
 
 
@@ -23,23 +24,132 @@ def build_parser() -> argparse.ArgumentParser:
         "--owner-email", help="create the first owner; their one-time password is printed"
     )
 
-    commands.add_parser("list-tenants", help="list tenants with status and revision")
+    listing = commands.add_parser("list-tenants", help="slug, status, revision, size")
+    listing.add_argument("--json", action="store_true", help="one JSON document, for scripts")
 
-    drop = commands.add_parser("drop-tenant", help="delete a tenant and all its data")
+    drop = commands.add_parser(
+        "drop-tenant", help="archive a tenant (restorable); with --purge, delete it for good"
+    )
     drop.add_argument("slug")
-    drop.add_argument("--yes", action="store_true", help="confirm: the data is gone for good")
+    drop.add_argument("--purge", action="store_true", help="delete the data, not archive it")
+    drop.add_argument("--yes", action="store_true", help="confirm")
 
-    for command, help_text in (
+    purge = commands.add_parser("purge-tenant", help="delete a tenant and all its data for good")
+    purge.add_argument("slug")
+    purge.add_argument("--yes", action="store_true", help="confirm: the data is gone for good")
+
+    for name, help_text in (
+        ("restore-tenant", "bring an archived tenant back"),
         ("suspend", "refuse the tenant's requests (403) without touching its data"),
         ("resume", "serve a suspended tenant again"),
     ):
-        commands.add_parser(command, help=help_text).add_argument("slug")
+        commands.add_parser(name, help=help_text).add_argument("slug")
 
-    commands.add_parser("migrate", help="bring the shared and every tenant schema to head")
+    rename = commands.add_parser("rename-tenant", help="change a slug; the data does not move")
+    rename.add_argument("old")
+    rename.add_argument("new")
+
+    export = commands.add_parser("export-tenant", help="write a portable archive of a tenant")
+    export.add_argument("slug")
+    export.add_argument("file")
+
+    load = commands.add_parser("import-tenant", help="create a tenant from an archive")
+    load.add_argument("file")
+    load.add_argument("--as", dest="slug", required=True, help="the new tenant's slug")
+
+    migrate = commands.add_parser(
+        "migrate", help="bring the shared schema, then every tenant schema, to head"
+    )
+    migrate.add_argument(
+        "--tenant",
+        action="append",
+        dest="tenants",
+        metavar="SLUG",
+        help="only this tenant (repeatable)",
+    )
+    migrate.add_argument("--workers", type=int, help="parallel tenants (default: CPU count)")
+    migrate.add_argument("--fail-fast", action="store_true", help="stop at the first failure")
+    migrate.add_argument("--downgrade", metavar="REVISION", help="move tenants down to REVISION")
+    migrate.add_argument(
+        "--lock-timeout",
+        default=migrating.DEFAULT_LOCK_TIMEOUT,
+        help="per tenant, e.g. 5s (default)",
+    )
+    migrate.add_argument("--sql", action="store_true", help="print the SQL instead of running it")
     return parser
 
 
-def run(args: argparse.Namespace) -> None:
+def _print_tenants(engine, as_json: bool) -> None:
+    infos = provisioning.list_tenants(engine)
+    if as_json:
+        print(json.dumps([info.as_json() for info in infos], indent=2))
+        return
+    print("slug\tstatus\trevision\tsize\tmigration\tname")
+    for t in infos:
+        migration = t.migration_status or "-"
+        if t.last_error:
+            migration += f" ({t.last_error})"
+        size = f"{(t.size_bytes or 0) / 1024:.0f} kB"
+        print(f"{t.slug}\t{t.status}\t{t.revision or '-'}\t{size}\t{migration}\t{t.display_name}")
+
+
+def _progress_reporter(total_hint: str = "tenants"):
+    """A progress bar with done/failed/total and ETA on a terminal; log lines otherwise."""
+    if sys.stderr.isatty():
+        from tqdm import tqdm
+
+        bar = None
+
+        def report(outcome, done, failed, total):
+            nonlocal bar
+            if bar is None:
+                bar = tqdm(total=total, unit=" tenant", file=sys.stderr)
+            bar.update(1)
+            bar.set_postfix(failed=failed)
+            if done == total:
+                bar.close()
+
+        return report
+
+    def report(outcome, done, failed, total):
+        state = "ok" if outcome.ok else f"FAILED {outcome.error}"
+        print(
+            f"[{done}/{total}, {failed} failed] {outcome.slug}: {state} ({outcome.duration_ms} ms)",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    return report
+
+
+def _migrate(engine, args) -> int:
+    if args.sql:
+        print(migrating.migration_sql(engine, args.tenants, args.downgrade), end="")
+        return 0
+    report = migrating.migrate(
+        engine,
+        slugs=args.tenants,
+        workers=args.workers,
+        downgrade_to=args.downgrade,
+        fail_fast=args.fail_fast,
+        lock_timeout=args.lock_timeout,
+        progress=_progress_reporter(),
+    )
+    print(
+        f"{len(report.migrated)} migrated, {len(report.failed)} failed, "
+        f"{report.skipped} already at the target, of {report.total} tenant(s)"
+    )
+    for outcome in report.failed:
+        print(f"  {outcome.slug}: {outcome.error}")
+    return 1 if report.failed else 0
+
+
+def _confirm(args, what: str) -> None:
+    if not args.yes:
+        raise provisioning.ProvisioningError(f"refusing to {what} {args.slug!r} without --yes")
+
+
+def run(args: argparse.Namespace) -> int:
     settings = get_appsettings(args.config_uri)
     engine = make_engine(settings)
     try:
@@ -51,22 +161,34 @@ def run(args: argparse.Namespace) -> None:
             if owner is not None:
                 print(f"owner {owner.email} one-time password: {owner.password}")
         elif args.command == "list-tenants":
-            for t in provisioning.list_tenants(engine):
-                print(f"{t.slug}\t{t.status}\t{t.revision or '-'}\t{t.display_name}")
-        elif args.command == "drop-tenant":
-            if not args.yes:
-                raise provisioning.ProvisioningError(
-                    f"refusing to drop {args.slug!r} without --yes: its data would be lost"
-                )
-            provisioning.drop_tenant(engine, args.slug)
-            print(f"dropped tenant {args.slug}")
+            _print_tenants(engine, args.json)
+        elif args.command == "drop-tenant" and not args.purge:
+            _confirm(args, "archive")
+            provisioning.archive_tenant(engine, args.slug)
+            print(f"archived tenant {args.slug} (restore-tenant brings it back)")
+        elif args.command in ("purge-tenant", "drop-tenant"):
+            _confirm(args, "purge")
+            provisioning.purge_tenant(engine, args.slug)
+            print(f"purged tenant {args.slug}")
+        elif args.command == "restore-tenant":
+            provisioning.restore_tenant(engine, args.slug)
+            print(f"restored tenant {args.slug}")
         elif args.command in ("suspend", "resume"):
             status = "suspended" if args.command == "suspend" else "active"
             provisioning.set_status(engine, args.slug, status)
             print(f"tenant {args.slug} is {status}")
+        elif args.command == "rename-tenant":
+            provisioning.rename_tenant(engine, args.old, args.new)
+            print(f"renamed tenant {args.old} to {args.new}")
+        elif args.command == "export-tenant":
+            rows = transfer.export_tenant(engine, args.slug, args.file)
+            print(f"exported tenant {args.slug}: {rows} row(s) to {args.file}")
+        elif args.command == "import-tenant":
+            info = transfer.import_tenant(engine, args.file, args.slug)
+            print(f"imported {args.file} as tenant {info.slug} ({info.revision})")
         elif args.command == "migrate":
-            migrated = provisioning.migrate(engine)
-            print(f"migrated {len(migrated)} tenant(s) to head")
+            return _migrate(engine, args)
+        return 0
     finally:
         engine.dispose()
 
@@ -75,11 +197,10 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.config_uri)
     try:
-        run(args)
+        return run(args)
     except (provisioning.ProvisioningError, InvalidSlug) as error:
         print(f"tenantapp-admin: {error}", file=sys.stderr)
         return 1
-    return 0
 
 
 if __name__ == "__main__":

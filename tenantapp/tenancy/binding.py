@@ -23,22 +23,30 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
 SESSION_KEY = "tenantapp.tenant_schema"
-SCHEMA_PATTERN = re.compile(r"tenant_[0-9]{1,19}")
+LOCK_TIMEOUT_KEY = "tenantapp.lock_timeout"
+SCHEMA_PATTERN = re.compile(r"tenant_(?:[0-9]{1,19}|template)")
 
 
 class TenantBindingError(RuntimeError):
     """A session was asked to serve a second tenant."""
 
 
-def bind_connection(connection: Connection, schema: str) -> None:
-    """Point this connection's current transaction at ``schema``."""
+def bind_connection(connection: Connection, schema: str, lock_timeout: str | None = None) -> None:
+    """Point this connection's current transaction at ``schema``, and optionally bound how long
+    it waits for locks (a tenant being migrated holds them), in one round trip."""
     if SCHEMA_PATTERN.fullmatch(schema) is None:
         raise ValueError(f"not a tenant schema name: {schema!r}")
     if connection.get_execution_options().get("schema_translate_map") == {None: schema}:
         return
     connection.execution_options(schema_translate_map={None: schema})
     quoted = connection.dialect.identifier_preparer.quote_schema(schema)
-    connection.exec_driver_sql("SELECT set_config('search_path', %s, true)", (quoted,))
+    if lock_timeout is None:
+        connection.exec_driver_sql("SELECT set_config('search_path', %s, true)", (quoted,))
+    else:
+        connection.exec_driver_sql(
+            "SELECT set_config('search_path', %s, true), set_config('lock_timeout', %s, true)",
+            (quoted, lock_timeout),
+        )
 
 
 def bind_session(session: Session, schema: str) -> None:
@@ -50,7 +58,7 @@ def bind_session(session: Session, schema: str) -> None:
         raise TenantBindingError("one session serves one tenant")
     session.info[SESSION_KEY] = schema
     if session.in_transaction():
-        bind_connection(session.connection(), schema)
+        bind_connection(session.connection(), schema, session.info.get(LOCK_TIMEOUT_KEY))
 
 
 def bound_schema(session: Session) -> str | None:
@@ -68,4 +76,4 @@ def install(session_factory: sessionmaker) -> None:
     def _rebind(session, transaction, connection):
         schema = session.info.get(SESSION_KEY)
         if schema is not None:
-            bind_connection(connection, schema)
+            bind_connection(connection, schema, session.info.get(LOCK_TIMEOUT_KEY))

@@ -21,10 +21,12 @@ ALEMBIC_DIR = Path(__file__).resolve().parents[2] / "alembic"
 TREES = ("shared", "tenant")
 
 
-def alembic_config(tree: str, connection: Connection | None = None, schema: str | None = None):
+def alembic_config(
+    tree: str, connection: Connection | None = None, schema: str | None = None, output=None
+):
     if tree not in TREES:
         raise ValueError(f"unknown migration tree {tree!r}")
-    cfg = Config()
+    cfg = Config(output_buffer=output)
     cfg.set_main_option("script_location", str(ALEMBIC_DIR))
     cfg.set_main_option("path_separator", "os")
     cfg.set_main_option("version_locations", str(ALEMBIC_DIR / tree / "versions"))
@@ -55,11 +57,39 @@ def upgrade_tenant(connection: Connection, schema: str, revision: str = "head") 
     command.upgrade(alembic_config("tenant", connection, schema), revision)
 
 
+def downgrade_tenant(connection: Connection, schema: str, revision: str) -> None:
+    command.downgrade(alembic_config("tenant", connection, schema), revision)
+
+
+def _run_offline(context, tree: str, schema: str | None) -> None:
+    """``--sql``: print what would run, with the tenant schema bound the same way."""
+    from sqlalchemy.dialects import postgresql
+
+    version_schema = SHARED_SCHEMA if tree == "shared" else schema
+    context.configure(
+        dialect_name="postgresql",
+        literal_binds=True,
+        version_table_schema=version_schema,
+        transactional_ddl=True,
+        target_metadata=SharedBase.metadata if tree == "shared" else TenantBase.metadata,
+    )
+    with context.begin_transaction():
+        if tree == "shared":
+            context.execute(f"CREATE SCHEMA IF NOT EXISTS {SHARED_SCHEMA}")
+        else:
+            quoted = postgresql.dialect().identifier_preparer.quote_schema(schema)
+            context.execute(f"SELECT set_config('search_path', '{quoted}', true)")
+        context.run_migrations()
+
+
 def run_env() -> None:
     """Body of ``alembic/env.py``: configure the context for the tree being migrated."""
     from alembic import context
 
     attributes = context.config.attributes
+    if context.is_offline_mode():
+        _run_offline(context, attributes["tree"], attributes.get("schema"))
+        return
     connection = attributes.get("connection")
     if connection is None:
         raise SystemExit(

@@ -6,7 +6,17 @@ Shared tables name SHARED_SCHEMA explicitly, so no tenant binding can redirect t
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, MetaData, Sequence, String, func
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Integer,
+    MetaData,
+    Sequence,
+    String,
+    Text,
+    func,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 SHARED_SCHEMA = "tenantapp"
@@ -43,6 +53,39 @@ class TenantRecord(SharedBase):
     display_name: Mapped[str] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(16), default="active")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class SchemaTemplate(SharedBase):
+    """The DDL of a tenant schema at one revision, captured once from the template schema."""
+
+    __tablename__ = "schema_templates"
+
+    revision: Mapped[str] = mapped_column(String(64), primary_key=True)
+    ddl: Mapped[str] = mapped_column(Text)
+    captured_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+
+
+class TenantMigration(SharedBase):
+    """The durable record of each tenant's last migration, written in the same transaction as
+    the migration itself, so it cannot disagree with the tenant's schema."""
+
+    __tablename__ = "tenant_migrations"
+
+    tenant_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey(TenantRecord.id, ondelete="CASCADE"), primary_key=True
+    )
+    revision: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    duration_ms: Mapped[int | None] = mapped_column(Integer)
+    attempted_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+
+
+TEMPLATE_SCHEMA = "tenant_template"
 
 
 def schema_for_id(tenant_id: int) -> str:

@@ -7,10 +7,9 @@ import uuid
 
 import pytest
 import sqlalchemy as sa
-from alembic import command
 
 from tenantapp.scripts.admin import main as admin
-from tenantapp.tenancy import migrations, provisioning
+from tenantapp.tenancy import migrations, provisioning, templates
 
 
 def write_ini(path, database_url: str) -> str:
@@ -50,7 +49,15 @@ def test_create_then_list_shows_the_tenant_at_head(config_uri, slug, capsys):
     assert f"created tenant {slug}" in capsys.readouterr().out
     assert admin([config_uri, "list-tenants"]) == 0
     line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith(slug))
-    assert line.split("\t") == [slug, "active", migrations.head_revision("tenant"), "Cli Corp"]
+    name, status, revision, size, migration, display = line.split("\t")
+    assert (name, status, revision, migration, display) == (
+        slug,
+        "active",
+        migrations.head_revision("tenant"),
+        "ok",
+        "Cli Corp",
+    )
+    assert size.endswith(" kB") and int(size.split()[0]) > 0
 
 
 @pytest.mark.parametrize("bad", ["Bad", "1abc", "a_b", "x" * 64, "a;drop"])
@@ -70,15 +77,20 @@ def test_create_refuses_a_taken_slug_and_leaves_no_schema(config_uri, engine, sl
     assert tenant_schemas(engine) == before
 
 
-def test_a_failure_midway_leaves_no_row_and_no_schema(engine, slug, monkeypatch):
-    def failing_upgrade(connection, schema, revision="head"):
-        command.upgrade(migrations.alembic_config("tenant", connection, schema), revision)
-        raise RuntimeError("disk on fire")
+@pytest.mark.parametrize("use_template", [True, False])
+def test_a_failure_midway_leaves_no_row_and_no_schema(engine, slug, monkeypatch, use_template):
+    def failing(original):
+        def step(*args, **kwargs):
+            original(*args, **kwargs)  # the tables exist now, uncommitted
+            raise RuntimeError("disk on fire")
+
+        return step
 
     before = tenant_schemas(engine)
-    monkeypatch.setattr(migrations, "upgrade_tenant", failing_upgrade)
+    monkeypatch.setattr(migrations, "upgrade_tenant", failing(migrations.upgrade_tenant))
+    monkeypatch.setattr(templates, "apply_template", failing(templates.apply_template))
     with pytest.raises(RuntimeError, match="disk on fire"):
-        provisioning.create_tenant(engine, slug)
+        provisioning.create_tenant(engine, slug, use_template=use_template)
     assert tenant_schemas(engine) == before
     assert slug not in registry_slugs(engine)
 
@@ -87,16 +99,16 @@ def test_a_process_killed_midway_leaves_no_row_and_no_schema(database_url, engin
     script = textwrap.dedent(f"""\
         import sys
         from tenantapp.database import make_engine
-        from tenantapp.tenancy import migrations, provisioning
+        from tenantapp.tenancy import provisioning, templates
 
-        upgrade = migrations.upgrade_tenant
+        apply = templates.apply_template
 
-        def stall(connection, schema, revision="head"):
-            upgrade(connection, schema, revision)
+        def stall(connection, ddl, schema, revision):
+            apply(connection, ddl, schema, revision)
             print(schema, flush=True)
             sys.stdin.readline()  # wait here, tables created, until killed
 
-        migrations.upgrade_tenant = stall
+        templates.apply_template = stall
         engine = make_engine({{"sqlalchemy.url": {database_url!r}}})
         provisioning.create_tenant(engine, {slug!r})
         """)
@@ -116,33 +128,40 @@ def test_a_process_killed_midway_leaves_no_row_and_no_schema(database_url, engin
     assert tenant_schemas(engine) == before | {info.schema_name}
 
 
-def test_drop_needs_yes_then_removes_row_and_schema(config_uri, engine, slug, capsys):
+def test_drop_archives_restorably_and_purge_removes_for_good(config_uri, engine, slug, capsys):
     admin([config_uri, "create-tenant", slug])
-    schema = next(t.schema_name for t in provisioning.list_tenants(engine) if t.slug == slug)
+    schema = provisioning.get_tenant(engine, slug).schema_name
     assert admin([config_uri, "drop-tenant", slug]) == 1
     assert "--yes" in capsys.readouterr().err
-    assert slug in registry_slugs(engine)
     assert admin([config_uri, "drop-tenant", slug, "--yes"]) == 0
+    archived = provisioning.get_tenant(engine, slug)
+    assert archived.status == "deleted"
+    assert archived.schema_name == schema + "_archived"
+    assert schema not in tenant_schemas(engine)
+    assert admin([config_uri, "restore-tenant", slug]) == 0
+    assert provisioning.get_tenant(engine, slug).schema_name == schema
+    assert admin([config_uri, "purge-tenant", slug]) == 1
+    assert admin([config_uri, "drop-tenant", slug, "--purge", "--yes"]) == 0
     assert slug not in registry_slugs(engine)
     assert schema not in tenant_schemas(engine)
-    assert admin([config_uri, "drop-tenant", slug, "--yes"]) == 1
-    assert "no tenant" in capsys.readouterr().err
+    assert admin([config_uri, "purge-tenant", slug, "--yes"]) == 1
+    assert "no active or suspended or deleted tenant" in capsys.readouterr().err
 
 
 def test_migrate_brings_a_tenant_that_is_behind_to_head(config_uri, engine, tenant, capsys):
-    with engine.begin() as connection:
-        config = migrations.alembic_config("tenant", connection, tenant.schema_name)
-        command.downgrade(config, "base")
+    head = migrations.head_revision("tenant")
+    assert admin([config_uri, "migrate", "--tenant", tenant.slug, "--downgrade", "t001"]) == 0
+    assert "1 migrated, 0 failed" in capsys.readouterr().out
     with engine.connect() as connection:
-        assert migrations.current_revision(connection, "tenant", tenant.schema_name) is None
+        assert migrations.current_revision(connection, "tenant", tenant.schema_name) == "t001"
+    assert provisioning.get_tenant(engine, tenant.slug).revision == "t001"
     assert admin([config_uri, "migrate"]) == 0
-    assert "migrated 1 tenant(s)" in capsys.readouterr().out
+    assert "1 migrated, 0 failed" in capsys.readouterr().out
     with engine.connect() as connection:
-        revision = migrations.current_revision(connection, "tenant", tenant.schema_name)
-        assert revision == migrations.head_revision("tenant")
-        assert sa.inspect(connection).has_table("users", schema=tenant.schema_name)
+        assert migrations.current_revision(connection, "tenant", tenant.schema_name) == head
+        assert sa.inspect(connection).has_table("tokens", schema=tenant.schema_name)
     assert admin([config_uri, "migrate"]) == 0
-    assert "migrated 0 tenant(s)" in capsys.readouterr().out
+    assert "0 migrated, 0 failed" in capsys.readouterr().out
 
 
 def test_commands_on_an_unmigrated_database_say_to_migrate(server_url, tmp_path, capsys):

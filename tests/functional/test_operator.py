@@ -65,9 +65,15 @@ def test_suspend_and_resume(testapp, tenant):
     assert testapp.get(f"/{tenant.slug}/users", headers=tenant.auth).status_int == 200
 
 
-def test_delete(testapp, tenant):
+def test_delete_archives_restore_brings_back_purge_removes(testapp, tenant):
     testapp.delete(f"/-/tenants/{tenant.slug}", headers=OPERATOR, status=204)
     testapp.get(f"/{tenant.slug}/users", headers=tenant.auth, status=404)
+    assert testapp.get(f"/-/tenants/{tenant.slug}", headers=OPERATOR).json["status"] == "deleted"
+    testapp.post(f"/-/tenants/{tenant.slug}/suspend", headers=OPERATOR, status=404)
+    testapp.post(f"/-/tenants/{tenant.slug}/restore", headers=OPERATOR, status=200)
+    testapp.get(f"/{tenant.slug}/users", headers=tenant.auth, status=200)
+    testapp.post(f"/-/tenants/{tenant.slug}/restore", headers=OPERATOR, status=404)
+    testapp.delete(f"/-/tenants/{tenant.slug}?purge=true", headers=OPERATOR, status=204)
     testapp.get(f"/-/tenants/{tenant.slug}", headers=OPERATOR, status=404)
 
 

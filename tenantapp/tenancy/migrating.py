@@ -1,0 +1,220 @@
+"""``migrate`` across every tenant: shared schema first, then tenants in parallel.
+
+Each tenant migrates in its own transaction with a ``lock_timeout``, so a tenant blocked by
+long-running requests fails on its own instead of stalling the run, and requests to a tenant that
+is being migrated wait on its locks and then see the new schema: never a half-migrated one. The
+outcome is recorded in ``tenantapp.tenant_migrations`` in the same transaction as the migration,
+so the record is exact, tenants already at the target are skipped without touching their
+schemas, and a crashed run resumes where it stopped. A session-level advisory lock keeps two runs
+from overlapping.
+"""
+
+import io
+import logging
+import os
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+
+from alembic import command
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.engine import Engine
+
+from . import migrations, templates
+from .models import TenantMigration, TenantRecord
+from .provisioning import ProvisioningError, record_migration, require_shared_schema
+
+log = logging.getLogger(__name__)
+tenants = TenantRecord.__table__
+records = TenantMigration.__table__
+
+LOCK_KEY = 0x74656E616E74  # "tenant"
+DEFAULT_LOCK_TIMEOUT = "5s"
+
+
+class MigrationLocked(ProvisioningError):
+    """Another migrate run holds the lock."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    slug: str
+    ok: bool
+    duration_ms: int
+    error: str | None = None
+
+
+@dataclass
+class Report:
+    total: int
+    skipped: int
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[Outcome]:
+        return [o for o in self.outcomes if not o.ok]
+
+    @property
+    def migrated(self) -> list[Outcome]:
+        return [o for o in self.outcomes if o.ok]
+
+
+Progress = Callable[[Outcome, int, int, int], None]  # (outcome, done, failed, total)
+
+
+def connection_budget(engine: Engine) -> int:
+    """Half of the connections the server has free: a migration must not starve the app."""
+    with engine.connect() as connection:
+        free = connection.scalar(
+            text(
+                "SELECT current_setting('max_connections')::int"
+                " - current_setting('superuser_reserved_connections')::int"
+                " - (SELECT count(*) FROM pg_stat_activity)"
+            )
+        )
+    return max(1, free // 2)
+
+
+def migrate(
+    engine: Engine,
+    *,
+    slugs: list[str] | None = None,
+    workers: int | None = None,
+    downgrade_to: str | None = None,
+    fail_fast: bool = False,
+    lock_timeout: str = DEFAULT_LOCK_TIMEOUT,
+    progress: Progress | None = None,
+) -> Report:
+    """Bring the shared schema to head, then the tenants (all, or ``slugs``) to the tenant head,
+    or down to ``downgrade_to``."""
+    with engine.connect() as lock:
+        if not lock.scalar(select(func.pg_try_advisory_lock(LOCK_KEY))):
+            raise MigrationLocked("another migrate run is in progress")
+        lock.commit()
+        try:
+            with engine.begin() as connection:
+                migrations.upgrade_shared(connection)
+            target = downgrade_to or migrations.head_revision("tenant")
+            if downgrade_to is None:
+                with engine.connect() as connection:
+                    templates.refresh_template(connection, libpq_url(engine))
+            return _migrate_tenants(
+                engine,
+                slugs,
+                workers,
+                target,
+                downgrade_to is not None,
+                fail_fast,
+                lock_timeout,
+                progress,
+            )
+        finally:
+            lock.scalar(select(func.pg_advisory_unlock(LOCK_KEY)))
+            lock.commit()
+
+
+def libpq_url(engine: Engine) -> str:
+    return engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def _pending(engine: Engine, slugs: list[str] | None, target: str):
+    with engine.connect() as connection:
+        require_shared_schema(connection)
+        query = (
+            select(
+                tenants.c.id,
+                tenants.c.slug,
+                tenants.c.schema_name,
+                records.c.revision,
+                records.c.status,
+            )
+            .outerjoin(records, records.c.tenant_id == tenants.c.id)
+            .where(tenants.c.status != "deleted")
+            .order_by(tenants.c.id)
+        )
+        if slugs:
+            query = query.where(tenants.c.slug.in_(slugs))
+        rows = connection.execute(query).all()
+    if slugs:
+        missing = sorted(set(slugs) - {row.slug for row in rows})
+        if missing:
+            raise ProvisioningError(f"no such tenant(s): {', '.join(missing)}")
+    pending = [row for row in rows if row.revision != target or row.status != "ok"]
+    return rows, pending
+
+
+def _migrate_tenants(engine, slugs, workers, target, down, fail_fast, lock_timeout, progress):
+    rows, pending = _pending(engine, slugs, target)
+    report = Report(total=len(rows), skipped=len(rows) - len(pending))
+    if not pending:
+        return report
+    workers = max(1, min(workers or os.cpu_count() or 1, connection_budget(engine), len(pending)))
+    pool = create_engine(engine.url, pool_size=workers, max_overflow=0)
+    stop = False
+    try:
+        with ThreadPoolExecutor(max_workers=workers) as executor:
+            futures = [
+                executor.submit(_migrate_one, pool, row, target, down, lock_timeout)
+                for row in pending
+            ]
+            for future in as_completed(futures):
+                if stop:
+                    continue
+                outcome = future.result()
+                report.outcomes.append(outcome)
+                if progress is not None:
+                    progress(outcome, len(report.outcomes), len(report.failed), len(pending))
+                if fail_fast and not outcome.ok:
+                    stop = True
+                    for other in futures:
+                        other.cancel()
+    finally:
+        pool.dispose()
+    return report
+
+
+def _migrate_one(pool: Engine, row, target: str, down: bool, lock_timeout: str) -> Outcome:
+    started = time.perf_counter()
+
+    def elapsed() -> int:
+        return round((time.perf_counter() - started) * 1000)
+
+    try:
+        with pool.begin() as connection:
+            connection.exec_driver_sql(
+                "SELECT set_config('lock_timeout', %s, true)", (lock_timeout,)
+            )
+            if down:
+                migrations.downgrade_tenant(connection, row.schema_name, target)
+            else:
+                migrations.upgrade_tenant(connection, row.schema_name, target)
+            record_migration(connection, row.id, target, "ok", None, elapsed())
+        return Outcome(row.slug, True, elapsed())
+    except Exception as error:  # one tenant's failure must not stop the others
+        message = f"{type(error).__name__}: {str(error).splitlines()[0][:500]}"
+        log.warning("migrating tenant %s failed: %s", row.slug, message)
+        with pool.begin() as connection:
+            record_migration(connection, row.id, None, "failed", message, elapsed())
+        return Outcome(row.slug, False, elapsed(), message)
+
+
+def migration_sql(
+    engine: Engine, slugs: list[str] | None = None, downgrade_to: str | None = None
+) -> str:
+    """The SQL a migrate run would execute (alembic's offline mode), without executing it."""
+    out = io.StringIO()
+    with engine.connect() as connection:
+        shared_at = migrations.current_revision(connection, "shared")
+    command.upgrade(
+        migrations.alembic_config("shared", output=out), f"{shared_at or 'base'}:head", sql=True
+    )
+    target = downgrade_to or migrations.head_revision("tenant")
+    _, pending = _pending(engine, slugs, target)
+    for row in pending:
+        config = migrations.alembic_config("tenant", schema=row.schema_name, output=out)
+        if downgrade_to:
+            command.downgrade(config, f"{row.revision}:{downgrade_to}", sql=True)
+        else:
+            command.upgrade(config, f"{row.revision or 'base'}:{target}", sql=True)
+    return out.getvalue()

