@@ -31,6 +31,8 @@ def field_errors(error: ValidationError) -> dict[str, str]:
         message = item["msg"]
         if item["type"] == "extra_forbidden":
             message = "unknown field"
+        elif item["type"] == "string_pattern_mismatch":  # only PlainText uses a pattern
+            message = "must not contain control characters"
         fields.setdefault(name, message)
     return fields
 

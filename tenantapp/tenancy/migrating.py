@@ -1,6 +1,7 @@
 """``migrate`` across every tenant: shared schema first, then tenants in parallel.
 
-Each tenant migrates in its own transaction with a ``lock_timeout``, so a tenant blocked by
+Tenants migrate in worker processes (alembic keeps per-run state in module globals, so threads
+would interfere), each tenant in its own transaction with a ``lock_timeout``, so a tenant blocked by
 long-running requests fails on its own instead of stalling the run, and requests to a tenant that
 is being migrated wait on its locks and then see the new schema: never a half-migrated one. The
 outcome is recorded in ``tenantapp.tenant_migrations`` in the same transaction as the migration,
@@ -11,11 +12,13 @@ from overlapping.
 
 import io
 import logging
+import multiprocessing
 import os
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from alembic import command
 from sqlalchemy import create_engine, func, select, text
@@ -150,53 +153,80 @@ def _migrate_tenants(engine, slugs, workers, target, down, fail_fast, lock_timeo
     if not pending:
         return report
     workers = max(1, min(workers or os.cpu_count() or 1, connection_budget(engine), len(pending)))
-    pool = create_engine(engine.url, pool_size=workers, max_overflow=0)
-    stop = False
-    try:
-        with ThreadPoolExecutor(max_workers=workers) as executor:
-            futures = [
-                executor.submit(_migrate_one, pool, row, target, down, lock_timeout)
-                for row in pending
-            ]
-            for future in as_completed(futures):
-                if stop:
-                    continue
+    url = engine.url.render_as_string(hide_password=False)
+    queue = iter(pending)
+    with ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=_start_worker,
+        initargs=(url, str(migrations.ALEMBIC_DIR)),
+    ) as executor:
+
+        def submit_next(running: set) -> None:
+            """At most ``workers`` tenants in flight, so ``--fail-fast`` stops promptly."""
+            for row in queue:
+                running.add(
+                    executor.submit(
+                        _migrate_one,
+                        (row.id, row.slug, row.schema_name),
+                        target,
+                        down,
+                        lock_timeout,
+                    )
+                )
+                return
+
+        running: set = set()
+        for _ in range(workers):
+            submit_next(running)
+        while running:
+            done, running = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
                 outcome = future.result()
                 report.outcomes.append(outcome)
                 if progress is not None:
                     progress(outcome, len(report.outcomes), len(report.failed), len(pending))
-                if fail_fast and not outcome.ok:
-                    stop = True
-                    for other in futures:
-                        other.cancel()
-    finally:
-        pool.dispose()
+                if not (fail_fast and report.failed):
+                    submit_next(running)
     return report
 
 
-def _migrate_one(pool: Engine, row, target: str, down: bool, lock_timeout: str) -> Outcome:
+_worker_engine: Engine | None = None
+
+
+def _start_worker(url: str, alembic_dir: str) -> None:
+    """In each worker process: one connection of its own, and the same migration scripts."""
+    global _worker_engine
+    migrations.ALEMBIC_DIR = Path(alembic_dir)
+    _worker_engine = create_engine(url, pool_size=1, max_overflow=0)
+
+
+def _migrate_one(
+    tenant: tuple[int, str, str], target: str, down: bool, lock_timeout: str
+) -> Outcome:
+    tenant_id, slug, schema = tenant
     started = time.perf_counter()
 
     def elapsed() -> int:
         return round((time.perf_counter() - started) * 1000)
 
     try:
-        with pool.begin() as connection:
+        with _worker_engine.begin() as connection:
             connection.exec_driver_sql(
                 "SELECT set_config('lock_timeout', %s, true)", (lock_timeout,)
             )
             if down:
-                migrations.downgrade_tenant(connection, row.schema_name, target)
+                migrations.downgrade_tenant(connection, schema, target)
             else:
-                migrations.upgrade_tenant(connection, row.schema_name, target)
-            record_migration(connection, row.id, target, "ok", None, elapsed())
-        return Outcome(row.slug, True, elapsed())
+                migrations.upgrade_tenant(connection, schema, target)
+            record_migration(connection, tenant_id, target, "ok", None, elapsed())
+        return Outcome(slug, True, elapsed())
     except Exception as error:  # one tenant's failure must not stop the others
         message = f"{type(error).__name__}: {str(error).splitlines()[0][:500]}"
-        log.warning("migrating tenant %s failed: %s", row.slug, message)
-        with pool.begin() as connection:
-            record_migration(connection, row.id, None, "failed", message, elapsed())
-        return Outcome(row.slug, False, elapsed(), message)
+        log.warning("migrating tenant %s failed: %s", slug, message)
+        with _worker_engine.begin() as connection:
+            record_migration(connection, tenant_id, None, "failed", message, elapsed())
+        return Outcome(slug, False, elapsed(), message)
 
 
 def migration_sql(

@@ -5,6 +5,7 @@
 the caller, inside the caller's transaction, so creating a tenant is all-or-nothing.
 """
 
+import threading
 from functools import cache
 from pathlib import Path
 
@@ -19,6 +20,10 @@ from .models import SHARED_SCHEMA, SharedBase, TenantBase
 
 ALEMBIC_DIR = Path(__file__).resolve().parents[2] / "alembic"
 TREES = ("shared", "tenant")
+
+# alembic's ``op`` and ``context`` are module-level proxies: two migrations running at once in
+# one process would swap each other's connection. Parallel migration uses processes instead.
+_alembic_lock = threading.Lock()
 
 
 def alembic_config(
@@ -50,15 +55,18 @@ def current_revision(connection: Connection, tree: str, schema: str | None = Non
 
 
 def upgrade_shared(connection: Connection, revision: str = "head") -> None:
-    command.upgrade(alembic_config("shared", connection), revision)
+    with _alembic_lock:
+        command.upgrade(alembic_config("shared", connection), revision)
 
 
 def upgrade_tenant(connection: Connection, schema: str, revision: str = "head") -> None:
-    command.upgrade(alembic_config("tenant", connection, schema), revision)
+    with _alembic_lock:
+        command.upgrade(alembic_config("tenant", connection, schema), revision)
 
 
 def downgrade_tenant(connection: Connection, schema: str, revision: str) -> None:
-    command.downgrade(alembic_config("tenant", connection, schema), revision)
+    with _alembic_lock:
+        command.downgrade(alembic_config("tenant", connection, schema), revision)
 
 
 def _run_offline(context, tree: str, schema: str | None) -> None:

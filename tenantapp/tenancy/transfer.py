@@ -1,10 +1,10 @@
 """Portable tenant archives: ``export-tenant`` and ``import-tenant``.
 
 An archive is a zip file with ``manifest.json`` (format, revision, tables, columns, row counts)
-and one PostgreSQL ``COPY`` text stream per table, taken in one REPEATABLE READ snapshot, so
-every value round-trips exactly. Import builds the new tenant's schema at the archive's revision,
-loads the rows, moves identity sequences past them and then migrates to head, all in one
-transaction. An archive from a newer revision than this code knows is refused.
+and one PostgreSQL ``COPY`` text stream per table (bearer tokens excepted), taken in one
+REPEATABLE READ snapshot, so every value round-trips exactly. Import builds the new tenant's
+schema at the archive's revision, loads the rows, moves identity sequences past them and then
+migrates to head, all in one transaction. An archive from a newer revision is refused.
 """
 
 import json
@@ -30,6 +30,8 @@ from .slugs import check_slug
 
 FORMAT = "tenantapp-archive/1"
 VERSION_TABLE = "alembic_version"
+# Bearer tokens are credentials, not data: a copy of a tenant must not accept the original's.
+NOT_EXPORTED = {"tokens"}
 
 
 class ArchiveError(ProvisioningError):
@@ -41,6 +43,10 @@ def _tables(connection: Connection, schema: str):
     metadata = MetaData(schema=schema)
     metadata.reflect(connection)
     return [t for t in metadata.sorted_tables if t.name != VERSION_TABLE]
+
+
+def _exported(connection: Connection, schema: str):
+    return [t for t in _tables(connection, schema) if t.name not in NOT_EXPORTED]
 
 
 def _qualified(connection: Connection, schema: str, table: str, columns: list[str]) -> str:
@@ -63,10 +69,11 @@ def export_tenant(engine: Engine, slug: str, path: str | Path) -> int:
                 "name": row.display_name,
                 "exported_at": datetime.now(timezone.utc).isoformat(),
                 "tables": [],
+                "not_exported": sorted(NOT_EXPORTED),
             }
             cursor = connection.connection.driver_connection.cursor()
             with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
-                for table in _tables(connection, schema):
+                for table in _exported(connection, schema):
                     columns = [c.name for c in table.columns]
                     count = connection.scalar(select(func.count()).select_from(table))
                     target = _qualified(connection, schema, table.name, columns)

@@ -48,7 +48,7 @@ def test_tokens_are_stored_hashed_and_passwords_as_argon2id(testapp, engine, ten
     with engine.connect() as connection:
         stored = connection.execute(
             sa.text(
-                f'SELECT t.token_hash, u.password_hash FROM "{tenant.schema_name}".tokens t '  # noqa: S608
+                f'SELECT t.token_hash, u.password_hash FROM "{tenant.schema_name}".tokens t '
                 f'JOIN "{tenant.schema_name}".users u ON u.id = t.user_id'
             )
         ).all()
@@ -72,7 +72,7 @@ def test_an_expired_token_is_refused(testapp, engine, tenant):
     with engine.begin() as connection:
         connection.execute(
             sa.text(
-                f"UPDATE \"{tenant.schema_name}\".tokens SET expires_at = now() - interval '1 s'"  # noqa: S608
+                f"UPDATE \"{tenant.schema_name}\".tokens SET expires_at = now() - interval '1 s'"
             )
         )
     testapp.get(f"/{tenant.slug}/users", headers=tenant.auth, status=401)

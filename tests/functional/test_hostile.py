@@ -187,3 +187,9 @@ def test_strangers_cannot_tell_which_user_ids_exist(testapp, tenant, other_tenan
     ):
         response = testapp.get(path, headers=headers, status=401)
         assert response.json["error"] == "unauthorized"
+
+
+def test_control_characters_in_names_are_named_clearly(client, tenant):
+    body = {"email": "c@x.example", "name": "tab\there"}
+    response = client.post_json(f"/{tenant.slug}/users", body, status=400)
+    assert response.json["fields"] == {"name": "must not contain control characters"}

@@ -22,7 +22,7 @@ def test_five_failures_lock_the_email_then_the_window_passes(testapp, engine, te
     with engine.begin() as connection:
         connection.execute(
             sa.text(
-                f'UPDATE "{tenant.schema_name}".login_throttle '  # noqa: S608
+                f'UPDATE "{tenant.schema_name}".login_throttle '
                 "SET window_started_at = now() - interval '901 seconds'"
             )
         )

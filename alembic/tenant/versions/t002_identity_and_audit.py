@@ -26,7 +26,12 @@ def upgrade() -> None:
     op.add_column(
         "users", sa.Column("role", sa.String(16), nullable=False, server_default="member")
     )
-    op.create_check_constraint("ck_users_role", "users", "role IN ('owner', 'admin', 'member')")
+    # written as PostgreSQL prints it back, so a schema rebuilt from a dump is identical
+    op.create_check_constraint(
+        op.f("ck_users_role"),
+        "users",
+        "(role)::text = ANY (ARRAY['owner'::text, 'admin'::text, 'member'::text])",
+    )
 
     op.create_table(
         "tokens",
@@ -74,6 +79,6 @@ def downgrade() -> None:
     op.drop_table("login_throttle")
     op.drop_index("ix_tokens_user_id", table_name="tokens")
     op.drop_table("tokens")
-    op.drop_constraint("ck_users_role", "users", type_="check")
+    op.drop_constraint(op.f("ck_users_role"), "users", type_="check")
     op.drop_column("users", "role")
     op.drop_column("users", "password_hash")
