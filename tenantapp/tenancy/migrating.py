@@ -25,12 +25,16 @@ from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import Engine
 
 from . import migrations, templates
-from .models import TenantMigration, TenantRecord
-from .provisioning import ProvisioningError, record_migration, require_shared_schema
+from .models import TenantRecord
+from .provisioning import (
+    ProvisioningError,
+    record_migration,
+    require_shared_schema,
+    tenants_with_records,
+)
 
 log = logging.getLogger(__name__)
 tenants = TenantRecord.__table__
-records = TenantMigration.__table__
 
 LOCK_KEY = 0x74656E616E74  # "tenant"
 DEFAULT_LOCK_TIMEOUT = "5s"
@@ -124,18 +128,7 @@ def libpq_url(engine: Engine) -> str:
 def _pending(engine: Engine, slugs: list[str] | None, target: str):
     with engine.connect() as connection:
         require_shared_schema(connection)
-        query = (
-            select(
-                tenants.c.id,
-                tenants.c.slug,
-                tenants.c.schema_name,
-                records.c.revision,
-                records.c.status,
-            )
-            .outerjoin(records, records.c.tenant_id == tenants.c.id)
-            .where(tenants.c.status != "deleted")
-            .order_by(tenants.c.id)
-        )
+        query = tenants_with_records().where(tenants.c.status != "deleted").order_by(tenants.c.id)
         if slugs:
             query = query.where(tenants.c.slug.in_(slugs))
         rows = connection.execute(query).all()
@@ -143,7 +136,7 @@ def _pending(engine: Engine, slugs: list[str] | None, target: str):
         missing = sorted(set(slugs) - {row.slug for row in rows})
         if missing:
             raise ProvisioningError(f"no such tenant(s): {', '.join(missing)}")
-    pending = [row for row in rows if row.revision != target or row.status != "ok"]
+    pending = [row for row in rows if row.revision != target or row.migration_status != "ok"]
     return rows, pending
 
 

@@ -253,24 +253,25 @@ def get_tenant(engine: Engine, slug: str) -> TenantInfo:
     raise UnknownTenant(f"no tenant {slug!r}")
 
 
+def tenants_with_records():
+    """Tenants with their migration record: what listing and migrating both start from."""
+    return select(
+        tenants.c.id,
+        tenants.c.slug,
+        tenants.c.schema_name,
+        tenants.c.display_name,
+        tenants.c.status,
+        records.c.revision,
+        records.c.status.label("migration_status"),
+        records.c.last_error,
+    ).outerjoin(records, records.c.tenant_id == tenants.c.id)
+
+
 def list_tenants(engine: Engine, slug: str | None = None) -> list[TenantInfo]:
     """Every tenant (or one) with its recorded revision and its schema's size on disk."""
     with engine.connect() as connection:
         require_shared_schema(connection)
-        query = (
-            select(
-                tenants.c.id,
-                tenants.c.slug,
-                tenants.c.schema_name,
-                tenants.c.display_name,
-                tenants.c.status,
-                records.c.revision,
-                records.c.status.label("migration_status"),
-                records.c.last_error,
-            )
-            .outerjoin(records, records.c.tenant_id == tenants.c.id)
-            .order_by(tenants.c.slug)
-        )
+        query = tenants_with_records().order_by(tenants.c.slug)
         if slug is not None:
             query = query.where(tenants.c.slug == slug)
         rows = connection.execute(query).all()
