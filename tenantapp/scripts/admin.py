@@ -2,6 +2,7 @@
 
 import argparse
 import json
+import shutil
 import sys
 
 from pyramid.paster import get_appsettings, setup_logging
@@ -93,7 +94,7 @@ def _print_tenants(engine, as_json: bool) -> None:
         print(f"{t.slug}\t{t.status}\t{t.revision or '-'}\t{size}\t{migration}\t{t.display_name}")
 
 
-def _progress_reporter(total_hint: str = "tenants"):
+def _progress_reporter():
     """A progress bar with done/failed/total and ETA on a terminal; log lines otherwise."""
     if sys.stderr.isatty():
         from tqdm import tqdm
@@ -103,7 +104,9 @@ def _progress_reporter(total_hint: str = "tenants"):
         def report(outcome, done, failed, total):
             nonlocal bar
             if bar is None:
-                bar = tqdm(total=total, unit=" tenant", file=sys.stderr)
+                # a terminal that reports no width would get an empty bar
+                width = shutil.get_terminal_size().columns
+                bar = tqdm(total=total, unit=" tenant", file=sys.stderr, ncols=width)
             bar.update(1)
             bar.set_postfix(failed=failed)
             if done == total:
