@@ -1,10 +1,6 @@
-"""Marker interfaces for the two kinds of subtree under the root."""
+"""Marker interfaces for subtrees under the root that the security policy must recognise."""
 
 from zope.interface import Interface
-
-
-class ITenant(Interface):
-    """A tenant: everything below it is served from that tenant's schema."""
 
 
 class IPlatform(Interface):

@@ -8,12 +8,10 @@ operator API: ``-`` can never be a slug.
 from pyramid.authorization import ALL_PERMISSIONS, DENY_ALL, Allow
 from pyramid.httpexceptions import HTTPForbidden
 from pyramid.traversal import ResourceURL
-from zope.interface import implementer
 
 from .audit.resources import AuditLog
 from .errors import APIError
 from .identity.resources import Tokens
-from .interfaces import ITenant
 from .platform.resources import PLATFORM_SEGMENT, Platform
 from .tenancy.binding import bind_session
 from .tenancy.models import TenantRecord
@@ -47,7 +45,6 @@ class Root:
         return Tenant(self, record, self.request)
 
 
-@implementer(ITenant)
 class Tenant:
     """One tenant; building it binds the session to the tenant's schema for the request."""
 
