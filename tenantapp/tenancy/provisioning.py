@@ -11,7 +11,8 @@ import time
 from contextlib import suppress
 from dataclasses import dataclass
 
-from sqlalchemy import func, inspect, select
+from sqlalchemy import column, func, inspect, select, table
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.schema import CreateSchema, DropSchema
@@ -156,8 +157,6 @@ def record_migration(
     error: str | None,
     duration_ms: int,
 ) -> None:
-    from sqlalchemy.dialects.postgresql import insert
-
     values = {
         "revision": revision,
         "status": status,
@@ -296,8 +295,6 @@ def schema_sizes(connection: Connection, schemas: list[str]) -> dict[str, int]:
     """Bytes on disk per schema (tables with their indexes and TOAST), in one query."""
     if not schemas:
         return {}
-    from sqlalchemy import column, table
-
     pg_class = table("pg_class", column("oid"), column("relnamespace"), column("relkind"))
     pg_namespace = table("pg_namespace", column("oid"), column("nspname"))
     rows = connection.execute(
