@@ -1,0 +1,68 @@
+"""The data every system in the serving benchmark reads: tenants made by tenantapp itself (each
+with N users and one owner token), and the baseline's single plain schema with the same rows."""
+
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import Engine, text
+
+from tenantapp.identity.tokens import PREFIX, digest
+from tenantapp.tenancy import migrating, provisioning
+
+USERS_SQL = """
+INSERT INTO {schema}.users (email, name, role)
+SELECT 'user' || g || '@example.com', 'User number ' || g,
+       CASE WHEN g = 1 THEN 'owner' ELSE 'member' END
+FROM generate_series(1, :users) AS g
+"""
+TOKEN_SQL = """
+INSERT INTO {schema}.tokens (user_id, token_hash, expires_at)
+VALUES (1, :digest, now() + interval '7 days')
+"""
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a client needs to ask for one tenant's users: a path prefix and a bearer token."""
+
+    prefix: str
+    token: str
+    schema: str
+
+
+def new_token() -> str:
+    return PREFIX + secrets.token_urlsafe(32)
+
+
+def make_tenants(engine: Engine, count: int, users: int, progress=None) -> list[Target]:
+    migrating.migrate(engine)
+    targets = []
+    for i in range(count):
+        slug = f"t{i:05d}"
+        info, _ = provisioning.create_tenant(engine, slug)
+        token = new_token()
+        with engine.begin() as connection:
+            connection.execute(text(USERS_SQL.format(schema=info.schema_name)), {"users": users})
+            connection.execute(
+                text(TOKEN_SQL.format(schema=info.schema_name)), {"digest": digest(token)}
+            )
+        targets.append(Target(f"/{slug}", token, info.schema_name))
+        if progress is not None:
+            progress(i + 1)
+    with engine.begin() as connection:
+        connection.exec_driver_sql("ANALYZE")
+    return targets
+
+
+def make_baseline(engine: Engine, users: int) -> Target:
+    """The baseline's own tables in ``public``, built by its own models as its cookiecutter
+    would, holding the same rows as one tenant."""
+    from .baseline import Base
+
+    Base.metadata.create_all(engine)
+    token = new_token()
+    with engine.begin() as connection:
+        connection.execute(text(USERS_SQL.format(schema="public")), {"users": users})
+        connection.execute(text(TOKEN_SQL.format(schema="public")), {"digest": digest(token)})
+        connection.exec_driver_sql("ANALYZE public.users, public.tokens")
+    return Target("", token, "public")

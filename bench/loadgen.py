@@ -1,0 +1,68 @@
+"""Driving load: ``wrk`` for the measured runs, a small keep-alive client for warm-up sweeps."""
+
+import http.client
+import json
+import os
+import shutil
+import subprocess
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from .dataset import Target
+
+LUA = Path(__file__).resolve().with_name("users.lua")
+
+
+def find_wrk() -> str:
+    """wrk from PATH; on a Debian machine where we are root, installed from Debian's package."""
+    found = shutil.which("wrk")
+    if found is None and shutil.which("apt-get") and os.geteuid() == 0:
+        print("wrk is missing: installing Debian's package (apt-get install wrk)", flush=True)
+        subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], check=False)  # noqa: S607
+        found = shutil.which("wrk")
+    if found is None:
+        raise SystemExit("wrk is missing: install it (Debian: apt-get install wrk) and rerun")
+    return found
+
+
+def run_wrk(
+    wrk: str, url: str, targets: Path, kind: str, max_id: int, seconds: int, connections: int
+) -> dict:
+    """One wrk run; any non-2xx answer or socket error fails the benchmark."""
+    argv = [wrk, "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "-s", str(LUA)]
+    done = subprocess.run(
+        [*argv, url, "--", str(targets), kind, str(max_id)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    if figures["non2xx"] or figures["socket_errors"]:
+        raise SystemExit(f"wrk against {url} saw errors: {figures}\n{done.stdout}")
+    return {
+        "requests": figures["requests"],
+        "rps": figures["requests"] / (figures["duration_us"] / 1e6),
+        "p50_ms": figures["p50_us"] / 1000,
+        "p99_ms": figures["p99_us"] / 1000,
+    }
+
+
+def sweep(url: str, targets: list[Target], suffix: str, workers: int = 8) -> None:
+    """Ask every target once (``PREFIX + suffix``), so each tenant has been touched."""
+    host, port = url.removeprefix("http://").split(":")
+    local = threading.local()
+
+    def get(target: Target) -> None:
+        if not hasattr(local, "conn"):
+            local.conn = http.client.HTTPConnection(host, int(port), timeout=30)
+        local.conn.request(
+            "GET", target.prefix + suffix, headers={"Authorization": f"Bearer {target.token}"}
+        )
+        response = local.conn.getresponse()
+        body = response.read()
+        if response.status != 200:
+            raise SystemExit(f"{url}{target.prefix}{suffix} answered {response.status}: {body!r}")
+
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(get, targets))

@@ -1,0 +1,43 @@
+-- wrk script for the serving benchmark: every request picks a random tenant (and a random user
+-- id for "item"), so no system can lean on one hot tenant.
+--   wrk ... -s users.lua URL -- TARGETS_FILE item|list MAX_ID
+-- TARGETS_FILE holds one "PREFIX TOKEN" line per tenant (PREFIX is empty for the baseline).
+-- done() prints one JSON line with the figures the benchmark reads.
+
+local targets, kind, max_id = {}, "item", 1
+local thread_id = 0
+
+function setup(thread)
+  thread:set("thread_id", thread_id)
+  thread_id = thread_id + 1
+end
+
+function init(args)
+  for line in io.lines(args[1]) do
+    local prefix, token = line:match("^(%S*) (%S+)$")
+    targets[#targets + 1] = { prefix, { Authorization = "Bearer " .. token } }
+  end
+  kind = args[2]
+  max_id = tonumber(args[3])
+  math.randomseed(os.time() * 1000 + thread_id)
+end
+
+function request()
+  local target = targets[math.random(#targets)]
+  local path
+  if kind == "item" then
+    path = target[1] .. "/users/" .. math.random(max_id)
+  else
+    path = target[1] .. "/users?limit=20"
+  end
+  return wrk.format("GET", path, target[2])
+end
+
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    '{"requests": %d, "duration_us": %d, "p50_us": %d, "p99_us": %d, "non2xx": %d, ' ..
+    '"socket_errors": %d}\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    e.status, e.connect + e.read + e.write + e.timeout))
+end
