@@ -11,8 +11,9 @@ from pathlib import Path
 import zope.sqlalchemy
 from pyramid.exceptions import ConfigurationError
 from pyramid.settings import asbool
-from sqlalchemy import engine_from_config
+from sqlalchemy import engine_from_config, event
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine.interfaces import CacheStats
 from sqlalchemy.orm import Session, sessionmaker
 
 from .embedded import start_embedded_postgres
@@ -42,6 +43,32 @@ def make_engine(settings: dict) -> Engine:
     return engine_from_config(settings, prefix="sqlalchemy.", url=database_url(settings))
 
 
+class CompiledCacheStats:
+    """Counts SQLAlchemy compiled-cache hits, to show that tenant binding does not defeat it."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self.hits = 0
+        self.misses = 0
+        event.listen(engine, "before_cursor_execute", self._count)
+
+    def _count(self, conn, cursor, statement, parameters, context, executemany):
+        outcome = getattr(context, "cache_hit", None)
+        if outcome is CacheStats.CACHE_HIT:
+            self.hits += 1
+        elif outcome is CacheStats.CACHE_MISS:
+            self.misses += 1
+
+    def stats(self) -> dict:
+        cache = getattr(self.engine, "_compiled_cache", None)
+        return {
+            "size": 0 if cache is None else len(cache),
+            "capacity": 0 if cache is None else cache.capacity,
+            "hits": self.hits,
+            "misses": self.misses,
+        }
+
+
 def make_session_factory(engine: Engine, lock_timeout: str | None = None) -> sessionmaker:
     """Sessions that bind to a tenant; their transactions wait at most ``lock_timeout`` for a
     lock (e.g. a tenant being migrated) and then fail with 503 instead of hanging."""
@@ -67,6 +94,7 @@ def includeme(config):
 
     engine = make_engine(settings)
     config.registry["dbengine"] = engine
+    config.registry["compiled_cache_stats"] = CompiledCacheStats(engine)
     config.registry["dbsession_factory"] = make_session_factory(
         engine, settings.get("tenantapp.lock_timeout", "2s")
     )

@@ -14,7 +14,7 @@ from .errors import APIError
 from .identity.resources import Tokens
 from .platform.resources import PLATFORM_SEGMENT, Platform
 from .tenancy.binding import bind_session
-from .tenancy.models import TenantRecord
+from .tenancy.directory import TenantEntry
 from .tenancy.registry import find_tenant
 from .users.resources import Users
 
@@ -37,7 +37,10 @@ class Root:
     def __getitem__(self, segment: str):
         if segment == PLATFORM_SEGMENT and self.request.registry["operator_enabled"]:
             return Platform(self, self.request.registry["dbengine"])
-        record = find_tenant(self.request.dbsession, segment)
+        request = self.request
+        record = request.registry["tenant_directory"].lookup(
+            segment, lambda slug: find_tenant(request.dbsession, slug)
+        )
         if record is None:
             raise KeyError(segment)
         if record.status == "suspended":
@@ -48,7 +51,7 @@ class Root:
 class Tenant:
     """One tenant; building it binds the session to the tenant's schema for the request."""
 
-    def __init__(self, parent: Root, record: TenantRecord, request):
+    def __init__(self, parent: Root, record: TenantEntry, request):
         self.__parent__ = parent
         self.__name__ = record.slug
         self.record = record

@@ -18,12 +18,19 @@ class Platform:
 
     def __init__(self, parent, engine: Engine):
         self.__parent__ = parent
-        self.tenants = ManagedTenants(self, engine)
+        self.children = {"tenants": ManagedTenants(self, engine), "stats": Stats(self)}
 
     def __getitem__(self, segment: str):
-        if segment == "tenants":
-            return self.tenants
-        raise KeyError(segment)
+        return self.children[segment]
+
+
+class Stats:
+    """``/-/stats``: this process's caches, their sizes and hit counts."""
+
+    __name__ = "stats"
+
+    def __init__(self, parent: Platform):
+        self.__parent__ = parent
 
 
 class ManagedTenants:

@@ -10,7 +10,7 @@ from ..errors import Conflict, InvalidInput, error_body
 from ..tenancy import provisioning
 from ..tenancy.slugs import SLUG_RULE, is_valid_slug
 from ..validation import PlainText, validated_body
-from .resources import ManagedTenant, ManagedTenants
+from .resources import ManagedTenant, ManagedTenants, Stats
 
 
 class TenantCreate(BaseModel):
@@ -21,6 +21,17 @@ class TenantCreate(BaseModel):
         None
     )
     owner_email: EmailStr | None = None
+
+
+@view_config(context=Stats, request_method="GET", renderer="json", permission="operate")
+def stats(context: Stats, request):
+    registry = request.registry
+    return {
+        "caches": {
+            "tenants": registry["tenant_directory"].stats(),
+            "sql_compiled": registry["compiled_cache_stats"].stats(),
+        }
+    }
 
 
 @view_config(context=ManagedTenants, request_method="GET", renderer="json", permission="operate")

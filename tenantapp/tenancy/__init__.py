@@ -3,12 +3,19 @@
 from pyramid.events import ApplicationCreated
 from pyramid.settings import asbool, aslist
 
+from .directory import TenantDirectory
 from .provisioning import provision_on_start
 
 
 def includeme(config):
-    """Parse the start-up provisioning settings once; act on them when the app is built."""
+    """Build the tenant directory; parse the start-up provisioning settings once and act on
+    them when the app is built."""
     settings = config.get_settings()
+    capacity = int(settings.get("tenantapp.tenant_cache_size", 10_000))
+    config.registry["tenant_directory"] = TenantDirectory(config.registry["dbengine"], capacity)
+    config.add_subscriber(
+        lambda event: event.app.registry["tenant_directory"].start(), ApplicationCreated
+    )
     migrate = asbool(settings.get("tenantapp.migrate_on_start", False))
     demo_tenants = aslist(settings.get("tenantapp.demo_tenants", ""))
     demo_password = settings.get("tenantapp.demo_password") or None

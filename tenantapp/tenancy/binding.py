@@ -10,7 +10,9 @@ Two mechanisms, as defence in depth, both scoped to a single transaction:
 * ``set_config('search_path', schema, true)`` (``SET LOCAL``): raw SQL text resolves in the tenant
   schema too, and ``public`` is not on the path, so a missing tenant table fails loudly instead
   of reading shared data. It is transaction-local, so it is safe behind a transaction-mode pooler
-  and reset by COMMIT/ROLLBACK before the connection returns to the pool.
+  and reset by COMMIT/ROLLBACK before the connection returns to the pool. When the transaction
+  has not yet reached the server, it is sent in one psycopg pipeline with the BEGIN, so binding
+  adds no round trip: the request pays for BEGIN either way.
 
 SQLAlchemy's identity map is not schema-aware, so one session serves one tenant: rebinding a
 session to another schema is refused.
@@ -18,13 +20,17 @@ session to another schema is refused.
 
 import re
 
+import psycopg
+from psycopg.pq import TransactionStatus
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 SESSION_KEY = "tenantapp.tenant_schema"
 LOCK_TIMEOUT_KEY = "tenantapp.lock_timeout"
 SCHEMA_PATTERN = re.compile(r"tenant_(?:[0-9]{1,19}|template)")
+PIPELINES = psycopg.Pipeline.is_supported()  # libpq 14 or later
 
 
 class TenantBindingError(RuntimeError):
@@ -41,12 +47,23 @@ def bind_connection(connection: Connection, schema: str, lock_timeout: str | Non
     connection.execution_options(schema_translate_map={None: schema})
     quoted = connection.dialect.identifier_preparer.quote_schema(schema)
     if lock_timeout is None:
-        connection.exec_driver_sql("SELECT set_config('search_path', %s, true)", (quoted,))
+        sql, params = "SELECT set_config('search_path', %s, true)", (quoted,)
     else:
-        connection.exec_driver_sql(
-            "SELECT set_config('search_path', %s, true), set_config('lock_timeout', %s, true)",
-            (quoted, lock_timeout),
-        )
+        sql = "SELECT set_config('search_path', %s, true), set_config('lock_timeout', %s, true)"
+        params = (quoted, lock_timeout)
+    driver = connection.connection.driver_connection
+    if not (
+        PIPELINES
+        and isinstance(driver, psycopg.Connection)
+        and driver.info.transaction_status == TransactionStatus.IDLE
+    ):
+        connection.exec_driver_sql(sql, params)
+        return
+    try:
+        with driver.pipeline():
+            driver.execute(sql, params)  # queued behind psycopg's BEGIN; one flush sends both
+    except psycopg.Error as error:
+        raise DBAPIError.instance(sql, params, error, psycopg.Error) from None
 
 
 def bind_session(session: Session, schema: str) -> None:

@@ -3,16 +3,25 @@
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from .directory import TenantEntry
 from .models import TenantRecord
 from .slugs import is_valid_slug
 
 VISIBLE = ("active", "suspended")
+ENTRY = select(
+    TenantRecord.id,
+    TenantRecord.slug,
+    TenantRecord.schema_name,
+    TenantRecord.display_name,
+    TenantRecord.status,
+)
 
 
-def find_tenant(session: Session, slug: str) -> TenantRecord | None:
+def find_tenant(session: Session, slug: str) -> TenantEntry | None:
     """The active or suspended tenant with this slug."""
     if not is_valid_slug(slug):
         return None
-    return session.scalar(
-        select(TenantRecord).where(TenantRecord.slug == slug, TenantRecord.status.in_(VISIBLE))
-    )
+    row = session.execute(
+        ENTRY.where(TenantRecord.slug == slug, TenantRecord.status.in_(VISIBLE))
+    ).first()
+    return None if row is None else TenantEntry(*row)
