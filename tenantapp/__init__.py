@@ -7,6 +7,7 @@ def main(global_config, **settings):
     """Assemble the WSGI application; each subsystem configures itself in its includeme."""
     with Configurator(settings=settings) as config:
         config.include(".database")
+        config.include(".caching")
         config.include(".identity")
         config.include(".tenancy")
         config.include(".validation")

@@ -4,10 +4,13 @@ import os
 from datetime import timedelta
 
 from pyramid.exceptions import ConfigurationError
+from sqlalchemy import event
 
+from ..tenancy.binding import bound_schema
 from .passwords import password_hasher
 from .policy import TenantSecurityPolicy
 from .throttle import ThrottlePolicy
+from .tokens import forget_token_owners, token_owners
 
 MIN_OPERATOR_TOKEN = 32
 OPERATOR_TOKEN_ENV = "TENANTAPP_OPERATOR_TOKEN"  # noqa: S105 - a variable name
@@ -30,7 +33,19 @@ def includeme(config):
         max_failures=int(settings.get("tenantapp.login.max_failures", 5)),
         window=timedelta(seconds=int(settings.get("tenantapp.login.window_seconds", 900))),
     )
-    config.set_security_policy(TenantSecurityPolicy(operator_token))
+    owners = config.registry["cache_listener"].register(
+        token_owners(int(settings.get("tenantapp.token_cache_size", 10_000)))
+    )
+    config.registry["token_owners"] = owners
+    config.set_security_policy(TenantSecurityPolicy(operator_token, owners))
+
+    @event.listens_for(config.registry["dbsession_factory"], "after_commit")
+    def forget_owners_after_writes(session):
+        """This process forgets at once; the trigger's notification tells the others."""
+        schema = bound_schema(session)
+        if schema is not None:
+            forget_token_owners(schema)
+
     # A view registered without a permission still needs "view": forgetting one never opens it.
     config.set_default_permission("view")
     config.scan(".views")

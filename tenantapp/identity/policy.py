@@ -1,20 +1,23 @@
 """The security policy: who is asking (bearer token), and whether the ACLs let them.
 
 A tenant user's token is resolved with the request's session once traversal has bound it to the
-tenant in the URL: the token is looked for in that tenant's schema only. The operator token is
-only ever accepted below the platform resource.
+tenant in the URL: the token is looked for in that tenant's schema only. Its owner is cached in
+memory per (schema, digest), forgotten on any change to the tenant's users or tokens. The
+operator token is only ever accepted below the platform resource.
 """
 
 import hmac
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from pyramid.authorization import ACLHelper, Authenticated, Everyone
 from pyramid.request import RequestLocalCache
 from pyramid.traversal import find_interface
 
+from ..caching import NotifiedCache
 from ..interfaces import IPlatform
-from ..tenancy.binding import is_bound
-from .tokens import user_for_token
+from ..tenancy.binding import bound_schema, is_bound
+from .tokens import digest, token_owner
 
 OPERATOR = "operator"
 
@@ -23,7 +26,6 @@ OPERATOR = "operator"
 class Identity:
     userid: str
     principals: tuple[str, ...]
-    user: object | None = None
     token: str | None = None
 
 
@@ -36,8 +38,9 @@ def bearer_token(request) -> str | None:
 
 
 class TenantSecurityPolicy:
-    def __init__(self, operator_token: str | None):
+    def __init__(self, operator_token: str | None, token_owners: NotifiedCache):
         self.operator_token = operator_token
+        self.token_owners = token_owners
         self.acl = ACLHelper()
         self.cache = RequestLocalCache(self._load_identity)
 
@@ -45,13 +48,15 @@ class TenantSecurityPolicy:
         token = bearer_token(request)
         if token is None:
             return None
-        if is_bound(request.dbsession):
-            user = user_for_token(request.dbsession, token)
-            if user is None:
-                return None
-            return Identity(
-                f"user:{user.id}", (f"user:{user.id}", f"role:{user.role}"), user, token
+        session = request.dbsession
+        if is_bound(session):
+            owner = self.token_owners.lookup(
+                (bound_schema(session), digest(token)), lambda key: token_owner(session, key[1])
             )
+            if owner is None or owner.expires_at <= datetime.now(UTC):
+                return None
+            userid = f"user:{owner.user_id}"
+            return Identity(userid, (userid, f"role:{owner.role}"), token)
         if (
             find_interface(request.context, IPlatform) is not None
             and self.operator_token

@@ -2,15 +2,19 @@
 
 import hashlib
 import secrets
+from dataclasses import dataclass
 from datetime import datetime
+from operator import itemgetter
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from ..caching import NotifiedCache, forget_everywhere
 from ..users.models import User
 from .models import Token
 
 PREFIX = "tnt_"
+CHANNEL = "tenantapp_identities"
 
 
 def digest(token: str) -> str:
@@ -26,12 +30,31 @@ def issue_token(session: Session, user: User, expires_at: datetime) -> tuple[str
     return plain, row
 
 
-def user_for_token(session: Session, token: str) -> User | None:
-    return session.scalar(
-        select(User)
+@dataclass(frozen=True, slots=True)
+class TokenOwner:
+    """All a request needs to know about whoever presents a token."""
+
+    user_id: int
+    role: str
+    expires_at: datetime
+
+
+def token_owners(capacity: int) -> NotifiedCache:
+    """Owners by (schema, token digest); a notification names a schema (trigger t003)."""
+    return NotifiedCache(CHANNEL, capacity, group=itemgetter(0))
+
+
+def forget_token_owners(schema: str) -> None:
+    forget_everywhere(CHANNEL, schema)
+
+
+def token_owner(session: Session, token_hash: str) -> TokenOwner | None:
+    row = session.execute(
+        select(User.id, User.role, Token.expires_at)
         .join(Token, Token.user_id == User.id)
-        .where(Token.token_hash == digest(token), Token.expires_at > func.now())
-    )
+        .where(Token.token_hash == token_hash, Token.expires_at > func.now())
+    ).first()
+    return None if row is None else TokenOwner(*row)
 
 
 def revoke_token(session: Session, token: str) -> bool:

@@ -29,6 +29,7 @@ def stats(context: Stats, request):
     return {
         "caches": {
             "tenants": registry["tenant_directory"].stats(),
+            "token_owners": registry["token_owners"].stats(),
             "sql_compiled": registry["compiled_cache_stats"].stats(),
         }
     }

@@ -3,7 +3,7 @@
 from pyramid.events import ApplicationCreated
 from pyramid.settings import asbool, aslist
 
-from .directory import TenantDirectory
+from .directory import tenant_directory
 from .provisioning import provision_on_start
 
 
@@ -12,9 +12,8 @@ def includeme(config):
     them when the app is built."""
     settings = config.get_settings()
     capacity = int(settings.get("tenantapp.tenant_cache_size", 10_000))
-    config.registry["tenant_directory"] = TenantDirectory(config.registry["dbengine"], capacity)
-    config.add_subscriber(
-        lambda event: event.app.registry["tenant_directory"].start(), ApplicationCreated
+    config.registry["tenant_directory"] = config.registry["cache_listener"].register(
+        tenant_directory(capacity)
     )
     migrate = asbool(settings.get("tenantapp.migrate_on_start", False))
     demo_tenants = aslist(settings.get("tenantapp.demo_tenants", ""))

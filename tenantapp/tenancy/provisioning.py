@@ -20,7 +20,7 @@ from sqlalchemy.schema import CreateSchema, DropSchema
 from ..users.models import User
 from . import migrations, templates
 from .binding import bind_connection
-from .directory import forget_everywhere
+from .directory import forget_tenant
 from .models import SHARED_SCHEMA, TenantMigration, TenantRecord, schema_for_id, tenant_id_seq
 from .slugs import check_slug
 
@@ -201,7 +201,7 @@ def archive_tenant(engine: Engine, slug: str) -> None:
         row = find_row(connection, slug, ("active", "suspended"))
         _rename_schema(connection, row.schema_name, row.schema_name + ARCHIVE_SUFFIX)
         connection.execute(tenants.update().where(tenants.c.id == row.id).values(status="deleted"))
-    forget_everywhere(slug)
+    forget_tenant(slug)
     log.info("archived tenant %s", slug)
 
 
@@ -210,7 +210,7 @@ def restore_tenant(engine: Engine, slug: str) -> TenantInfo:
         row = find_row(connection, slug, ("deleted",))
         _rename_schema(connection, row.schema_name, row.schema_name.removesuffix(ARCHIVE_SUFFIX))
         connection.execute(tenants.update().where(tenants.c.id == row.id).values(status="active"))
-    forget_everywhere(slug)
+    forget_tenant(slug)
     log.info("restored tenant %s", slug)
     return get_tenant(engine, slug)
 
@@ -221,7 +221,7 @@ def purge_tenant(engine: Engine, slug: str) -> None:
         row = find_row(connection, slug, ("active", "suspended", "deleted"))
         connection.execute(DropSchema(row.schema_name, cascade=True, if_exists=True))
         connection.execute(tenants.delete().where(tenants.c.id == row.id))
-    forget_everywhere(slug)
+    forget_tenant(slug)
     log.info("purged tenant %s and schema %s", slug, row.schema_name)
 
 
@@ -234,7 +234,7 @@ def rename_tenant(engine: Engine, old: str, new: str) -> TenantInfo:
             connection.execute(tenants.update().where(tenants.c.id == row.id).values(slug=new))
         except IntegrityError:
             raise TenantExists(f"tenant {new!r} already exists") from None
-    forget_everywhere(old)
+    forget_tenant(old)
     log.info("renamed tenant %s to %s", old, new)
     return get_tenant(engine, new)
 
@@ -246,7 +246,7 @@ def set_status(engine: Engine, slug: str, status: str) -> TenantInfo:
     with engine.begin() as connection:
         row = find_row(connection, slug, ("active", "suspended"))
         connection.execute(tenants.update().where(tenants.c.id == row.id).values(status=status))
-    forget_everywhere(slug)
+    forget_tenant(slug)
     log.info("tenant %s is now %s", slug, status)
     return get_tenant(engine, slug)
 

@@ -1,12 +1,13 @@
-"""notify listeners of every change to the tenant registry
+"""notify in-process caches of changes to the tenant registry and to identities
 
 Revision ID: s003
 Revises: s002
 Create Date: 2026-11-24
 
-App processes cache the registry in memory (tenantapp.tenancy.directory). A trigger, rather than
-the code paths that change tenants, sends the notification, so a change made by any client,
-psql included, reaches every cache. NOTIFY is delivered at commit, and not at all on rollback.
+App processes cache the registry and bearer tokens' owners in memory (tenantapp.caching).
+Triggers, rather than the code paths that change rows, send the notifications, so a change made
+by any client, psql included, reaches every cache. NOTIFY is delivered at commit, and not at all
+on rollback. Tenant schemas attach notify_identity_change to their users and tokens (t003).
 """
 
 from alembic import op
@@ -42,8 +43,21 @@ def upgrade() -> None:
         "FOR EACH STATEMENT EXECUTE FUNCTION tenantapp.notify_tenant_change()"
     )
 
+    op.execute(
+        """
+        CREATE FUNCTION tenantapp.notify_identity_change() RETURNS trigger
+        LANGUAGE plpgsql AS $$
+        BEGIN
+            PERFORM pg_notify('tenantapp_identities', TG_TABLE_SCHEMA);
+            RETURN NULL;
+        END
+        $$
+        """
+    )
+
 
 def downgrade() -> None:
+    op.execute("DROP FUNCTION tenantapp.notify_identity_change()")
     op.execute("DROP TRIGGER tenants_truncated ON tenantapp.tenants")
     op.execute("DROP TRIGGER tenants_changed ON tenantapp.tenants")
     op.execute("DROP FUNCTION tenantapp.notify_tenant_change()")
