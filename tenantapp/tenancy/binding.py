@@ -11,8 +11,8 @@ Two mechanisms, as defence in depth, both scoped to a single transaction:
   schema too, and ``public`` is not on the path, so a missing tenant table fails loudly instead
   of reading shared data. It is transaction-local, so it is safe behind a transaction-mode pooler
   and reset by COMMIT/ROLLBACK before the connection returns to the pool. When the transaction
-  has not yet reached the server, it is sent in one psycopg pipeline with the BEGIN, so binding
-  adds no round trip: the request pays for BEGIN either way.
+  has not reached the server yet, it travels in one query with the BEGIN, so binding adds no
+  round trip: the request pays for BEGIN either way.
 
 SQLAlchemy's identity map is not schema-aware, so one session serves one tenant: rebinding a
 session to another schema is refused.
@@ -21,7 +21,7 @@ session to another schema is refused.
 import re
 
 import psycopg
-from psycopg.pq import TransactionStatus
+from psycopg.pq import Escaping, ExecStatus, TransactionStatus
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
@@ -30,7 +30,6 @@ from sqlalchemy.orm import Session, sessionmaker
 SESSION_KEY = "tenantapp.tenant_schema"
 LOCK_TIMEOUT_KEY = "tenantapp.lock_timeout"
 SCHEMA_PATTERN = re.compile(r"tenant_(?:[0-9]{1,19}|template)")
-PIPELINES = psycopg.Pipeline.is_supported()  # libpq 14 or later
 
 
 class TenantBindingError(RuntimeError):
@@ -52,18 +51,42 @@ def bind_connection(connection: Connection, schema: str, lock_timeout: str | Non
         sql = "SELECT set_config('search_path', %s, true), set_config('lock_timeout', %s, true)"
         params = (quoted, lock_timeout)
     driver = connection.connection.driver_connection
-    if not (
-        PIPELINES
-        and isinstance(driver, psycopg.Connection)
-        and driver.info.transaction_status == TransactionStatus.IDLE
-    ):
+    if not _begin_bound(driver, quoted, lock_timeout):
         connection.exec_driver_sql(sql, params)
-        return
-    try:
-        with driver.pipeline():
-            driver.execute(sql, params)  # queued behind psycopg's BEGIN; one flush sends both
-    except psycopg.Error as error:
-        raise DBAPIError.instance(sql, params, error, psycopg.Error) from None
+
+
+def _begin_bound(driver, schema: str, lock_timeout: str | None) -> bool:
+    """Send BEGIN and the settings as one simple-protocol query (libpq's PQexec, which releases
+    the GIL), when psycopg is about to begin a plain transaction itself; psycopg reads the
+    transaction status from libpq, so it then sends no BEGIN of its own."""
+    if not (
+        isinstance(driver, psycopg.Connection)
+        and driver.info.transaction_status == TransactionStatus.IDLE
+        and not driver.autocommit
+    ):
+        return False
+    begin = ["BEGIN"]  # what psycopg would have sent
+    if driver.isolation_level is not None:
+        begin.append("ISOLATION LEVEL " + driver.isolation_level.name.replace("_", " "))
+    if driver.read_only is not None:
+        begin.append("READ ONLY" if driver.read_only else "READ WRITE")
+    if driver.deferrable is not None:
+        begin.append("DEFERRABLE" if driver.deferrable else "NOT DEFERRABLE")
+    pgconn = driver.pgconn
+    literal = Escaping(pgconn).escape_literal
+    settings = {"search_path": schema, "lock_timeout": lock_timeout}
+    calls = ", ".join(
+        f"set_config({literal(name.encode()).decode()}, {literal(value.encode()).decode()}, true)"
+        for name, value in settings.items()
+        if value is not None
+    )
+    sql = f"{' '.join(begin)}; SELECT {calls}"
+    result = pgconn.exec_(sql.encode())
+    if result.status != ExecStatus.TUPLES_OK:
+        message = (result.error_message or b"connection lost").decode(errors="replace")
+        error = psycopg.OperationalError(message)
+        raise DBAPIError.instance(sql, None, error, psycopg.Error)
+    return True
 
 
 def bind_session(session: Session, schema: str) -> None:

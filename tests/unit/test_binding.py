@@ -1,11 +1,19 @@
 """The schema binding: per transaction, never leaking through the pool, one tenant per session."""
 
+import tempfile
+
 import pytest
-from sqlalchemy import text
+from psycopg.pq import Trace
+from sqlalchemy import select, text
 from sqlalchemy.exc import ProgrammingError
 
 from tenantapp.database import make_session_factory
-from tenantapp.tenancy.binding import TenantBindingError, bind_session, bound_schema
+from tenantapp.tenancy.binding import (
+    TenantBindingError,
+    bind_connection,
+    bind_session,
+    bound_schema,
+)
 from tenantapp.users.models import User
 
 
@@ -76,3 +84,33 @@ def test_binding_refuses_names_that_are_not_tenant_schemas(session_factory):
         session.execute(text("SELECT 1"))
         with pytest.raises(ValueError, match="not a tenant schema"):
             bind_session(session, "public; DROP TABLE x")
+
+
+def round_trips(engine, work) -> int:
+    """How many times the server said ReadyForQuery during ``work(connection)``: one per round
+    trip the client waited for (libpq's protocol trace)."""
+    with engine.connect() as connection, tempfile.TemporaryFile() as trace:
+        pgconn = connection.connection.driver_connection.pgconn
+        pgconn.trace(trace.fileno())
+        pgconn.set_trace_flags(Trace.SUPPRESS_TIMESTAMPS)
+        try:
+            work(connection)
+        finally:
+            pgconn.untrace()
+            connection.rollback()
+        trace.seek(0)
+        return trace.read().count(b"ReadyForQuery")
+
+
+def test_binding_adds_no_round_trip_to_a_transaction(engine, tenant):
+    def unbound(connection):
+        connection.begin()
+        connection.execute(text("SELECT id FROM tenantapp.tenants LIMIT 1"))
+
+    def bound(connection):
+        connection.begin()
+        bind_connection(connection, tenant.schema_name, "2s")
+        connection.execute(select(User.id))
+
+    assert round_trips(engine, unbound) == 2  # BEGIN, then the query
+    assert round_trips(engine, bound) == 2

@@ -1,0 +1,132 @@
+"""The in-process caches: a change made anywhere reaches every app process within a second."""
+
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from tenantapp.tenancy import provisioning
+from tests.conftest import OPERATOR_TOKEN, PASSWORD, login
+from tests.functional.test_pserve import Pserve, free_port
+
+LOGGING = """
+[loggers]
+keys = root
+[handlers]
+keys = console
+[formatters]
+keys = plain
+[logger_root]
+level = INFO
+handlers = console
+[handler_console]
+class = StreamHandler
+args = (sys.stderr,)
+level = NOTSET
+formatter = plain
+[formatter_plain]
+format = %(message)s
+"""
+
+
+def status_of(url: str, token: str) -> int:
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+@pytest.fixture
+def second_process(tmp_path, database_url):
+    """Another app process on the same database, as a second pserve would be in production."""
+    ini = tmp_path / "second.ini"
+    ini.write_text(
+        "[app:main]\nuse = egg:tenantapp\ntenantapp.embedded_database = false\n"
+        f"sqlalchemy.url = {database_url.replace('%', '%%')}\n"
+        f"tenantapp.operator_token = {OPERATOR_TOKEN}\n"
+        "[server:main]\nuse = egg:tenantapp#main\nlisten = 127.0.0.1:6543\n" + LOGGING
+    )
+    server = Pserve(ini, free_port()).start()
+    assert seconds_until_listening(server) < 10
+    yield server
+    server.stop()
+
+
+def seconds_until_listening(server: Pserve, limit: float = 10.0) -> float:
+    """Caches fill only once the process's listener is connected, moments after start-up."""
+    started = time.monotonic()
+    while time.monotonic() - started < limit:
+        if server.call("/-/stats", token=OPERATOR_TOKEN)["caches"]["tenants"]["trusted"]:
+            return time.monotonic() - started
+    return limit
+
+
+def served_from_memory(server: Pserve, cache: str) -> bool:
+    stats = server.call("/-/stats", token=OPERATOR_TOKEN)["caches"][cache]
+    return stats["trusted"] and stats["hits"] >= 1 and stats["size"] >= 1
+
+
+def seconds_until(url: str, token: str, status: int, limit: float = 3.0) -> float:
+    """Ask until the answer is ``status``; how long that took (``limit`` if it never was)."""
+    started = time.monotonic()
+    while time.monotonic() - started < limit:
+        if status_of(url, token) == status:
+            return time.monotonic() - started
+    return limit
+
+
+def test_a_suspension_takes_effect_on_a_second_process_within_a_second(
+    engine, tenant, second_process
+):
+    url = f"{second_process.url}/{tenant.slug}/users"
+    assert status_of(url, tenant.token) == 200
+    assert status_of(url, tenant.token) == 200
+    assert served_from_memory(second_process, "tenants")
+
+    provisioning.set_status(engine, tenant.slug, "suspended")
+    assert seconds_until(url, tenant.token, 403) < 1.0
+
+
+def test_a_rename_takes_effect_on_a_second_process_within_a_second(
+    engine, tenant, fresh_slug, second_process
+):
+    old_url = f"{second_process.url}/{tenant.slug}/users"
+    assert status_of(old_url, tenant.token) == 200
+    assert status_of(old_url, tenant.token) == 200
+
+    provisioning.rename_tenant(engine, tenant.slug, fresh_slug)
+    try:
+        assert seconds_until(old_url, tenant.token, 404) < 1.0
+        assert status_of(f"{second_process.url}/{fresh_slug}/users", tenant.token) == 200
+    finally:
+        provisioning.rename_tenant(engine, fresh_slug, tenant.slug)
+
+
+def test_a_revoked_token_stops_working_on_a_second_process_within_a_second(
+    testapp, tenant, second_process
+):
+    url = f"{second_process.url}/{tenant.slug}/users"
+    assert status_of(url, tenant.token) == 200
+    assert status_of(url, tenant.token) == 200
+    assert served_from_memory(second_process, "token_owners")
+
+    testapp.delete(f"/{tenant.slug}/tokens", headers=tenant.auth, status=204)
+    assert seconds_until(url, tenant.token, 401) < 1.0
+
+
+def test_a_demotion_takes_effect_on_a_second_process_within_a_second(
+    testapp, tenant, add_user, second_process
+):
+    admin = add_user(tenant.slug, "boss@example.com", "Boss", password=PASSWORD)
+    role_url = f"/{tenant.slug}/users/{admin['id']}/role"
+    testapp.put_json(role_url, {"role": "admin"}, headers=tenant.auth)
+    token = login(testapp, tenant.slug, "boss@example.com")
+    url = f"{second_process.url}/{tenant.slug}/audit"
+    assert status_of(url, token) == 200
+    assert status_of(url, token) == 200
+
+    testapp.put_json(role_url, {"role": "member"}, headers=tenant.auth)
+    assert seconds_until(url, token, 403) < 1.0
