@@ -150,7 +150,6 @@ def cli() -> None:
             "sqlalchemy.url": args.url,
             "sqlalchemy.pool_size": str(args.pool_size),
             "sqlalchemy.max_overflow": "0",
-            "sqlalchemy.pool_pre_ping": "true",
         },
     )
     waitress.serve(app, listen=f"127.0.0.1:{args.port}", threads=args.threads)

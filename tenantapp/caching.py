@@ -140,7 +140,10 @@ class Listener:
                             for cache in by_channel.get(note.channel, ()):
                                 cache.forget(note.payload)
             except psycopg.Error as error:
-                log.warning("cache listener lost its connection (%s); retrying", error)
+                # once per outage: caches bypass themselves until the listener is back
+                (log.warning if self.connected.is_set() else log.debug)(
+                    "cache listener disconnected (%s); caches off until it reconnects", error
+                )
             finally:
                 self._trust(False)
             self._stop.wait(backoff)

@@ -6,6 +6,7 @@ data lives in ``tenantapp.data_dir``.
 """
 
 import os
+import select
 from pathlib import Path
 
 from pyramid.exceptions import ConfigurationError
@@ -13,6 +14,7 @@ from pyramid.settings import asbool
 from sqlalchemy import engine_from_config, event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.engine.interfaces import CacheStats
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 from zope.sqlalchemy.datamanager import ZopeTransactionEvents
 
@@ -53,12 +55,26 @@ def make_engine(settings: dict) -> Engine:
     """No server-side prepared statements: the tenant schema is spelled into each statement's
     text, so with many tenants psycopg would prepare, evict and deallocate endlessly, each an
     extra round trip; PostgreSQL plans these short queries faster than that."""
-    return engine_from_config(
+    engine = engine_from_config(
         settings,
         prefix="sqlalchemy.",
         url=database_url(settings),
         connect_args={"prepare_threshold": None},
     )
+    event.listen(engine, "checkout", refuse_closed_connections)
+    return engine
+
+
+def refuse_closed_connections(dbapi_connection, connection_record, connection_proxy) -> None:
+    """An idle connection has nothing to read, unless the server has closed it (a restart, an
+    idle timeout, ``pg_terminate_backend``): then its socket is readable. Checking that is a
+    local poll where ``pool_pre_ping`` costs a round trip per checkout; the pool replaces a
+    refused connection with a new one."""
+    if dbapi_connection.closed:
+        raise DisconnectionError("connection is closed")
+    readable, _, _ = select.select([dbapi_connection.fileno()], [], [], 0)
+    if readable:
+        raise DisconnectionError("the server closed this connection")
 
 
 class CompiledCacheStats:

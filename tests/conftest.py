@@ -72,7 +72,9 @@ def app(settings):
     engine = make_engine(settings)
     migrating.migrate(engine)
     engine.dispose()
-    return main({}, **settings)
+    app = main({}, **settings)
+    yield app
+    app.registry["cache_listener"].stop()
 
 
 @pytest.fixture(scope="session")

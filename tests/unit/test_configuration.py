@@ -5,8 +5,10 @@ from pathlib import Path
 import pytest
 from pyramid.exceptions import ConfigurationError
 from pyramid.paster import get_appsettings
+from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
 
-from tenantapp.database import URL_ENV, database_url
+from tenantapp.database import URL_ENV, database_url, make_engine
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -47,3 +49,20 @@ def test_production_reads_the_operator_token_from_the_environment(monkeypatch, s
         assert app.registry["operator_enabled"]
     finally:
         app.registry["dbengine"].dispose()
+
+
+def test_a_connection_the_server_closed_is_replaced_at_checkout(settings):
+    """Without pool_pre_ping's round trip: the next request still gets a live connection."""
+    engine = make_engine({**settings, "sqlalchemy.pool_size": "1", "sqlalchemy.max_overflow": "0"})
+    try:
+        with engine.connect() as connection:
+            first = connection.scalar(text("SELECT pg_backend_pid()"))
+        killer = create_engine(engine.url, poolclass=NullPool)
+        with killer.connect() as connection:  # waits until the backend has exited
+            sql = text("SELECT pg_terminate_backend(:pid, 10000)")
+            assert connection.scalar(sql, {"pid": first})
+        with engine.connect() as connection:
+            second = connection.scalar(text("SELECT pg_backend_pid()"))
+        assert second != first
+    finally:
+        engine.dispose()
