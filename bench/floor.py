@@ -34,7 +34,10 @@ def as_json(row: dict) -> dict:
 
 def make_app(url: str, pool_size: int):
     pool = ConnectionPool(
-        url, min_size=pool_size, max_size=pool_size, kwargs={"row_factory": dict_row}
+        url,
+        min_size=pool_size,
+        max_size=pool_size,
+        kwargs={"row_factory": dict_row, "prepare_threshold": None},
     )
     pool.wait()
     with pool.connection() as conn:
