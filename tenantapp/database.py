@@ -22,6 +22,7 @@ from .embedded import start_embedded_postgres
 from .tenancy import binding
 
 URL_ENV = "TENANTAPP_DATABASE_URL"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 ZOPE_KEY = "tenantapp.zope_events"
 ZOPE_EVENTS = (  # what zope.sqlalchemy.register listens for
     "after_begin",
@@ -128,10 +129,22 @@ def _to_zope(name: str):
     return handler
 
 
+def changes_state(request) -> bool:
+    """pyramid_tm's activate hook: only requests that may write get a managed transaction."""
+    return request.method not in SAFE_METHODS
+
+
 def request_dbsession(request) -> Session:
-    """The request's session, joined to the request's transaction manager (pyramid_tm)."""
-    events = ZopeTransactionEvents(transaction_manager=request.tm)
-    return request.registry["dbsession_factory"](info={ZOPE_KEY: events})
+    """The request's session. A request that may write joins the request's transaction
+    manager (pyramid_tm commits or aborts it); a safe one (GET, HEAD, OPTIONS) reads in a
+    read-only transaction that is rolled back when the request is done, without two-phase
+    commit machinery for a transaction that has nothing to commit."""
+    factory = request.registry["dbsession_factory"]
+    if request.method in SAFE_METHODS:
+        session = factory(info={binding.READ_ONLY_KEY: True})
+        request.add_finished_callback(lambda request: session.close())
+        return session
+    return factory(info={ZOPE_KEY: ZopeTransactionEvents(transaction_manager=request.tm)})
 
 
 def includeme(config):
@@ -139,6 +152,7 @@ def includeme(config):
     settings["tm.manager_hook"] = "pyramid_tm.explicit_manager"
     # pyramid_tm would ask for the user before traversal has found the tenant to look it up in
     settings["tm.annotate_user"] = False
+    settings["tm.activate_hook"] = changes_state
     config.include("pyramid_tm")
 
     engine = make_engine(settings)

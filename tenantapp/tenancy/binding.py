@@ -19,6 +19,7 @@ session to another schema is refused.
 """
 
 import re
+from itertools import chain
 
 import psycopg
 from psycopg.pq import Escaping, ExecStatus, TransactionStatus
@@ -29,6 +30,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 SESSION_KEY = "tenantapp.tenant_schema"
 LOCK_TIMEOUT_KEY = "tenantapp.lock_timeout"
+READ_ONLY_KEY = "tenantapp.read_only"
 SCHEMA_PATTERN = re.compile(r"tenant_(?:[0-9]{1,19}|template)")
 
 
@@ -36,26 +38,28 @@ class TenantBindingError(RuntimeError):
     """A session was asked to serve a second tenant."""
 
 
-def bind_connection(connection: Connection, schema: str, lock_timeout: str | None = None) -> None:
-    """Point this connection's current transaction at ``schema``, and optionally bound how long
-    it waits for locks (a tenant being migrated holds them), in one round trip."""
+def bind_connection(
+    connection: Connection, schema: str, lock_timeout: str | None = None, read_only: bool = False
+) -> None:
+    """Point this connection's current transaction at ``schema``, optionally bound how long it
+    waits for locks (a tenant being migrated holds them) and make it read-only, in one query."""
     if SCHEMA_PATTERN.fullmatch(schema) is None:
         raise ValueError(f"not a tenant schema name: {schema!r}")
     if connection.get_execution_options().get("schema_translate_map") == {None: schema}:
         return
     connection.execution_options(schema_translate_map={None: schema})
-    quoted = connection.dialect.identifier_preparer.quote_schema(schema)
-    if lock_timeout is None:
-        sql, params = "SELECT set_config('search_path', %s, true)", (quoted,)
-    else:
-        sql = "SELECT set_config('search_path', %s, true), set_config('lock_timeout', %s, true)"
-        params = (quoted, lock_timeout)
-    driver = connection.connection.driver_connection
-    if not _begin_bound(driver, quoted, lock_timeout):
-        connection.exec_driver_sql(sql, params)
+    settings = {"search_path": connection.dialect.identifier_preparer.quote_schema(schema)}
+    if lock_timeout is not None:
+        settings["lock_timeout"] = lock_timeout
+    if read_only:
+        settings["transaction_read_only"] = "on"
+    if not _begin_bound(connection.connection.driver_connection, settings):
+        calls = ", ".join("set_config(%s, %s, true)" for _ in settings)
+        params = tuple(chain.from_iterable(settings.items()))
+        connection.exec_driver_sql(f"SELECT {calls}", params)
 
 
-def _begin_bound(driver, schema: str, lock_timeout: str | None) -> bool:
+def _begin_bound(driver, settings: dict[str, str]) -> bool:
     """Send BEGIN and the settings as one simple-protocol query (libpq's PQexec, which releases
     the GIL), when psycopg is about to begin a plain transaction itself; psycopg reads the
     transaction status from libpq, so it then sends no BEGIN of its own."""
@@ -74,11 +78,9 @@ def _begin_bound(driver, schema: str, lock_timeout: str | None) -> bool:
         begin.append("DEFERRABLE" if driver.deferrable else "NOT DEFERRABLE")
     pgconn = driver.pgconn
     literal = Escaping(pgconn).escape_literal
-    settings = {"search_path": schema, "lock_timeout": lock_timeout}
     calls = ", ".join(
         f"set_config({literal(name.encode()).decode()}, {literal(value.encode()).decode()}, true)"
         for name, value in settings.items()
-        if value is not None
     )
     sql = f"{' '.join(begin)}; SELECT {calls}"
     result = pgconn.exec_(sql.encode())
@@ -98,7 +100,12 @@ def bind_session(session: Session, schema: str) -> None:
         raise TenantBindingError("one session serves one tenant")
     session.info[SESSION_KEY] = schema
     if session.in_transaction():
-        bind_connection(session.connection(), schema, session.info.get(LOCK_TIMEOUT_KEY))
+        bind_connection(
+            session.connection(),
+            schema,
+            session.info.get(LOCK_TIMEOUT_KEY),
+            session.info.get(READ_ONLY_KEY, False),
+        )
 
 
 def bound_schema(session: Session) -> str | None:
@@ -116,4 +123,9 @@ def install(session_factory: sessionmaker) -> None:
     def _rebind(session, transaction, connection):
         schema = session.info.get(SESSION_KEY)
         if schema is not None:
-            bind_connection(connection, schema, session.info.get(LOCK_TIMEOUT_KEY))
+            bind_connection(
+                connection,
+                schema,
+                session.info.get(LOCK_TIMEOUT_KEY),
+                session.info.get(READ_ONLY_KEY, False),
+            )

@@ -5,10 +5,11 @@ import tempfile
 import pytest
 from psycopg.pq import Trace
 from sqlalchemy import select, text
-from sqlalchemy.exc import ProgrammingError
+from sqlalchemy.exc import DBAPIError, ProgrammingError
 
 from tenantapp.database import make_session_factory
 from tenantapp.tenancy.binding import (
+    READ_ONLY_KEY,
     TenantBindingError,
     bind_connection,
     bind_session,
@@ -114,3 +115,12 @@ def test_binding_adds_no_round_trip_to_a_transaction(engine, tenant):
 
     assert round_trips(engine, unbound) == 2  # BEGIN, then the query
     assert round_trips(engine, bound) == 2
+
+
+def test_a_read_only_binding_refuses_writes(session_factory, tenant):
+    """What safe (GET) requests get: their transaction cannot write, whatever a view tries."""
+    with session_factory(info={READ_ONLY_KEY: True}) as session:
+        bind_session(session, tenant.schema_name)
+        session.add(User(email="sneaky@a.example", name="Sneaky"))
+        with pytest.raises(DBAPIError, match="read-only transaction"):
+            session.flush()
