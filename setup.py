@@ -27,6 +27,11 @@ tests_require = [
     "ruff>=0.6",
 ]
 
+bench_require = [  # python -m bench.serving: the floor's pool and the chart
+    "psycopg-pool>=3.2",
+    "matplotlib>=3.8",
+]
+
 setup(
     name="tenantapp",
     version="0.1.0",
@@ -38,7 +43,7 @@ setup(
     include_package_data=True,
     zip_safe=False,
     install_requires=requires,
-    extras_require={"testing": tests_require},
+    extras_require={"testing": tests_require, "bench": bench_require},
     entry_points={
         "paste.app_factory": ["main = tenantapp:main"],
         "paste.server_runner": ["main = tenantapp.server:serve"],

@@ -46,11 +46,12 @@ def make_tenants(engine: Engine, count: int, users: int, progress=None) -> list[
             connection.execute(
                 text(TOKEN_SQL.format(schema=info.schema_name)), {"digest": digest(token)}
             )
+            connection.exec_driver_sql(
+                f"ANALYZE {info.schema_name}.users, {info.schema_name}.tokens"
+            )
         targets.append(Target(f"/{slug}", token, info.schema_name))
         if progress is not None:
             progress(i + 1)
-    with engine.begin() as connection:
-        connection.exec_driver_sql("ANALYZE")
     return targets
 
 

@@ -45,7 +45,7 @@ def make_app(url: str, pool_size: int):
         schemas = dict(cursor.execute("SELECT slug, 'tenant_' || id FROM tenantapp.tenants"))
 
     def app(environ, start_response):
-        parts = environ["PATH_INFO"].split("/") + [""]  # ["", slug, "users", id or ""]
+        parts = [*environ["PATH_INFO"].split("/"), ""]  # ["", slug, "users", id or ""]
         schema = schemas.get(parts[1]) if len(parts) in (4, 5) else None
         scheme, _, token = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
         if schema is None or parts[2] != "users" or scheme.lower() != "bearer":
