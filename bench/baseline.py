@@ -7,11 +7,9 @@ schema; a bearer token looked up per request by the security policy; the same JS
     python -m bench.baseline --url URL --port 6544 [--threads 8 --pool-size 10]
 """
 
-import argparse
 import hashlib
 from datetime import datetime
 
-import waitress
 import zope.sqlalchemy
 from pyramid.config import Configurator
 from pyramid.httpexceptions import HTTPNotFound
@@ -20,6 +18,8 @@ from pyramid.security import Allowed, Denied
 from pyramid.view import view_config
 from sqlalchemy import BigInteger, DateTime, ForeignKey, String, engine_from_config, func, select
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+
+from .yardstick import serve
 
 
 class Base(DeclarativeBase):
@@ -46,15 +46,13 @@ class Token(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+FIELDS = ("id", "email", "name", "role")
+
+
 def user_json(user: User) -> dict:
-    return {
-        "id": user.id,
-        "email": user.email,
-        "name": user.name,
-        "role": user.role,
-        "created_at": user.created_at.isoformat(),
-        "updated_at": user.updated_at.isoformat(),
-    }
+    data = {field: getattr(user, field) for field in FIELDS}
+    data |= {"created_at": user.created_at.isoformat(), "updated_at": user.updated_at.isoformat()}
+    return data
 
 
 class SecurityPolicy:
@@ -137,23 +135,10 @@ def main(global_config, **settings):
     return config.make_wsgi_app()
 
 
-def cli() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--url", required=True)
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--threads", type=int, default=8)
-    parser.add_argument("--pool-size", type=int, default=10)
-    args = parser.parse_args()
-    app = main(
-        {},
-        **{
-            "sqlalchemy.url": args.url,
-            "sqlalchemy.pool_size": str(args.pool_size),
-            "sqlalchemy.max_overflow": "0",
-        },
-    )
-    waitress.serve(app, listen=f"127.0.0.1:{args.port}", threads=args.threads)
+def make_app(url: str, pool_size: int):
+    settings = {"sqlalchemy.url": url, "sqlalchemy.pool_size": str(pool_size)}
+    return main({}, **settings, **{"sqlalchemy.max_overflow": "0"})
 
 
 if __name__ == "__main__":
-    cli()
+    serve(__doc__, make_app)

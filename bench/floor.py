@@ -7,15 +7,15 @@ with one query and reads with a second, both in one transaction, as tenantapp mu
     python -m bench.floor --url URL --port 6545 [--threads 8 --pool-size 10]
 """
 
-import argparse
 import hashlib
 import json
 from urllib.parse import parse_qs
 
 import psycopg
-import waitress
 from psycopg.rows import dict_row, tuple_row
 from psycopg_pool import ConnectionPool
+
+from .yardstick import serve
 
 COLUMNS = "id, email, name, role, created_at, updated_at"
 IDENTITY = (
@@ -33,6 +33,7 @@ def as_json(row: dict) -> dict:
 
 
 def make_app(url: str, pool_size: int):
+    url = psycopg.conninfo.make_conninfo(url.replace("postgresql+psycopg", "postgresql"))
     pool = ConnectionPool(
         url,
         min_size=pool_size,
@@ -80,18 +81,5 @@ def reply(start_response, status: str, body: dict) -> list[bytes]:
     return [data]
 
 
-def cli() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--url", required=True)
-    parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--threads", type=int, default=8)
-    parser.add_argument("--pool-size", type=int, default=10)
-    args = parser.parse_args()
-    url = psycopg.conninfo.make_conninfo(args.url.replace("postgresql+psycopg", "postgresql"))
-    waitress.serve(
-        make_app(url, args.pool_size), listen=f"127.0.0.1:{args.port}", threads=args.threads
-    )
-
-
 if __name__ == "__main__":
-    cli()
+    serve(__doc__, make_app)
