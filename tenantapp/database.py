@@ -73,8 +73,9 @@ def refuse_closed_connections(dbapi_connection, connection_record, connection_pr
     refused connection with a new one."""
     if dbapi_connection.closed:
         raise DisconnectionError("connection is closed")
-    readable, _, _ = select.select([dbapi_connection.fileno()], [], [], 0)
-    if readable:
+    poller = select.poll()  # not select.select: a busy server has descriptors above 1024
+    poller.register(dbapi_connection.fileno(), select.POLLIN)
+    if poller.poll(0):
         raise DisconnectionError("the server closed this connection")
 
 
