@@ -8,6 +8,7 @@ database, so a missed notification can never leave a stale answer in memory. A g
 counter stops a lookup that read the database before a change from storing its answer after.
 """
 
+import itertools
 import logging
 import threading
 import weakref
@@ -20,6 +21,7 @@ from sqlalchemy.engine import Engine
 log = logging.getLogger(__name__)
 
 EVERYTHING = "*"  # a payload that empties a cache (sent on TRUNCATE)
+HEARTBEAT_SECONDS = 1.0
 _caches: "weakref.WeakSet[NotifiedCache]" = weakref.WeakSet()
 
 
@@ -93,6 +95,10 @@ def forget_everywhere(channel: str, name: str) -> None:
             cache.forget(name)
 
 
+class Deaf(Exception):
+    """The listener's own heartbeat did not come back."""
+
+
 class Listener:
     """One LISTEN connection per process, feeding every cache registered with it."""
 
@@ -100,6 +106,7 @@ class Listener:
         self.engine = engine
         self.caches: list[NotifiedCache] = []
         self.connected = threading.Event()
+        self.backend_pid: int | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -124,22 +131,15 @@ class Listener:
 
     def _run(self) -> None:
         cargs, cparams = self.engine.dialect.create_connect_args(self.engine.url)
-        by_channel = {}
+        by_channel: dict[str, list[NotifiedCache]] = {}
         for cache in self.caches:
             by_channel.setdefault(cache.channel, []).append(cache)
         backoff = 0.5
         while not self._stop.is_set():
             try:
                 with psycopg.connect(*cargs, **cparams, autocommit=True) as connection:
-                    for channel in by_channel:
-                        connection.execute(f"LISTEN {channel}")
-                    self._trust(True)
-                    backoff = 0.5
-                    while not self._stop.is_set():
-                        for note in connection.notifies(timeout=1.0):
-                            for cache in by_channel.get(note.channel, ()):
-                                cache.forget(note.payload)
-            except psycopg.Error as error:
+                    self._serve(connection, by_channel)
+            except (psycopg.Error, Deaf) as error:
                 # once per outage: caches bypass themselves until the listener is back
                 (log.warning if self.connected.is_set() else log.debug)(
                     "cache listener disconnected (%s); caches off until it reconnects", error
@@ -148,6 +148,30 @@ class Listener:
                 self._trust(False)
             self._stop.wait(backoff)
             backoff = min(backoff * 2, 30)
+
+    def _serve(self, connection: psycopg.Connection, by_channel: dict) -> None:
+        """Dispatch notifications; every second, NOTIFY ourselves and insist on hearing it. A
+        connection that can no longer hear (a half-open socket, a transaction-mode pooler that
+        moved the LISTEN to another server session) turns the caches off instead of leaving
+        them deaf to changes. psycopg keeps notifications that arrive during the heartbeat."""
+        self.backend_pid = connection.info.backend_pid
+        beat_channel = f"tenantapp_heartbeat_{self.backend_pid}"
+        for channel in (*by_channel, beat_channel):
+            connection.execute(f"LISTEN {channel}")
+        for beat in itertools.count():
+            if self._stop.is_set():
+                return
+            connection.execute("SELECT pg_notify(%s, %s)", (beat_channel, str(beat)))
+            heard = False
+            for note in connection.notifies(timeout=HEARTBEAT_SECONDS):
+                if note.channel == beat_channel:
+                    heard = heard or note.payload == str(beat)
+                for cache in by_channel.get(note.channel, ()):
+                    cache.forget(note.payload)
+            if not heard:
+                raise Deaf(f"no heartbeat back within {HEARTBEAT_SECONDS} s")
+            if not self.connected.is_set():
+                self._trust(True)
 
 
 def includeme(config):

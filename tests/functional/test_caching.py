@@ -5,6 +5,7 @@ import urllib.error
 import urllib.request
 
 import pytest
+import sqlalchemy as sa
 
 from tenantapp.tenancy import provisioning
 from tests.conftest import OPERATOR_TOKEN, PASSWORD, login
@@ -108,6 +109,16 @@ def test_a_rename_takes_effect_on_a_second_process_within_a_second(
         provisioning.rename_tenant(engine, fresh_slug, tenant.slug)
 
 
+def test_a_dropped_tenant_is_gone_from_a_second_process_within_a_second(
+    engine, tenant, second_process
+):
+    url = f"{second_process.url}/{tenant.slug}/users"
+    ask_twice(url, tenant.token)
+
+    provisioning.archive_tenant(engine, tenant.slug)
+    assert seconds_until(url, tenant.token, 404) < 1.0
+
+
 def test_a_revoked_token_stops_working_on_a_second_process_within_a_second(
     testapp, tenant, second_process
 ):
@@ -131,3 +142,27 @@ def test_a_demotion_takes_effect_on_a_second_process_within_a_second(
 
     testapp.put_json(role_url, {"role": "member"}, headers=tenant.auth)
     assert seconds_until(url, token, 403) < 1.0
+
+
+def test_a_lost_listener_empties_the_caches_and_comes_back(app, engine, testapp, tenant):
+    """Notifications sent while the listener was away are lost: what was cached is dropped."""
+    listener, directory = app.registry["cache_listener"], app.registry["tenant_directory"]
+    assert listener.connected.wait(10)
+    testapp.get(f"/{tenant.slug}/users", headers=tenant.auth)
+    assert directory.stats()["size"] >= 1
+    lost = listener.backend_pid
+
+    with engine.connect() as connection:
+        sql = sa.text("SELECT pg_terminate_backend(:pid, 10000)")
+        assert connection.scalar(sql, {"pid": lost})
+    started = time.monotonic()
+    while listener.backend_pid == lost or not listener.connected.is_set():
+        assert time.monotonic() - started < 10, "the listener did not reconnect"
+        listener.connected.wait(0.1)
+    assert directory.stats() | {"hits": 0, "misses": 0} == {
+        "size": 0,
+        "capacity": directory.capacity,
+        "hits": 0,
+        "misses": 0,
+        "trusted": True,
+    }
