@@ -5,8 +5,8 @@ channel for every change that could make an entry wrong, from any client, delive
 one ``Listener`` thread per process hears them and drops the entries they name. A cache is only
 filled while the listener is connected and hears its own heartbeat (``trusted``): when it is
 not, every lookup goes to the database, so a missed notification can never leave a stale answer
-in memory. A generation
-counter stops a lookup that read the database before a change from storing its answer after.
+in memory. A generation counter stops a lookup that read the database before a change from
+storing its answer after.
 """
 
 import itertools

@@ -15,7 +15,7 @@ from .identity.resources import Tokens
 from .platform.resources import PLATFORM_SEGMENT, Platform
 from .tenancy.binding import bind_session
 from .tenancy.directory import TenantEntry
-from .tenancy.registry import find_tenant
+from .tenancy.registry import resolve_tenant
 from .users.resources import Users
 
 MEMBER = ("view", "logout")
@@ -37,10 +37,8 @@ class Root:
     def __getitem__(self, segment: str):
         if segment == PLATFORM_SEGMENT and self.request.registry["operator_enabled"]:
             return Platform(self, self.request.registry["dbengine"])
-        request = self.request
-        record = request.registry["tenant_directory"].lookup(
-            segment, lambda slug: find_tenant(request.dbsession, slug)
-        )
+        registry = self.request.registry
+        record = resolve_tenant(registry["tenant_directory"], self.request.dbsession, segment)
         if record is None:
             raise KeyError(segment)
         if record.status == "suspended":

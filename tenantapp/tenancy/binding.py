@@ -100,12 +100,7 @@ def bind_session(session: Session, schema: str) -> None:
         raise TenantBindingError("one session serves one tenant")
     session.info[SESSION_KEY] = schema
     if session.in_transaction():
-        bind_connection(
-            session.connection(),
-            schema,
-            session.info.get(LOCK_TIMEOUT_KEY),
-            session.info.get(READ_ONLY_KEY, False),
-        )
+        _bind_transaction(session, session.connection())
 
 
 def bound_schema(session: Session) -> str | None:
@@ -121,11 +116,13 @@ def install(session_factory: sessionmaker) -> None:
 
     @event.listens_for(session_factory, "after_begin")
     def _rebind(session, transaction, connection):
-        schema = session.info.get(SESSION_KEY)
-        if schema is not None:
-            bind_connection(
-                connection,
-                schema,
-                session.info.get(LOCK_TIMEOUT_KEY),
-                session.info.get(READ_ONLY_KEY, False),
-            )
+        if SESSION_KEY in session.info:
+            _bind_transaction(session, connection)
+
+
+def _bind_transaction(session: Session, connection: Connection) -> None:
+    """Bind ``connection`` as ``session`` asks: its schema, lock timeout and read-only flag."""
+    info = session.info
+    bind_connection(
+        connection, info[SESSION_KEY], info.get(LOCK_TIMEOUT_KEY), info.get(READ_ONLY_KEY, False)
+    )
