@@ -1,10 +1,12 @@
-"""HTTP-level protections on every response: request ids, security headers, 405 with Allow."""
+"""HTTP-level protections on every response: request ids, security headers, the methods each
+view answers (for 405's Allow)."""
 
 import re
 import uuid
 
 from pyramid.events import ApplicationCreated, NewResponse
-from pyramid.exceptions import PredicateMismatch, URLDecodeError
+from pyramid.exceptions import URLDecodeError
+from pyramid.response import Response
 from pyramid.view import exception_view_config
 
 from .errors import error_body
@@ -21,16 +23,37 @@ SECURITY_HEADERS = {
 
 
 def request_id(request) -> str:
-    """The caller's X-Request-Id when it is sane, else a new one."""
+    """The server's own id for this request: what logs and the audit log key on."""
+    return new_request_id()
+
+
+def new_request_id() -> str:
+    return uuid.uuid4().hex
+
+
+def client_request_id(request) -> str | None:
+    """The caller's X-Request-Id when it is sane: echoed back and kept beside the server's,
+    never instead of it (a client must not choose what the audit log calls its request)."""
     given = request.headers.get("X-Request-Id", "")
-    return given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+    return given if REQUEST_ID.fullmatch(given) else None
+
+
+class RelativeLocationResponse(Response):
+    """Keeps ``Location`` as the app set it (RFC 9110 allows a relative one): WebOb would make
+    it absolute from the Host header, and the client chooses that."""
+
+    def _abs_headerlist(self, environ):
+        return list(self.headerlist)
 
 
 def add_headers(event) -> None:
     headers = event.response.headers
     for name, value in SECURITY_HEADERS.items():
         headers.setdefault(name, value)
-    headers["X-Request-Id"] = event.request.request_id
+    request = event.request
+    headers["X-Request-Id"] = request.request_id
+    if request.client_request_id is not None:
+        headers["X-Client-Request-Id"] = request.client_request_id
 
 
 def index_allowed_methods(event) -> None:
@@ -51,19 +74,6 @@ def index_allowed_methods(event) -> None:
     registry["allowed_methods"] = allowed
 
 
-@exception_view_config(PredicateMismatch, renderer="json")
-def method_not_allowed(exc, request):
-    """A view exists here but not for this method: 405 naming the methods that do."""
-    key = (type(request.context), request.view_name)
-    methods = request.registry["allowed_methods"].get(key)
-    if not methods or request.method in methods:
-        request.response.status_int = 404
-        return error_body("not_found", "no such resource")
-    request.response.status_int = 405
-    request.response.headers["Allow"] = ", ".join(sorted(methods))
-    return error_body("method_not_allowed", f"{request.method} is not allowed here")
-
-
 @exception_view_config(URLDecodeError, renderer="json")
 def undecodable_path(exc, request):
     """A path that is not UTF-8 names nothing here."""
@@ -73,6 +83,8 @@ def undecodable_path(exc, request):
 
 def includeme(config):
     config.add_request_method(request_id, "request_id", reify=True)
+    config.add_request_method(client_request_id, "client_request_id", reify=True)
+    config.set_response_factory(lambda request: RelativeLocationResponse())
     config.add_subscriber(add_headers, NewResponse)
     config.add_subscriber(index_allowed_methods, ApplicationCreated)
     config.scan(__name__)

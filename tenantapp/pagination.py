@@ -3,28 +3,43 @@
 from sqlalchemy import select
 
 from .errors import InvalidInput
+from .validation import query_params
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
 MAX_ID = 2**63 - 1
+_MAX_ID_DIGITS = len(str(MAX_ID))
 
 
-def int_param(request, name: str, default: int | None, low: int, high: int) -> int | None:
-    raw = request.GET.get(name)
-    if raw is None:
-        return default
-    if not (raw.isascii() and raw.isdigit()) or not low <= int(raw) <= high:
-        raise InvalidInput(
-            f"invalid query parameter {name!r}",
-            {name: f"must be a whole number from {low} to {high}"},
-        )
-    return int(raw)
+def parse_id(text: str, low: int = 1, high: int = MAX_ID) -> int | None:
+    """A whole number from ``low`` to ``high`` written in ASCII digits, else None. The length
+    is checked first: Python refuses to convert more than 4,300 digits."""
+    if not (text.isascii() and text.isdigit()) or len(text) > _MAX_ID_DIGITS:
+        return None
+    value = int(text)
+    return value if low <= value <= high else None
+
+
+def int_params(request, **bounds: tuple[int | None, int, int]) -> dict[str, int | None]:
+    """Each query parameter ``name=(default, low, high)``; a 400 names every bad one."""
+    params = query_params(request)
+    values: dict[str, int | None] = {}
+    problems: dict[str, str] = {}
+    for name, (default, low, high) in bounds.items():
+        raw = params.get(name)
+        values[name] = default if raw is None else parse_id(raw, low, high)
+        if values[name] is None and raw is not None:
+            problems[name] = f"must be a whole number from {low} to {high}"
+    if problems:
+        names = ", ".join(repr(name) for name in problems)
+        raise InvalidInput(f"invalid query parameter(s) {names}", problems)
+    return values
 
 
 def keyset_page(request, context, id_column, to_json, newest_first: bool = False) -> dict:
     """One page of the rows of ``id_column``'s entity, in id order (or reversed)."""
-    limit = int_param(request, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
-    after = int_param(request, "after", None, 0, MAX_ID)
+    params = int_params(request, limit=(DEFAULT_LIMIT, 1, MAX_LIMIT), after=(None, 0, MAX_ID))
+    limit, after = params["limit"], params["after"]
     stmt = select(id_column.class_)
     if newest_first:
         if after is not None:
@@ -37,5 +52,5 @@ def keyset_page(request, context, id_column, to_json, newest_first: bool = False
     next_url = None
     if len(rows) > limit:
         last = getattr(page[-1], id_column.key)
-        next_url = request.resource_url(context, query={"limit": limit, "after": last})
+        next_url = request.link(context, query={"limit": limit, "after": last})
     return {"items": [to_json(row) for row in page], "limit": limit, "next": next_url}

@@ -6,7 +6,6 @@ operator API: ``-`` can never be a slug.
 """
 
 from pyramid.authorization import ALL_PERMISSIONS, DENY_ALL, Allow
-from pyramid.httpexceptions import HTTPForbidden
 from pyramid.traversal import ResourceURL
 
 from .audit.resources import AuditLog
@@ -19,7 +18,7 @@ from .tenancy.registry import resolve_tenant
 from .users.resources import Users
 
 MEMBER = ("view", "logout")
-ADMIN = (*MEMBER, "create", "update", "delete", "view-audit")
+ADMIN = (*MEMBER, "create", "update", "delete", "set-password", "view-audit")
 
 
 class TenantSuspended(APIError):
@@ -70,12 +69,9 @@ class Tenant:
         ]
 
     def __getitem__(self, segment: str):
-        """Only members go deeper than ``tokens``: otherwise looking up ``users/42`` first would
-        answer 404 or 401 depending on whether user 42 exists, telling strangers who is here."""
-        child = self.children[segment]
-        if segment != "tokens" and not self.request.has_permission("view", self):
-            raise HTTPForbidden()
-        return child
+        """Walkable without an identity (pshell, pviews): permissions are the views' and the
+        not-found view's business, which answers strangers alike for present and missing ids."""
+        return self.children[segment]
 
     @property
     def users(self) -> Users:
@@ -97,6 +93,15 @@ class ResourceURLWithoutSlash(ResourceURL):
                 setattr(self, attr, path.rstrip("/"))
 
 
+def link(request, resource, **kw) -> str:
+    """The URL of ``resource`` for links and ``Location``: under ``tenantapp.public_url`` when
+    configured, else a path. Never from the request's Host header, which the client chooses."""
+    return request.resource_url(resource, app_url=request.registry["public_url"], **kw)
+
+
 def includeme(config):
+    settings = config.get_settings()
+    config.registry["public_url"] = (settings.get("tenantapp.public_url") or "").rstrip("/")
     config.set_root_factory(Root)
     config.add_resource_url_adapter(ResourceURLWithoutSlash)
+    config.add_request_method(link, "link")

@@ -12,6 +12,7 @@ M = TypeVar("M", bound=BaseModel)
 # Text that goes to the database: PostgreSQL refuses NUL, and no name needs control characters.
 PlainText = Annotated[str, StringConstraints(pattern=r"^[^\x00-\x1f\x7f]*$")]
 DEFAULT_MAX_BODY = 64 * 1024
+MAX_EMAIL = 254
 
 
 class UnsupportedMediaType(APIError):
@@ -45,6 +46,23 @@ def _read_limited(request) -> bytes:
     if len(raw) > limit:
         raise BodyTooLarge(f"request body is larger than {limit} bytes")
     return raw
+
+
+def query_params(request):
+    """``request.GET``, or a 400 when the query string is not UTF-8 (WebOb raises)."""
+    try:
+        return request.GET
+    except UnicodeDecodeError:
+        raise InvalidInput("the query string is not valid UTF-8") from None
+
+
+def lowercase_email(value: str) -> str:
+    """Emails are unique per tenant regardless of case. The length is checked after lowering:
+    some characters grow (``İ`` becomes two), and the column holds 254."""
+    value = value.lower()
+    if len(value) > MAX_EMAIL:
+        raise ValueError(f"must be at most {MAX_EMAIL} characters")
+    return value
 
 
 def validated_body(request, model: type[M]) -> M:

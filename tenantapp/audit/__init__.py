@@ -3,15 +3,22 @@
 from .models import AuditEntry
 
 
-def record(request, action: str, target: str | None = None, **detail) -> None:
-    """Add an entry to the request's transaction: it commits or rolls back with the change."""
-    identity = request.identity
+def record(
+    request, action: str, target: str | None = None, *, actor: str | None = None, **detail
+) -> None:
+    """Add an entry to the request's transaction: it commits or rolls back with the change.
+    ``actor`` names who acted when the request has no identity yet (a login names the email
+    or user it tried)."""
+    if actor is None:
+        identity = request.identity
+        actor = identity.userid if identity else "anonymous"
     request.dbsession.add(
         AuditEntry(
-            actor=identity.userid if identity else "anonymous",
+            actor=actor,
             action=action,
             target=target,
             request_id=request.request_id,
+            client_request_id=request.client_request_id,
             detail=detail or None,
         )
     )

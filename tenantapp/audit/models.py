@@ -17,10 +17,11 @@ class AuditEntry(TenantBase):
     occurred_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )
-    actor: Mapped[str] = mapped_column(String(80))
+    actor: Mapped[str] = mapped_column(String(300))
     action: Mapped[str] = mapped_column(String(40))
     target: Mapped[str | None] = mapped_column(String(300))
     request_id: Mapped[str | None] = mapped_column(String(64))
+    client_request_id: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[dict | None] = mapped_column(JSONB)
 
 
@@ -32,5 +33,6 @@ def entry_json(entry: AuditEntry) -> dict:
         "action": entry.action,
         "target": entry.target,
         "request_id": entry.request_id,
+        "client_request_id": entry.client_request_id,
         "detail": entry.detail,
     }

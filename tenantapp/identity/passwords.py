@@ -1,5 +1,7 @@
 """Password hashing: argon2id via argon2-cffi, with costs from settings."""
 
+from functools import cache
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
@@ -17,13 +19,20 @@ def password_hasher(settings: dict) -> PasswordHasher:
     )
 
 
+@cache
+def _stand_in_hash(time_cost: int, memory_cost: int, parallelism: int) -> str:
+    """A hash with the hasher's costs, made once, to verify against for unknown emails."""
+    hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_cost, parallelism=parallelism)
+    return hasher.hash("no such user: equalise timing")
+
+
 def verify_password(hasher: PasswordHasher, stored: str | None, password: str) -> bool:
-    """Check ``password``; with no stored hash, spend the same time and fail, so response times
-    do not tell which emails exist."""
-    if stored is None:
-        stored = hasher.hash("no such user: equalise timing")
-        password = ""
+    """Check ``password`` with exactly one argon2 run; with no stored hash, verify against a
+    stand-in of the same costs and fail, so response times do not tell which emails exist."""
+    known = stored is not None
+    if not known:
+        stored = _stand_in_hash(hasher.time_cost, hasher.memory_cost, hasher.parallelism)
     try:
-        return hasher.verify(stored, password)
+        return hasher.verify(stored, password) and known
     except (VerificationError, InvalidHashError):
         return False

@@ -4,7 +4,7 @@ import math
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import case, delete, func, literal, select
+from sqlalchemy import case, delete, func, literal
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -17,19 +17,18 @@ class ThrottlePolicy:
     window: timedelta = timedelta(minutes=15)
 
 
-def retry_after(session: Session, email: str, policy: ThrottlePolicy) -> int | None:
-    """Seconds until ``email`` may try again, or None when it may try now."""
-    remaining = session.execute(
-        select(
-            LoginThrottle.failures,
-            func.extract(
-                "epoch", LoginThrottle.window_started_at + literal(policy.window) - func.now()
-            ),
-        ).where(LoginThrottle.email == email)
-    ).first()
-    if remaining is None:
-        return None
-    failures, seconds = remaining
+def lock_and_check(session: Session, email: str, policy: ThrottlePolicy) -> int | None:
+    """Lock ``email``'s throttle row until the transaction ends (making it if need be), then
+    return the seconds until it may try again, or None when it may try now. The lock makes
+    check, verify and record one step: parallel attempts for one email queue here, so no more
+    than ``max_failures`` of them are ever checked."""
+    upsert = insert(LoginThrottle).values(email=email, failures=0, window_started_at=func.now())
+    upsert = upsert.on_conflict_do_update(
+        index_elements=[LoginThrottle.email], set_={"email": upsert.excluded.email}
+    )
+    left = LoginThrottle.window_started_at + literal(policy.window) - func.now()
+    upsert = upsert.returning(LoginThrottle.failures, func.extract("epoch", left))
+    failures, seconds = session.execute(upsert).one()
     if failures < policy.max_failures or seconds <= 0:
         return None
     return max(1, math.ceil(seconds))

@@ -60,3 +60,11 @@ def token_owner(session: Session, token_hash: str) -> TokenOwner | None:
 def revoke_token(session: Session, token: str) -> bool:
     result = session.execute(delete(Token).where(Token.token_hash == digest(token)))
     return result.rowcount > 0
+
+
+def revoke_user_tokens(session: Session, user_id: int, keep: str | None = None) -> int:
+    """Revoke every token of ``user_id`` but ``keep``; returns how many."""
+    stmt = delete(Token).where(Token.user_id == user_id)
+    if keep is not None:
+        stmt = stmt.where(Token.token_hash != digest(keep))
+    return session.execute(stmt).rowcount

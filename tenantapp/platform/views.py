@@ -9,7 +9,7 @@ from pyramid.view import exception_view_config, view_config
 from ..errors import Conflict, InvalidInput, error_body
 from ..tenancy import provisioning
 from ..tenancy.slugs import SLUG_RULE, is_valid_slug
-from ..validation import PlainText, validated_body
+from ..validation import PlainText, query_params, validated_body
 from .resources import ManagedTenant, ManagedTenants, Stats
 
 
@@ -55,11 +55,12 @@ def create_tenant(context: ManagedTenants, request):
         )
     except provisioning.TenantExists as error:
         raise Conflict(str(error), {"slug": "taken"}) from None
+    info = provisioning.get_tenant(context.engine, info.slug)  # with its size, as GET shows it
     body = info.as_json()
     if owner is not None:
         body["owner"] = {"email": owner.email, "password": owner.password}
     request.response.status_int = 201
-    request.response.location = request.resource_url(ManagedTenant(context, info))
+    request.response.location = request.link(ManagedTenant(context, info))
     return body
 
 
@@ -116,7 +117,7 @@ def restore_tenant(context: ManagedTenant, request):
 @view_config(context=ManagedTenant, request_method="DELETE", permission="operate")
 def delete_tenant(context: ManagedTenant, request):
     """Archives (restorable) unless ``?purge=true``, as ``drop-tenant`` does."""
-    if request.GET.get("purge") == "true":
+    if query_params(request).get("purge") == "true":
         provisioning.purge_tenant(context.engine, context.info.slug)
     else:
         provisioning.archive_tenant(context.engine, context.info.slug)

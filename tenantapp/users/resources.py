@@ -3,7 +3,7 @@
 from pyramid.authorization import ALL_PERMISSIONS, Allow, Deny, Everyone
 from sqlalchemy.orm import Session
 
-from ..pagination import MAX_ID
+from ..pagination import parse_id
 from .models import User
 
 
@@ -15,9 +15,8 @@ class Users:
         self.dbsession = dbsession
 
     def __getitem__(self, segment: str) -> "UserResource":
-        if not segment.isascii() or not segment.isdigit() or not 0 < int(segment) <= MAX_ID:
-            raise KeyError(segment)
-        user = self.dbsession.get(User, int(segment))
+        user_id = parse_id(segment)
+        user = None if user_id is None else self.dbsession.get(User, user_id)
         if user is None:
             raise KeyError(segment)
         return UserResource(self, user)

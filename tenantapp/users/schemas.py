@@ -2,25 +2,19 @@
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, StringConstraints
 
 from ..identity.passwords import MAX_LENGTH, MIN_LENGTH
-from ..validation import PlainText
+from ..validation import PlainText, lowercase_email
 from .models import User
 
 Name = Annotated[PlainText, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Email = Annotated[EmailStr, Field(max_length=254)]
+Email = Annotated[EmailStr, AfterValidator(lowercase_email)]
 Password = Annotated[str, StringConstraints(min_length=MIN_LENGTH, max_length=MAX_LENGTH)]
 
 
 class _Input(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
-
-    @field_validator("email", mode="after", check_fields=False)
-    @classmethod
-    def _lowercase(cls, value: str) -> str:
-        """Emails are unique per tenant regardless of case."""
-        return value.lower()
 
 
 class UserCreate(_Input):

@@ -2,11 +2,12 @@
 
 from pyramid.httpexceptions import HTTPNoContent
 from pyramid.view import view_config
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from .. import audit
 from ..errors import Conflict, InvalidInput
+from ..identity.tokens import revoke_user_tokens
 from ..pagination import keyset_page
 from ..validation import validated_body
 from .models import User
@@ -26,13 +27,15 @@ def _flush_unique(request, email: str) -> None:
 
 
 def _keep_an_owner(request, user: User) -> None:
-    """A tenant never loses its last owner: someone must be able to manage roles."""
+    """A tenant never loses its last owner: someone must be able to manage roles. The owners'
+    rows stay locked until the change commits, so two owners removing each other at once
+    queue here, and the second sees the first's change."""
     if user.role != "owner":
         return
-    owners = request.dbsession.scalar(
-        select(func.count()).select_from(User).where(User.role == "owner")
-    )
-    if owners <= 1:
+    owners = request.dbsession.scalars(
+        select(User.id).where(User.role == "owner").with_for_update()
+    ).all()
+    if user.id not in owners or len(owners) <= 1:
         raise Conflict("a tenant must keep at least one owner")
 
 
@@ -51,7 +54,7 @@ def create_user(context: Users, request):
     _flush_unique(request, data.email)
     audit.record(request, "user.created", f"user:{user.id}", email=user.email)
     request.response.status_int = 201
-    request.response.location = request.resource_url(context.child(user))
+    request.response.location = request.link(context.child(user))
     return user_json(user)
 
 
@@ -102,8 +105,14 @@ def set_role(context: UserResource, request):
     permission="set-password",
 )
 def set_password(context: UserResource, request):
+    """A new password ends every session made with the old one: all of the user's tokens are
+    revoked, except the one making this request when users change their own."""
     password = validated_body(request, PasswordChange).password
     context.user.password_hash = request.registry["password_hasher"].hash(password)
     request.dbsession.flush()
-    audit.record(request, "user.password_changed", f"user:{context.user.id}")
+    keep = request.identity.token if request.identity.userid == f"user:{context.user.id}" else None
+    revoked = revoke_user_tokens(request.dbsession, context.user.id, keep=keep)
+    audit.record(
+        request, "user.password_changed", f"user:{context.user.id}", tokens_revoked=revoked
+    )
     return HTTPNoContent()

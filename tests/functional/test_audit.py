@@ -10,9 +10,13 @@ def actions(testapp, tenant, **params):
 def test_writes_are_recorded_newest_first_with_actor_and_request_id(testapp, client, tenant):
     owner_id = client.get(f"/{tenant.slug}/users").json["items"][0]["id"]
     body = {"email": "a@x.example", "name": "A", "password": "password-a"}
-    user = client.post_json(
+    response = client.post_json(
         f"/{tenant.slug}/users", body, headers={"X-Request-Id": "req-create-1"}
-    ).json
+    )
+    user = response.json
+    server_id = response.headers["X-Request-Id"]
+    assert server_id != "req-create-1"
+    assert response.headers["X-Client-Request-Id"] == "req-create-1"
     assert client.get(f"/{tenant.slug}").headers["X-Request-Id"]
     url = f"/{tenant.slug}/users/{user['id']}"
     client.patch_json(url, {"name": "B"})
@@ -28,14 +32,16 @@ def test_writes_are_recorded_newest_first_with_actor_and_request_id(testapp, cli
     target = f"user:{user['id']}"
     assert summary[:6] == [
         ("user.deleted", f"user:{owner_id}", target),
-        ("login.failed", "anonymous", "email:a@x.example"),
-        ("token.issued", "anonymous", target),
+        ("login.failed", "email:a@x.example", "email:a@x.example"),
+        ("token.issued", target, target),
         ("user.role_changed", f"user:{owner_id}", target),
         ("user.updated", f"user:{owner_id}", target),
         ("user.created", f"user:{owner_id}", target),
     ]
     created = entries[5]
-    assert created["request_id"] == "req-create-1"
+    # the server's id is what the log keys on; the client's is kept beside it
+    assert created["request_id"] == server_id
+    assert created["client_request_id"] == "req-create-1"
     assert created["occurred_at"]
     assert entries[3]["detail"] == {"old": "member", "new": "admin"}
     assert "password" not in str(entries)

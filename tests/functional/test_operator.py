@@ -19,7 +19,9 @@ def test_the_operator_api_needs_the_operator_token(testapp, headers):
 
 
 def test_a_tenant_token_is_not_an_operator_token(testapp, tenant):
-    testapp.get("/-/tenants", headers=tenant.auth, status=401)
+    response = testapp.get("/-/tenants", headers=tenant.auth, status=401)
+    assert response.json["message"] == "a valid operator token is required"
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
 
 
 def test_the_operator_token_opens_no_tenant(testapp, tenant):
@@ -32,7 +34,11 @@ def test_create_with_owner_then_the_owner_logs_in(testapp, fresh_slug):
     created = response.json
     assert created["slug"] == fresh_slug
     assert created["status"] == "active"
-    assert response.location == f"http://example.com/-/tenants/{fresh_slug}"
+    assert response.location == f"/-/tenants/{fresh_slug}"
+    shown = testapp.get(f"/-/tenants/{fresh_slug}", headers=OPERATOR).json
+    assert {k: v for k, v in created.items() if k != "owner"} == shown
+    assert created["size_bytes"] > 0
+    assert created["migration"]["status"] == "ok"
     owner = created["owner"]
     token = login(testapp, fresh_slug, owner["email"], owner["password"])
     me = testapp.get(f"/{fresh_slug}/users", headers={"Authorization": f"Bearer {token}"}).json

@@ -11,7 +11,7 @@ def test_create_returns_201_the_user_and_its_location(client, tenant):
     assert user["email"] == "ann@example.com"
     assert user["name"] == "Ann"
     assert set(user) >= {"id", "email", "name", "created_at"}
-    assert response.location == f"http://example.com/{tenant.slug}/users/{user['id']}"
+    assert response.location == f"/{tenant.slug}/users/{user['id']}"
     assert client.get(response.location).json == user
 
 
@@ -145,7 +145,7 @@ def test_tenant_index_links_to_its_users(client, tenant):
     assert body == {
         "slug": tenant.slug,
         "name": tenant.display_name,
-        "links": {"users": f"http://example.com/{tenant.slug}/users"},
+        "links": {"users": f"/{tenant.slug}/users"},
     }
 
 
