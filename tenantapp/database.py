@@ -22,6 +22,7 @@ from .embedded import start_embedded_postgres
 from .tenancy import binding
 
 URL_ENV = "TENANTAPP_DATABASE_URL"
+CONNECT_TIMEOUT = 5  # seconds
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 ZOPE_KEY = "tenantapp.zope_events"
 ZOPE_EVENTS = (  # what zope.sqlalchemy.register listens for
@@ -56,12 +57,11 @@ def make_engine(settings: dict) -> Engine:
     """No server-side prepared statements: the tenant schema is spelled into each statement's
     text, so with many tenants psycopg would prepare, evict and deallocate endlessly, each an
     extra round trip; PostgreSQL plans these short queries faster than that."""
-    engine = engine_from_config(
-        settings,
-        prefix="sqlalchemy.",
-        url=database_url(settings),
-        connect_args={"prepare_threshold": None},
-    )
+    url = database_url(settings)
+    connect_args = {"prepare_threshold": None}
+    if "connect_timeout" not in make_url(url).query:  # a server that hangs must not hang us
+        connect_args["connect_timeout"] = CONNECT_TIMEOUT
+    engine = engine_from_config(settings, prefix="sqlalchemy.", url=url, connect_args=connect_args)
     event.listen(engine, "checkout", refuse_closed_connections)
     return engine
 

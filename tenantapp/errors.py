@@ -7,10 +7,15 @@ import logging
 
 from pyramid.httpexceptions import HTTPException
 from pyramid.view import exception_view_config
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DisconnectionError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 log = logging.getLogger(__name__)
 LOCK_NOT_AVAILABLE = "55P03"
+# the database cannot serve now: no connection (08), shutting down or starting (57P0x),
+# out of connections (53300); a failure with no SQLSTATE never reached the server
+UNAVAILABLE = ("08", "57P01", "57P02", "57P03", "53300")
+RETRY_AFTER_UNAVAILABLE = "5"
 
 
 class APIError(Exception):
@@ -38,6 +43,16 @@ class InvalidInput(APIError):
 class Conflict(APIError):
     status = 409
     code = "conflict"
+
+
+class NotReady(APIError):
+    """The database is there but not migrated: nothing can be served until it is."""
+
+    status = 503
+    code = "not_ready"
+
+    def __init__(self, message: str):
+        super().__init__(message, headers={"Retry-After": RETRY_AFTER_UNAVAILABLE})
 
 
 def error_body(code: str, message: str, fields: dict | None = None) -> dict:
@@ -69,14 +84,33 @@ def http_error(exc, request):
     return error_body(code, str(message))
 
 
+def database_unavailable(error: Exception) -> bool:
+    """Whether ``error`` means the database cannot be reached or cannot serve right now."""
+    if isinstance(error, DisconnectionError | PoolTimeout):
+        return True
+    if not isinstance(error, OperationalError):
+        return False
+    sqlstate = getattr(error.orig, "sqlstate", None)
+    return sqlstate is None or sqlstate.startswith(UNAVAILABLE)
+
+
 @exception_view_config(OperationalError, renderer="json")
+@exception_view_config(DisconnectionError, renderer="json")
+@exception_view_config(PoolTimeout, renderer="json")
 def database_busy(exc, request):
-    """A lock wait that timed out (a tenant mid-migration): try again shortly."""
-    if getattr(exc.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE:
-        return unexpected_error(exc, request)
-    request.response.status_int = 503
-    request.response.headers["Retry-After"] = "1"
-    return error_body("busy", "this tenant is being changed; try again in a moment")
+    """503 with Retry-After when the database is down or out of connections, or a lock wait
+    timed out (a tenant mid-migration); anything else is a 500."""
+    response = request.response
+    if getattr(getattr(exc, "orig", None), "sqlstate", None) == LOCK_NOT_AVAILABLE:
+        response.status_int = 503
+        response.headers["Retry-After"] = "1"
+        return error_body("busy", "this tenant is being changed; try again in a moment")
+    if database_unavailable(exc):
+        log.warning("database unavailable on %s %s: %s", request.method, request.path, exc)
+        response.status_int = 503
+        response.headers["Retry-After"] = RETRY_AFTER_UNAVAILABLE
+        return error_body("database_unavailable", "the database is unavailable; try again soon")
+    return unexpected_error(exc, request)
 
 
 @exception_view_config(Exception, renderer="json")

@@ -34,9 +34,9 @@ class Root:
         self.request = request
 
     def __getitem__(self, segment: str):
-        if segment == PLATFORM_SEGMENT and self.request.registry["operator_enabled"]:
-            return Platform(self, self.request.registry["dbengine"])
         registry = self.request.registry
+        if segment == PLATFORM_SEGMENT:
+            return Platform(self, registry["dbengine"], registry["operator_enabled"])
         record = resolve_tenant(registry["tenant_directory"], self.request.dbsession, segment)
         if record is None:
             raise KeyError(segment)

@@ -6,7 +6,7 @@ for the session. Either way the tests run in a database of their own that is dro
 
 import os
 import uuid
-from contextlib import suppress
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 
 import pytest
@@ -36,18 +36,34 @@ def server_url(tmp_path_factory):
     server.cleanup()
 
 
-@pytest.fixture(scope="session")
-def database_url(server_url):
-    """A fresh database on the server, dropped when the session ends."""
+@contextmanager
+def throwaway_database(server_url: str):
+    """A fresh, empty database on the server; its URL; dropped at the end."""
     name = f"tenantapp_test_{uuid.uuid4().hex[:12]}"
     base = make_url(server_url).set(drivername="postgresql+psycopg")
     admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    yield base.set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.dispose()
+    try:
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url(server_url):
+    """The suite's database, dropped when the session ends."""
+    with throwaway_database(server_url) as url:
+        yield url
+
+
+@pytest.fixture
+def empty_database_url(server_url):
+    """A database of its own for one test, with nothing migrated."""
+    with throwaway_database(server_url) as url:
+        yield url
 
 
 OPERATOR_TOKEN = "op-" + "x" * 40

@@ -13,15 +13,29 @@ PLATFORM_SEGMENT = "-"
 
 @implementer(IPlatform)
 class Platform:
+    """``/-/``: readiness for anyone; the operator API when an operator token is configured."""
+
     __name__ = PLATFORM_SEGMENT
     __acl__ = [(Allow, "operator", ALL_PERMISSIONS), DENY_ALL]
 
-    def __init__(self, parent, engine: Engine):
+    def __init__(self, parent, engine: Engine, operator_enabled: bool):
         self.__parent__ = parent
-        self.children = {"tenants": ManagedTenants(self, engine), "stats": Stats(self)}
+        self.children = {"ready": Readiness(self, engine)}
+        if operator_enabled:
+            self.children.update(tenants=ManagedTenants(self, engine), stats=Stats(self))
 
     def __getitem__(self, segment: str):
         return self.children[segment]
+
+
+class Readiness:
+    """``/-/ready``: whether this process can serve tenants (for load balancers, orchestrators)."""
+
+    __name__ = "ready"
+
+    def __init__(self, parent: Platform, engine: Engine):
+        self.__parent__ = parent
+        self.engine = engine
 
 
 class Stats:

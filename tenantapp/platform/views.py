@@ -4,13 +4,21 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, EmailStr, StringConstraints
 from pyramid.httpexceptions import HTTPNoContent
+from pyramid.security import NO_PERMISSION_REQUIRED
 from pyramid.view import exception_view_config, view_config
+from sqlalchemy.exc import SQLAlchemyError
 
-from ..errors import Conflict, InvalidInput, error_body
-from ..tenancy import provisioning
+from ..errors import (
+    RETRY_AFTER_UNAVAILABLE,
+    Conflict,
+    InvalidInput,
+    database_unavailable,
+    error_body,
+)
+from ..tenancy import migrations, provisioning
 from ..tenancy.slugs import SLUG_RULE, is_valid_slug
 from ..validation import PlainText, query_params, validated_body
-from .resources import ManagedTenant, ManagedTenants, Stats
+from .resources import ManagedTenant, ManagedTenants, Readiness, Stats
 
 
 class TenantCreate(BaseModel):
@@ -21,6 +29,30 @@ class TenantCreate(BaseModel):
         None
     )
     owner_email: EmailStr | None = None
+
+
+@view_config(
+    context=Readiness, request_method="GET", renderer="json", permission=NO_PERMISSION_REQUIRED
+)
+def ready(context: Readiness, request):
+    """200 when the database answers and the shared schema is at head, else 503 saying which."""
+    checks = {"database": "ok", "shared_schema": "ok"}
+    try:
+        with context.engine.connect() as connection:
+            revision = migrations.current_revision(connection, "shared")
+    except SQLAlchemyError as error:
+        if not database_unavailable(error):
+            raise
+        checks.update(database="unreachable", shared_schema="unknown")
+    else:
+        head = migrations.head_revision("shared")
+        if revision != head:
+            checks["shared_schema"] = f"at {revision or 'nothing'}, not {head}: run migrate"
+    if all(value == "ok" for value in checks.values()):
+        return {"status": "ready", "checks": checks}
+    request.response.status_int = 503
+    request.response.headers["Retry-After"] = RETRY_AFTER_UNAVAILABLE
+    return {**error_body("not_ready", "this process cannot serve tenants yet"), "checks": checks}
 
 
 @view_config(context=Stats, request_method="GET", renderer="json", permission="operate")

@@ -1,14 +1,17 @@
 """Reading the tenant registry. Segments that are not valid slugs never reach SQL."""
 
 from sqlalchemy import select
+from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.orm import Session
 
 from ..caching import NotifiedCache
+from ..errors import NotReady
 from .directory import TenantEntry
 from .models import TenantRecord
 from .slugs import is_valid_slug
 
 VISIBLE = ("active", "suspended")
+UNDEFINED_TABLE = "42P01"
 ENTRY = select(
     TenantRecord.id,
     TenantRecord.slug,
@@ -22,9 +25,14 @@ def find_tenant(session: Session, slug: str) -> TenantEntry | None:
     """The active or suspended tenant with this slug."""
     if not is_valid_slug(slug):
         return None
-    row = session.execute(
-        ENTRY.where(TenantRecord.slug == slug, TenantRecord.status.in_(VISIBLE))
-    ).first()
+    try:
+        row = session.execute(
+            ENTRY.where(TenantRecord.slug == slug, TenantRecord.status.in_(VISIBLE))
+        ).first()
+    except ProgrammingError as error:
+        if getattr(error.orig, "sqlstate", None) == UNDEFINED_TABLE:
+            raise NotReady("the database is not migrated yet") from None
+        raise
     return None if row is None else TenantEntry(*row)
 
 

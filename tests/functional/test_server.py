@@ -1,0 +1,73 @@
+"""Requests waitress refuses before the app sees them still get the API's answer."""
+
+import json
+import socket
+import threading
+
+import pytest
+
+from tenantapp.server import create_api_server
+from tests.functional.test_hostile import SECURITY_HEADERS
+
+
+@pytest.fixture
+def server(app):
+    server = create_api_server(app, listen="127.0.0.1:0", max_request_body_size=1024, threads=2)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    yield server
+    server.close()
+    thread.join(timeout=10)
+
+
+def exchange(server, raw: bytes) -> tuple[int, dict[str, str], bytes]:
+    with socket.create_connection(("127.0.0.1", server.effective_port), timeout=10) as sock:
+        sock.sendall(raw)
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    head, _, body = received.partition(b"\r\n\r\n")
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.split(": ", 1) for line in lines)
+    return int(status_line.split()[1]), headers, body
+
+
+@pytest.mark.parametrize(
+    ("raw", "status", "code"),
+    [
+        (
+            b"POST /acme/users HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 5000\r\n\r\n" + b"x" * 5000,
+            413,
+            "body_too_large",
+        ),
+        (
+            b"POST /acme/users HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n",
+            400,
+            "bad_request",
+        ),
+        (
+            b"POST /acme/users HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n"
+            b"Content-Length: 2\r\n\r\nab",
+            400,
+            "bad_request",
+        ),
+    ],
+)
+def test_refusals_by_waitress_are_api_json(server, raw, status, code):
+    got, headers, body = exchange(server, raw)
+    assert got == status
+    assert headers["Content-Type"] == "application/json"
+    assert json.loads(body)["error"] == code
+    assert len(headers["X-Request-Id"]) == 32
+    for name in SECURITY_HEADERS:
+        assert name in headers
+
+
+def test_requests_waitress_accepts_reach_the_app(server):
+    status, headers, body = exchange(
+        server, b"GET /-/ready HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    assert status == 200
+    assert json.loads(body)["status"] == "ready"
+    assert len(headers["X-Request-Id"]) == 32
