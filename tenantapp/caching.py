@@ -11,10 +11,14 @@ storing its answer after.
 
 import itertools
 import logging
+import os
+import socket
 import threading
+import time
 import weakref
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Hashable
+from contextlib import contextmanager, suppress
 
 import psycopg
 from sqlalchemy.engine import Engine
@@ -23,11 +27,28 @@ log = logging.getLogger(__name__)
 
 EVERYTHING = "*"  # a payload that empties a cache (sent on TRUNCATE)
 HEARTBEAT_SECONDS = 1.0
+TRUST_SECONDS = 2.0  # caches turn off this long after the last heartbeat heard
+FIRST_BACKOFF, MAX_BACKOFF = 0.5, 30.0
+# libpq: give up connecting, and let the kernel drop a connection whose peer is gone
+SILENCE_DETECTION = {
+    "connect_timeout": 2,
+    "keepalives": 1,
+    "keepalives_idle": 5,
+    "keepalives_interval": 1,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 3000,
+}
 _caches: "weakref.WeakSet[NotifiedCache]" = weakref.WeakSet()
 
 
 class NotifiedCache:
-    def __init__(self, channel: str, capacity: int, group: Callable[[Hashable], str] | None = None):
+    def __init__(
+        self,
+        channel: str,
+        capacity: int,
+        group: Callable[[Hashable], str] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ):
         """``group(key)`` is what a notification names: the key itself unless given."""
         self.channel = channel
         self.capacity = capacity
@@ -37,13 +58,25 @@ class NotifiedCache:
         self._entries: OrderedDict = OrderedDict()
         self._lock = threading.Lock()
         self._generation = 0
-        self._trusted = False
+        self._trusted_until = 0.0
+        self._clock = clock
         _caches.add(self)
+
+    def _trusted(self) -> bool:
+        """Under the lock: whether the listener vouched for this cache recently enough. Trust
+        that lapsed (a listener stuck on a silent server) drops everything, as a disconnect
+        does, without waiting for the listener to notice."""
+        if self._clock() < self._trusted_until:
+            return True
+        if self._entries:
+            self._entries.clear()
+            self._generation += 1
+        return False
 
     def lookup(self, key: Hashable, load: Callable[[Hashable], object | None]):
         """The cached value for ``key``, else ``load(key)``, kept if not None."""
         with self._lock:
-            value = self._entries.get(key)
+            value = self._entries.get(key) if self._trusted() else None
             if value is not None:
                 self._entries.move_to_end(key)
                 self.hits += 1
@@ -53,7 +86,7 @@ class NotifiedCache:
         value = load(key)
         if value is not None:
             with self._lock:
-                if self._trusted and generation == self._generation and self.capacity:
+                if self._trusted() and generation == self._generation and self.capacity:
                     self._entries[key] = value
                     if len(self._entries) > self.capacity:
                         self._entries.popitem(last=False)
@@ -71,20 +104,29 @@ class NotifiedCache:
                 for key in [k for k in self._entries if self.group(k) == name]:
                     del self._entries[key]
 
-    def trust(self, trusted: bool) -> None:
+    def extend_trust(self, seconds: float) -> None:
+        """The listener heard its heartbeat: trust this cache for ``seconds`` more. A cache
+        whose trust had lapsed starts empty."""
         with self._lock:
-            self._trusted = trusted
+            self._trusted()
+            self._trusted_until = self._clock() + seconds
+
+    def distrust(self) -> None:
+        """The listener lost its connection (and perhaps notifications): empty, untrusted."""
+        with self._lock:
+            self._trusted_until = 0.0
             self._generation += 1
             self._entries.clear()
 
     def stats(self) -> dict:
         with self._lock:
+            trusted = self._trusted()
             return {
                 "size": len(self._entries),
                 "capacity": self.capacity,
                 "hits": self.hits,
                 "misses": self.misses,
-                "trusted": self._trusted,
+                "trusted": trusted,
             }
 
 
@@ -108,6 +150,7 @@ class Listener:
         self.caches: list[NotifiedCache] = []
         self.connected = threading.Event()
         self.backend_pid: int | None = None
+        self.waits: deque[float] = deque(maxlen=32)  # the last reconnect delays, for /-/stats
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -125,20 +168,26 @@ class Listener:
         if self._thread is not None:
             self._thread.join(timeout=5)
 
-    def _trust(self, trusted: bool) -> None:
+    def _heard(self) -> None:
         for cache in self.caches:
-            cache.trust(trusted)
-        (self.connected.set if trusted else self.connected.clear)()
+            cache.extend_trust(TRUST_SECONDS)
+        self.connected.set()
+
+    def _lost(self) -> None:
+        for cache in self.caches:
+            cache.distrust()
+        self.connected.clear()
 
     def _run(self) -> None:
         cargs, cparams = self.engine.dialect.create_connect_args(self.engine.url)
+        cparams = {**SILENCE_DETECTION, **cparams, "autocommit": True}
         by_channel: dict[str, list[NotifiedCache]] = {}
         for cache in self.caches:
             by_channel.setdefault(cache.channel, []).append(cache)
-        backoff = 0.5
+        backoff = FIRST_BACKOFF
         while not self._stop.is_set():
             try:
-                with psycopg.connect(*cargs, **cparams, autocommit=True) as connection:
+                with psycopg.connect(*cargs, **cparams) as connection:
                     self._serve(connection, by_channel)
             except (psycopg.Error, Deaf) as error:
                 # once per outage: caches bypass themselves until the listener is back
@@ -146,33 +195,60 @@ class Listener:
                     "cache listener disconnected (%s); caches off until it reconnects", error
                 )
             finally:
-                self._trust(False)
+                if self.connected.is_set():  # it worked for a while: the next outage is new
+                    backoff = FIRST_BACKOFF
+                self._lost()
+            self.waits.append(backoff)
             self._stop.wait(backoff)
-            backoff = min(backoff * 2, 30)
+            backoff = min(backoff * 2, MAX_BACKOFF)
 
     def _serve(self, connection: psycopg.Connection, by_channel: dict) -> None:
         """Dispatch notifications; every second, NOTIFY ourselves and insist on hearing it. A
         connection that can no longer hear (a half-open socket, a transaction-mode pooler that
         moved the LISTEN to another server session) turns the caches off instead of leaving
-        them deaf to changes. psycopg keeps notifications that arrive during the heartbeat."""
+        them deaf to changes. A server that stops answering altogether cannot hold the
+        listener: each command must finish within ``TRUST_SECONDS`` or the socket is shut,
+        and the caches' own trust lapses meanwhile. psycopg keeps notifications that arrive
+        during the heartbeat."""
         self.backend_pid = connection.info.backend_pid
         beat_channel = f"tenantapp_heartbeat_{self.backend_pid}"
-        for channel in (*by_channel, beat_channel):
-            connection.execute(f"LISTEN {channel}")
+        with severed_if_silent(connection):
+            for channel in (*by_channel, beat_channel):
+                connection.execute(f"LISTEN {channel}")
         for beat in itertools.count():
             if self._stop.is_set():
                 return
-            connection.execute("SELECT pg_notify(%s, %s)", (beat_channel, str(beat)))
+            with severed_if_silent(connection):
+                connection.execute("SELECT pg_notify(%s, %s)", (beat_channel, str(beat)))
             heard = False
             for note in connection.notifies(timeout=HEARTBEAT_SECONDS):
-                if note.channel == beat_channel:
-                    heard = heard or note.payload == str(beat)
+                if note.channel == beat_channel and note.payload == str(beat):
+                    heard = True
+                    self._heard()
                 for cache in by_channel.get(note.channel, ()):
                     cache.forget(note.payload)
             if not heard:
                 raise Deaf(f"no heartbeat back within {HEARTBEAT_SECONDS} s")
-            if not self.connected.is_set():
-                self._trust(True)
+
+
+@contextmanager
+def severed_if_silent(connection: psycopg.Connection):
+    """Shut the connection's socket if the block takes longer than ``TRUST_SECONDS``: a server
+    that keeps the socket open but never answers would otherwise block the listener for good
+    (TCP keepalives only catch a peer whose kernel is gone too)."""
+    watchdog = threading.Timer(TRUST_SECONDS, _shut_socket, (connection.fileno(),))
+    watchdog.daemon = True
+    watchdog.start()
+    try:
+        yield
+    finally:
+        watchdog.cancel()
+
+
+def _shut_socket(fileno: int) -> None:
+    """Shut the socket down (not close the descriptor psycopg owns): its blocked read ends."""
+    with suppress(OSError), socket.socket(fileno=os.dup(fileno)) as sock:
+        sock.shutdown(socket.SHUT_RDWR)
 
 
 def includeme(config):

@@ -5,7 +5,7 @@ from tenantapp.caching import NotifiedCache
 
 def trusted_cache(capacity: int = 3, group=None) -> NotifiedCache:
     cache = NotifiedCache("test_channel", capacity, group)
-    cache.trust(True)
+    cache.extend_trust(3600)
     return cache
 
 
@@ -28,10 +28,33 @@ def test_keeps_nothing_while_the_listener_is_not_connected():
     cache = NotifiedCache("test_channel", 3)
     cache.lookup("a", lambda key: "A")
     assert cache.stats()["size"] == 0
-    cache.trust(True)
+    cache.extend_trust(3600)
     cache.lookup("a", lambda key: "A")
-    cache.trust(False)  # a lost connection may have lost notifications too
+    cache.distrust()  # a lost connection may have lost notifications too
     assert cache.stats()["size"] == 0
+
+
+def test_trust_lapses_when_the_listener_stops_vouching():
+    """A listener stuck on a silent server never says so: its last word expires by itself."""
+    now = [100.0]
+    cache = NotifiedCache("test_channel", 3, clock=lambda: now[0])
+    cache.extend_trust(2.0)
+    cache.lookup("a", lambda key: "A")
+    now[0] += 1.9
+    assert cache.lookup("a", lambda key: "reloaded") == "A"
+    now[0] += 0.2  # 2.1 s after the last heartbeat heard
+    assert cache.stats() | {"hits": 0, "misses": 0} == {
+        "size": 0,
+        "capacity": 3,
+        "hits": 0,
+        "misses": 0,
+        "trusted": False,
+    }
+    assert cache.lookup("a", lambda key: "fresh") == "fresh"
+    assert cache.lookup("a", lambda key: "fresh again") == "fresh again"  # nothing kept
+    cache.extend_trust(2.0)
+    cache.lookup("a", lambda key: "B")
+    assert cache.lookup("a", lambda key: "never asked") == "B"
 
 
 def test_a_load_that_raced_a_change_is_not_kept():
