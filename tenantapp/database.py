@@ -109,7 +109,9 @@ def make_session_factory(engine: Engine, lock_timeout: str | None = None) -> ses
     """Sessions that bind to a tenant; their transactions wait at most ``lock_timeout`` for a
     lock (e.g. a tenant being migrated) and then fail with 503 instead of hanging."""
     info = {binding.LOCK_TIMEOUT_KEY: lock_timeout} if lock_timeout else {}
-    factory = sessionmaker(bind=engine, expire_on_commit=False, info=info)
+    factory = sessionmaker(
+        bind=engine, class_=binding.TenantSession, expire_on_commit=False, info=info
+    )
     binding.install(factory)
     for name in ZOPE_EVENTS:
         event.listen(factory, name, _to_zope(name))

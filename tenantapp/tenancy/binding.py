@@ -15,7 +15,10 @@ Two mechanisms, as defence in depth, both scoped to a single transaction:
   round trip: the request pays for BEGIN either way.
 
 SQLAlchemy's identity map is not schema-aware, so one session serves one tenant: rebinding a
-session to another schema is refused.
+session to another schema is refused. Tenant objects remember the schema they were loaded from
+or first written to, so one that travels (detached, pickled, merged) into a session of another
+tenant is refused there instead of writing over the row with the same id. A session that was
+never bound begins its transactions with an empty ``search_path``: no tenant table is in reach.
 """
 
 import re
@@ -28,7 +31,10 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
+from .models import TenantBase
+
 SESSION_KEY = "tenantapp.tenant_schema"
+OBJECT_KEY = "_tenantapp_schema"  # in a tenant object's __dict__: pickled and detached with it
 LOCK_TIMEOUT_KEY = "tenantapp.lock_timeout"
 READ_ONLY_KEY = "tenantapp.read_only"
 SCHEMA_PATTERN = re.compile(r"tenant_(?:[0-9]{1,19}|template)")
@@ -39,16 +45,23 @@ class TenantBindingError(RuntimeError):
 
 
 def bind_connection(
-    connection: Connection, schema: str, lock_timeout: str | None = None, read_only: bool = False
+    connection: Connection,
+    schema: str | None,
+    lock_timeout: str | None = None,
+    read_only: bool = False,
 ) -> None:
-    """Point this connection's current transaction at ``schema``, optionally bound how long it
-    waits for locks (a tenant being migrated holds them) and make it read-only, in one query."""
-    if SCHEMA_PATTERN.fullmatch(schema) is None:
-        raise ValueError(f"not a tenant schema name: {schema!r}")
-    if connection.get_execution_options().get("schema_translate_map") == {None: schema}:
-        return
-    connection.execution_options(schema_translate_map={None: schema})
-    settings = {"search_path": connection.dialect.identifier_preparer.quote_schema(schema)}
+    """Point this connection's current transaction at ``schema`` (``None``: at no tenant, an
+    empty ``search_path``), optionally bound how long it waits for locks (a tenant being
+    migrated holds them) and make it read-only, in one query."""
+    if schema is None:
+        settings = {"search_path": ""}
+    else:
+        if SCHEMA_PATTERN.fullmatch(schema) is None:
+            raise ValueError(f"not a tenant schema name: {schema!r}")
+        if connection.get_execution_options().get("schema_translate_map") == {None: schema}:
+            return
+        connection.execution_options(schema_translate_map={None: schema})
+        settings = {"search_path": connection.dialect.identifier_preparer.quote_schema(schema)}
     if lock_timeout is not None:
         settings["lock_timeout"] = lock_timeout
     if read_only:
@@ -111,18 +124,54 @@ def is_bound(session: Session) -> bool:
     return SESSION_KEY in session.info
 
 
+class TenantSession(Session):
+    """A session that refuses to merge in an object of another tenant (merge has no event)."""
+
+    def merge(self, instance, *args, **kw):
+        _refuse_foreign(self, instance)
+        return super().merge(instance, *args, **kw)
+
+
+@event.listens_for(TenantBase, "load", propagate=True)
+def _remember_origin(instance, context) -> None:
+    instance.__dict__[OBJECT_KEY] = bound_schema(context.session)
+
+
 def install(session_factory: sessionmaker) -> None:
-    """Re-apply the binding whenever a bound session begins a new transaction."""
+    """Bind every transaction a session begins (to its tenant, or to none), and keep tenant
+    objects inside the tenant they came from."""
 
     @event.listens_for(session_factory, "after_begin")
     def _rebind(session, transaction, connection):
-        if SESSION_KEY in session.info:
-            _bind_transaction(session, connection)
+        _bind_transaction(session, connection)
+
+    @event.listens_for(session_factory, "before_attach")
+    def _on_attach(session, instance):
+        _refuse_foreign(session, instance)
+
+    @event.listens_for(session_factory, "before_flush")
+    def _on_flush(session, flush_context, instances):
+        schema = bound_schema(session)
+        for instance in chain(session.new, session.dirty, session.deleted):
+            _refuse_foreign(session, instance)
+            instance.__dict__.setdefault(OBJECT_KEY, schema)
+
+
+def _refuse_foreign(session: Session, instance) -> None:
+    origin = getattr(instance, "__dict__", {}).get(OBJECT_KEY)
+    if origin is not None and origin != bound_schema(session):
+        raise TenantBindingError(
+            f"a {type(instance).__name__} of another tenant cannot join this session"
+        )
 
 
 def _bind_transaction(session: Session, connection: Connection) -> None:
-    """Bind ``connection`` as ``session`` asks: its schema, lock timeout and read-only flag."""
+    """Bind ``connection`` as ``session`` asks: its schema (none if unbound), lock timeout and
+    read-only flag."""
     info = session.info
     bind_connection(
-        connection, info[SESSION_KEY], info.get(LOCK_TIMEOUT_KEY), info.get(READ_ONLY_KEY, False)
+        connection,
+        info.get(SESSION_KEY),
+        info.get(LOCK_TIMEOUT_KEY),
+        info.get(READ_ONLY_KEY, False),
     )

@@ -1,5 +1,6 @@
 """The schema binding: per transaction, never leaking through the pool, one tenant per session."""
 
+import pickle
 import tempfile
 
 import pytest
@@ -124,3 +125,72 @@ def test_a_read_only_binding_refuses_writes(session_factory, tenant):
         session.add(User(email="sneaky@a.example", name="Sneaky"))
         with pytest.raises(DBAPIError, match="read-only transaction"):
             session.flush()
+
+
+def owner_of(session_factory, schema):
+    """The owner of a tenant, loaded in a session bound to it, then detached."""
+    with session_factory() as session:
+        bind_session(session, schema)
+        return session.scalars(select(User).order_by(User.id)).first()
+
+
+@pytest.mark.parametrize("travel", ["detached", "pickled"])
+@pytest.mark.parametrize("how", ["add", "merge", "delete"])
+def test_an_object_of_one_tenant_cannot_write_in_another(
+    session_factory, tenant, other_tenant, travel, how
+):
+    """Both tenants' owners have the same id: a travelling object must not touch the other."""
+    user = owner_of(session_factory, tenant.schema_name)
+    if travel == "pickled":
+        user = pickle.loads(pickle.dumps(user))
+    user.name = "written from tenant A"
+    with session_factory() as session:
+        bind_session(session, other_tenant.schema_name)
+        with pytest.raises(TenantBindingError):
+            getattr(session, how)(user)
+            session.flush()
+        session.rollback()
+    victim = owner_of(session_factory, other_tenant.schema_name)
+    assert victim.id == user.id
+    assert victim.name != "written from tenant A"
+
+
+def test_an_object_goes_back_to_its_own_tenant(session_factory, tenant):
+    user = pickle.loads(pickle.dumps(owner_of(session_factory, tenant.schema_name)))
+    user.name = "renamed after a trip"
+    with session_factory() as session:
+        bind_session(session, tenant.schema_name)
+        session.merge(user)
+        session.commit()
+    assert owner_of(session_factory, tenant.schema_name).name == "renamed after a trip"
+
+
+def test_new_objects_belong_to_the_tenant_they_were_written_to(
+    session_factory, tenant, other_tenant
+):
+    with session_factory() as session:
+        bind_session(session, tenant.schema_name)
+        user = User(email="new@a.example", name="New")
+        session.add(user)
+        session.commit()
+    with session_factory() as session:
+        bind_session(session, other_tenant.schema_name)
+        with pytest.raises(TenantBindingError):
+            session.add(user)
+
+
+def test_a_session_never_bound_reaches_no_tenant_table(engine, session_factory, tenant):
+    """Not even a table of the same name in ``public``, where the default search_path looks."""
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE public.users (LIKE tenant_template.users)"))
+    try:
+        with session_factory() as session:
+            assert session.scalar(text("SELECT current_schemas(false)")) == []
+            with pytest.raises(ProgrammingError, match="does not exist"):
+                session.scalars(select(User)).all()
+            session.rollback()
+            with pytest.raises(ProgrammingError, match="does not exist"):
+                session.execute(text("SELECT * FROM users"))
+    finally:
+        with engine.begin() as connection:
+            connection.execute(text("DROP TABLE public.users"))
