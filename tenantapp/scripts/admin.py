@@ -2,15 +2,21 @@
 
 import argparse
 import json
+import logging
 import shutil
 import sys
 
+from pyramid.exceptions import ConfigurationError
 from pyramid.paster import get_appsettings, setup_logging
+from sqlalchemy.exc import SQLAlchemyError
 
 from ..database import make_engine
+from ..errors import database_unavailable
 from ..identity.passwords import password_hasher
 from ..tenancy import migrating, provisioning, transfer
 from ..tenancy.slugs import InvalidSlug
+
+log = logging.getLogger(__name__)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -197,13 +203,32 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Errors are one line on stderr and exit status 1: a message, never a traceback."""
     args = build_parser().parse_args(argv)
-    setup_logging(args.config_uri)
     try:
+        setup_logging(args.config_uri)
         return run(args)
-    except (provisioning.ProvisioningError, InvalidSlug) as error:
-        print(f"tenantapp-admin: {error}", file=sys.stderr)
-        return 1
+    except (provisioning.ProvisioningError, InvalidSlug, ConfigurationError) as error:
+        return _fail(str(error))
+    except FileNotFoundError as error:
+        return _fail(f"no such file: {error.filename}")
+    except SQLAlchemyError as error:
+        detail = _first_line(getattr(error, "orig", None) or error)
+        if database_unavailable(error):
+            return _fail(f"cannot reach the database: {detail}")
+        return _fail(f"database error: {detail}")
+    except Exception as error:  # anything else: still one line, the traceback in the debug log
+        log.debug("tenantapp-admin failed", exc_info=True)
+        return _fail(f"{type(error).__name__}: {_first_line(error)}")
+
+
+def _first_line(error: object) -> str:
+    return next(iter(str(error).strip().splitlines()), "")
+
+
+def _fail(message: str) -> int:
+    print(f"tenantapp-admin: {message}", file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":

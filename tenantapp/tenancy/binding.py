@@ -36,6 +36,8 @@ from .models import TenantBase
 SESSION_KEY = "tenantapp.tenant_schema"
 OBJECT_KEY = "_tenantapp_schema"  # in a tenant object's __dict__: pickled and detached with it
 LOCK_TIMEOUT_KEY = "tenantapp.lock_timeout"
+MAX_SCHEMAS_KEY = "tenantapp.max_schemas_per_connection"
+SCHEMAS_SEEN_KEY = "tenantapp.schemas_seen"  # in the pooled connection's info
 READ_ONLY_KEY = "tenantapp.read_only"
 SCHEMA_PATTERN = re.compile(r"tenant_(?:[0-9]{1,19}|template)")
 
@@ -49,10 +51,12 @@ def bind_connection(
     schema: str | None,
     lock_timeout: str | None = None,
     read_only: bool = False,
+    max_schemas: int | None = None,
 ) -> None:
     """Point this connection's current transaction at ``schema`` (``None``: at no tenant, an
     empty ``search_path``), optionally bound how long it waits for locks (a tenant being
-    migrated holds them) and make it read-only, in one query."""
+    migrated holds them) and make it read-only, in one query. With ``max_schemas``, a pooled
+    connection that has served that many tenants is replaced when it is next checked out."""
     if schema is None:
         settings = {"search_path": ""}
     else:
@@ -61,6 +65,8 @@ def bind_connection(
         if connection.get_execution_options().get("schema_translate_map") == {None: schema}:
             return
         connection.execution_options(schema_translate_map={None: schema})
+        if max_schemas:
+            _count_schema(connection, schema, max_schemas)
         settings = {"search_path": connection.dialect.identifier_preparer.quote_schema(schema)}
     if lock_timeout is not None:
         settings["lock_timeout"] = lock_timeout
@@ -70,6 +76,17 @@ def bind_connection(
         calls = ", ".join("set_config(%s, %s, true)" for _ in settings)
         params = tuple(chain.from_iterable(settings.items()))
         connection.exec_driver_sql(f"SELECT {calls}", params)
+
+
+def _count_schema(connection: Connection, schema: str, limit: int) -> None:
+    """A PostgreSQL backend keeps the catalog entries of every relation it has used (about
+    38 KB per tenant schema), for as long as it lives: past ``limit`` distinct schemas, the
+    connection is marked to be closed and replaced at its next checkout."""
+    pooled = connection.connection
+    seen = pooled.info.setdefault(SCHEMAS_SEEN_KEY, set())
+    seen.add(schema)
+    if len(seen) >= limit:
+        pooled.invalidate(soft=True)
 
 
 def _begin_bound(driver, settings: dict[str, str]) -> bool:
@@ -174,4 +191,5 @@ def _bind_transaction(session: Session, connection: Connection) -> None:
         info.get(SESSION_KEY),
         info.get(LOCK_TIMEOUT_KEY),
         info.get(READ_ONLY_KEY, False),
+        info.get(MAX_SCHEMAS_KEY),
     )

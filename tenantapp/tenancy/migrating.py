@@ -13,7 +13,9 @@ from overlapping.
 import io
 import logging
 import multiprocessing
+import multiprocessing.connection
 import os
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
@@ -106,6 +108,9 @@ def migrate(
             if downgrade_to is None:
                 with engine.connect() as connection:
                     templates.refresh_template(connection, libpq_url(engine))
+            elif not slugs:  # every tenant goes down: so does the template they are made from
+                with engine.begin() as connection:
+                    templates.downgrade_template(connection, downgrade_to)
             return _migrate_tenants(
                 engine,
                 slugs,
@@ -188,10 +193,19 @@ _worker_engine: Engine | None = None
 
 
 def _start_worker(url: str, alembic_dir: str) -> None:
-    """In each worker process: one connection of its own, and the same migration scripts."""
+    """In each worker process: one connection of its own, the same migration scripts, and a
+    watch on the parent, so a worker never outlives a run that was killed."""
     global _worker_engine
+    threading.Thread(target=_die_with_parent, name="parent-watch", daemon=True).start()
     migrations.ALEMBIC_DIR = Path(alembic_dir)
     _worker_engine = create_engine(url, pool_size=1, max_overflow=0)
+
+
+def _die_with_parent() -> None:
+    """A parent killed outright (SIGKILL) cannot tell its workers; its process sentinel can.
+    Exiting closes the worker's connection, and the server rolls its transaction back."""
+    multiprocessing.connection.wait([multiprocessing.parent_process().sentinel])
+    os._exit(1)
 
 
 def _migrate_one(
@@ -208,6 +222,11 @@ def _migrate_one(
             connection.exec_driver_sql(
                 "SELECT set_config('lock_timeout', %s, true)", (lock_timeout,)
             )
+            if connection.dialect.server_version_info >= (14,):
+                # a worker that dies while its backend waits on a lock: the backend notices
+                connection.exec_driver_sql(
+                    "SELECT set_config('client_connection_check_interval', '1s', true)"
+                )
             if down:
                 migrations.downgrade_tenant(connection, schema, target)
             else:
@@ -225,19 +244,28 @@ def _migrate_one(
 def migration_sql(
     engine: Engine, slugs: list[str] | None = None, downgrade_to: str | None = None
 ) -> str:
-    """The SQL a migrate run would execute (alembic's offline mode), without executing it."""
+    """The SQL a migrate run would execute (alembic's offline mode), without executing it: the
+    shared schema, the template schema and the tenants that are behind, from wherever each is
+    (an empty database included)."""
     out = io.StringIO()
     with engine.connect() as connection:
         shared_at = migrations.current_revision(connection, "shared")
-    command.upgrade(
-        migrations.alembic_config("shared", output=out), f"{shared_at or 'base'}:head", sql=True
-    )
+        template_at = migrations.current_revision(connection, "tenant", templates.TEMPLATE_SCHEMA)
+    shared_head = migrations.head_revision("shared")
+    if shared_at != shared_head:
+        config = migrations.alembic_config("shared", output=out)
+        command.upgrade(config, f"{shared_at or 'base'}:{shared_head}", sql=True)
     target = downgrade_to or migrations.head_revision("tenant")
-    _, pending = _pending(engine, slugs, target)
-    for row in pending:
-        config = migrations.alembic_config("tenant", schema=row.schema_name, output=out)
+    schemas = [(templates.TEMPLATE_SCHEMA, template_at)]
+    if shared_at is not None:
+        schemas += [(row.schema_name, row.revision) for row in _pending(engine, slugs, target)[1]]
+    for schema, revision in schemas:
+        if revision == target:
+            continue
+        config = migrations.alembic_config("tenant", schema=schema, output=out)
         if downgrade_to:
-            command.downgrade(config, f"{row.revision}:{downgrade_to}", sql=True)
+            if revision is not None:
+                command.downgrade(config, f"{revision}:{downgrade_to}", sql=True)
         else:
-            command.upgrade(config, f"{row.revision or 'base'}:{target}", sql=True)
+            command.upgrade(config, f"{revision or 'base'}:{target}", sql=True)
     return out.getvalue()

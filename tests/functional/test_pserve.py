@@ -3,6 +3,7 @@
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -99,3 +100,25 @@ def test_pserve_starts_on_embedded_postgres_with_demo_tenants_and_keeps_data(pro
         assert [u["email"] for u in users] == ["owner@acme.example", "kept@acme.example"]
     finally:
         assert again.stop() == 0
+
+
+def test_a_closed_terminal_stops_the_embedded_server_too(project):
+    """SIGHUP, as when the terminal running pserve is closed."""
+    server = Pserve(project / "development.ini", free_port()).start()
+    server.process.send_signal(signal.SIGHUP)
+    assert server.process.wait(timeout=60) == 0
+    assert not (project / "var" / "pgdata" / "postmaster.pid").exists()
+
+
+def test_a_server_left_by_a_killed_pserve_is_stopped_by_the_next_one(project):
+    ini = project / "development.ini"
+    killed = Pserve(ini, free_port()).start()
+    killed.process.kill()
+    killed.process.wait(timeout=60)
+    postmaster = project / "var" / "pgdata" / "postmaster.pid"
+    assert postmaster.exists()  # nothing can stop it from inside a SIGKILL
+
+    again = Pserve(ini, free_port()).start()
+    assert again.call("/-/ready")["status"] == "ready"
+    assert again.stop() == 0
+    assert not postmaster.exists()

@@ -8,7 +8,7 @@ from psycopg.pq import Trace
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError, ProgrammingError
 
-from tenantapp.database import make_session_factory
+from tenantapp.database import DEFAULT_POOL_RECYCLE, make_engine, make_session_factory
 from tenantapp.tenancy.binding import (
     READ_ONLY_KEY,
     TenantBindingError,
@@ -194,3 +194,27 @@ def test_a_session_never_bound_reaches_no_tenant_table(engine, session_factory, 
     finally:
         with engine.begin() as connection:
             connection.execute(text("DROP TABLE public.users"))
+
+
+def test_a_connection_is_replaced_after_serving_max_schemas_tenants(database_url, make_tenant):
+    """Each backend caches the catalog of every schema it served: past the limit, a new one."""
+    schemas = [make_tenant("m").schema_name for _ in range(3)]
+    engine = make_engine({"sqlalchemy.url": database_url, "sqlalchemy.pool_size": "1"})
+    factory = make_session_factory(engine, max_schemas=3)
+
+    def backend_serving(schema: str) -> int:
+        with factory() as session:
+            bind_session(session, schema)
+            return session.scalar(text("SELECT pg_backend_pid()"))
+
+    try:
+        first = {backend_serving(schema) for schema in [*schemas[:2], schemas[0], schemas[1]]}
+        assert len(first) == 1  # two tenants, served again and again: one backend
+        assert backend_serving(schemas[2]) in first  # the third: still served, then retired
+        assert backend_serving(schemas[0]) not in first
+    finally:
+        engine.dispose()
+
+
+def test_connections_are_recycled_by_age_by_default(engine):
+    assert engine.pool._recycle == DEFAULT_POOL_RECYCLE

@@ -66,3 +66,8 @@ def test_a_connection_the_server_closed_is_replaced_at_checkout(settings):
         assert second != first
     finally:
         engine.dispose()
+
+
+def test_the_suite_leaves_no_temp_dirs_of_passing_tests(pytestconfig):
+    """Each test that starts pserve leaves an embedded server's data (tens of MB) under tmp."""
+    assert pytestconfig.getini("tmp_path_retention_policy") == "failed"

@@ -1,0 +1,83 @@
+"""The wheel: it carries its migrations and nothing but tenantapp, and it migrates a database."""
+
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("wheel")
+    subprocess.run(  # noqa: S603 - pip of this interpreter, on this project
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(out), str(ROOT)],
+        check=True,
+        capture_output=True,
+    )
+    return next(out.glob("tenantapp-*.whl"))
+
+
+def test_the_wheel_holds_tenantapp_and_its_migrations_only(wheel):
+    names = zipfile.ZipFile(wheel).namelist()
+    assert {name.split("/")[0] for name in names} == {"tenantapp", "tenantapp-0.1.0.dist-info"}
+    for kept in (
+        "alembic/env.py",
+        "alembic/script.py.mako",
+        "alembic/tenant/versions/t001_users.py",
+        "alembic/shared/versions/s001_tenant_registry.py",
+    ):
+        assert f"tenantapp/{kept}" in names
+
+
+def test_an_installed_wheel_migrates_and_creates_tenants(wheel, tmp_path, empty_database_url):
+    site = tmp_path / "site"
+    subprocess.run(  # noqa: S603
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--target",
+            str(site),
+            str(wheel),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    ini = tmp_path / "app.ini"
+    ini.write_text(
+        "[app:main]\nuse = egg:tenantapp\ntenantapp.embedded_database = false\n"
+        f"sqlalchemy.url = {empty_database_url.replace('%', '%%')}\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(site)}
+
+    def admin(*args: str) -> str:
+        done = subprocess.run(  # noqa: S603
+            [sys.executable, "-m", "tenantapp.scripts.admin", str(ini), *args],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    where = subprocess.run(
+        [sys.executable, "-c", "import tenantapp.tenancy.migrations as m; print(m.ALEMBIC_DIR)"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert Path(where) == site / "tenantapp" / "alembic"
+    assert "0 migrated, 0 failed" in admin("migrate")
+    assert "created tenant acme" in admin("create-tenant", "acme")
+    assert "acme\tactive\tt004" in admin("list-tenants")
