@@ -9,6 +9,7 @@ in memory. A generation counter stops a lookup that read the database before a c
 storing its answer after.
 """
 
+import atexit
 import itertools
 import logging
 import os
@@ -162,6 +163,8 @@ class Listener:
         if self._thread is None and any(cache.capacity for cache in self.caches):
             self._thread = threading.Thread(target=self._run, name="cache-listener", daemon=True)
             self._thread.start()
+            # at exit (before an embedded server stops) the lost connection is expected
+            atexit.register(self._stop.set)
 
     def stop(self) -> None:
         self._stop.set()
@@ -191,7 +194,8 @@ class Listener:
                     self._serve(connection, by_channel)
             except (psycopg.Error, Deaf) as error:
                 # once per outage: caches bypass themselves until the listener is back
-                (log.warning if self.connected.is_set() else log.debug)(
+                expected = self._stop.is_set() or not self.connected.is_set()
+                (log.debug if expected else log.warning)(
                     "cache listener disconnected (%s); caches off until it reconnects", error
                 )
             finally:

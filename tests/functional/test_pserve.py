@@ -108,6 +108,9 @@ def test_a_closed_terminal_stops_the_embedded_server_too(project):
     server.process.send_signal(signal.SIGHUP)
     assert server.process.wait(timeout=60) == 0
     assert not (project / "var" / "pgdata" / "postmaster.pid").exists()
+    log = "".join(server.log)
+    assert "Traceback" not in log
+    assert "WARN" not in log
 
 
 def test_a_server_left_by_a_killed_pserve_is_stopped_by_the_next_one(project):
