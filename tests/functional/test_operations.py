@@ -6,7 +6,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import psycopg
@@ -17,6 +16,7 @@ from tenantapp.database import make_engine
 from tenantapp.scripts.admin import main as admin
 from tenantapp.tenancy import migrating, migrations, templates
 from tests.functional.test_admin import write_ini
+from tests.functional.test_attacker import blocked_backends, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 ADMIN = Path(sys.executable).with_name("tenantapp-admin")
@@ -175,23 +175,6 @@ def running(pid: int) -> bool:
     except OSError:
         return False
     return state != "Z"
-
-
-def wait_for(condition, limit: float = 30.0) -> None:
-    deadline = time.monotonic() + limit
-    while not condition():
-        assert time.monotonic() < deadline, "condition never held"
-        time.sleep(0.05)
-
-
-def blocked_backends(engine) -> int:
-    with engine.connect() as connection:
-        return connection.scalar(
-            sa.text(
-                "SELECT count(*) FROM pg_stat_activity"
-                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
-            )
-        )
 
 
 def test_workers_die_with_a_migrate_run_killed_outright(
