@@ -7,6 +7,7 @@ README = (Path(__file__).parent / "README.md").read_text(encoding="utf-8")
 requires = [
     "pyramid>=2.0.2",
     "pyramid_tm>=2.5",
+    "pyramid_services>=2.2",
     "plaster_pastedeploy>=1.0",
     "waitress>=3.0",
     "SQLAlchemy>=2.0.30",

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import make_url
 from tqdm import tqdm
 
+from tenantapp import tenancy_from
 from tenantapp.database import make_engine, make_session_factory
 from tenantapp.identity.tokens import token_owner
 from tenantapp.tenancy import migrating, provisioning
@@ -63,13 +64,13 @@ def main() -> None:
     parser.add_argument("--database-url")
     args = parser.parse_args()
     with throwaway_database(args.database_url) as url:
-        setup = make_engine({"sqlalchemy.url": url})
+        setup = tenancy_from({"sqlalchemy.url": url})
         migrating.migrate(setup)
         schemas = [
             provisioning.create_tenant(setup, f"t{i:05d}")[0].schema_name
             for i in tqdm(range(args.tenants), desc="tenants", leave=False)
         ]
-        setup.dispose()
+        setup.servers.dispose()
         rows = [
             ("no limit", touch_all(url, schemas, None, "bench_unbounded")),
             (f"max {args.limit} schemas", touch_all(url, schemas, args.limit, "bench_bounded")),

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine, text
 
+from tenantapp import tenancy_from
 from tenantapp.identity.tokens import PREFIX, digest
 from tenantapp.tenancy import migrating, provisioning
 
@@ -35,11 +36,12 @@ def new_token() -> str:
 
 
 def make_tenants(engine: Engine, count: int, users: int, progress=None) -> list[Target]:
-    migrating.migrate(engine)
+    tenancy = tenancy_from({"sqlalchemy.url": engine.url.render_as_string(hide_password=False)})
+    migrating.migrate(tenancy)
     targets = []
     for i in range(count):
         slug = f"t{i:05d}"
-        info, _ = provisioning.create_tenant(engine, slug)
+        info, _ = provisioning.create_tenant(tenancy, slug)
         token = new_token()
         with engine.begin() as connection:
             connection.execute(text(USERS_SQL.format(schema=info.schema_name)), {"users": users})

@@ -11,8 +11,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from sqlalchemy import create_engine
-
+from tenantapp import tenancy_from
 from tenantapp.tenancy import migrating, migrations, provisioning
 
 from .database import throwaway_database
@@ -53,16 +52,16 @@ def main() -> None:
     parser.add_argument("--database-url")
     args = parser.parse_args()
     with throwaway_database(args.database_url) as url, tempfile.TemporaryDirectory() as tmp:
-        engine = create_engine(url)
-        migrating.migrate(engine)
+        tenancy = tenancy_from({"sqlalchemy.url": url})
+        migrating.migrate(tenancy)
 
         def make():
             for i in range(args.tenants):
-                provisioning.create_tenant(engine, f"t-{i}")
+                provisioning.create_tenant(tenancy, f"t-{i}")
 
         timed(f"create {args.tenants} tenants (template)", make)
         _, noop = timed(
-            f"migrate, nothing to do, {args.tenants} tenants", lambda: migrating.migrate(engine)
+            f"migrate, nothing to do, {args.tenants} tenants", lambda: migrating.migrate(tenancy)
         )
 
         scripts = Path(tmp) / "alembic"
@@ -74,10 +73,10 @@ def main() -> None:
         report, full = timed(
             f"migrate {args.tenants} tenants by one revision (column + index), "
             f"{args.workers} workers",
-            lambda: migrating.migrate(engine, workers=args.workers),
+            lambda: migrating.migrate(tenancy, workers=args.workers),
         )
         print(f"  {len(report.migrated)} migrated, {len(report.failed)} failed")
-        engine.dispose()
+        tenancy.servers.dispose()
     print(f"nothing to do: {noop:.2f} s (aim < 5 s); one revision: {full:.1f} s (aim < 60 s)")
 
 

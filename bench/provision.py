@@ -9,23 +9,22 @@ import statistics
 import time
 import uuid
 
-from sqlalchemy import create_engine
-
+from tenantapp import tenancy_from
 from tenantapp.tenancy import migrating, provisioning
 
 from .database import percentile, throwaway_database
 
 
-def sample(engine, count: int, use_template: bool) -> list[float]:
+def sample(tenancy, count: int, use_template: bool) -> list[float]:
     timings, made = [], []
     for _ in range(count):
         slug = f"b-{uuid.uuid4().hex[:12]}"
         started = time.perf_counter()
-        provisioning.create_tenant(engine, slug, use_template=use_template)
+        provisioning.create_tenant(tenancy, slug, use_template=use_template)
         timings.append((time.perf_counter() - started) * 1000)
         made.append(slug)
     for slug in made:
-        provisioning.purge_tenant(engine, slug)
+        provisioning.purge_tenant(tenancy, slug)
     return timings
 
 
@@ -36,25 +35,25 @@ def main() -> None:
     parser.add_argument("--database-url")
     args = parser.parse_args()
     with throwaway_database(args.database_url) as url:
-        engine = create_engine(url)
-        migrating.migrate(engine)
+        tenancy = tenancy_from({"sqlalchemy.url": url})
+        migrating.migrate(tenancy)
         rows = []
         for existing in (0, args.existing):
             if existing:
                 started = time.perf_counter()
                 for i in range(existing):
-                    provisioning.create_tenant(engine, f"filler-{i}")
+                    provisioning.create_tenant(tenancy, f"filler-{i}")
                 fill = time.perf_counter() - started
                 print(f"made {existing} tenants in {fill:.1f} s", flush=True)
             for method, use_template in (("template", True), ("migrations", False)):
-                t = sample(engine, args.samples, use_template)
+                t = sample(tenancy, args.samples, use_template)
                 rows.append((existing, method, statistics.median(t), percentile(t, 0.99)))
                 print(
                     f"{existing:>6} existing  {method:<10}  median {rows[-1][2]:6.1f} ms"
                     f"  p99 {rows[-1][3]:6.1f} ms",
                     flush=True,
                 )
-        engine.dispose()
+        tenancy.servers.dispose()
     by = {(e, m): med for e, m, med, _ in rows}
     for method in ("template", "migrations"):
         ratio = by[(args.existing, method)] / by[(0, method)]

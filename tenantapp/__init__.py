@@ -1,21 +1,38 @@
-"""tenantapp: one Pyramid instance serving many tenants, each in its own PostgreSQL schema."""
+"""tenantapp: one Pyramid instance serving many tenants, each isolated from every other."""
 
 from pyramid.config import Configurator
 
 
+def configure(settings: dict) -> Configurator:
+    """The one way tenantapp is assembled, for the WSGI app, ``tenantapp-admin``, the tests and
+    workers alike: each subsystem configures itself in its includeme. The database goes first
+    and is committed, so the others find its services while they configure themselves."""
+    config = Configurator(settings=settings)
+    config.include(".database")
+    config.commit()
+    config.include(".caching")
+    config.include(".identity")
+    config.include(".tenancy")
+    config.include(".validation")
+    config.include(".hardening")
+    config.include(".resources")
+    config.scan(".views")
+    config.scan(".users.views")
+    config.scan(".audit.views")
+    config.scan(".platform.views")
+    config.scan(".errors")
+    config.commit()
+    return config
+
+
 def main(global_config, **settings):
-    """Assemble the WSGI application; each subsystem configures itself in its includeme."""
-    with Configurator(settings=settings) as config:
-        config.include(".database")
-        config.include(".caching")
-        config.include(".identity")
-        config.include(".tenancy")
-        config.include(".validation")
-        config.include(".hardening")
-        config.include(".resources")
-        config.scan(".views")
-        config.scan(".users.views")
-        config.scan(".audit.views")
-        config.scan(".platform.views")
-        config.scan(".errors")
-    return config.make_wsgi_app()
+    """The WSGI application (paste's app factory)."""
+    return configure(settings).make_wsgi_app()
+
+
+def tenancy_from(settings: dict):
+    """The tenant lifecycle of a configuration, assembled as the app is (scripts, benchmarks,
+    tests): servers, stores and registry."""
+    from .interfaces import ITenancy, service
+
+    return service(configure(settings).registry, ITenancy)

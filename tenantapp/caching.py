@@ -259,6 +259,8 @@ def includeme(config):
     """The process's listener; it starts once the app is built."""
     from pyramid.events import ApplicationCreated
 
-    listener = Listener(config.registry["dbengine"])
+    from .interfaces import IServers, service
+
+    listener = Listener(service(config.registry, IServers).default.owner)
     config.registry["cache_listener"] = listener
     config.add_subscriber(lambda event: listener.start(), ApplicationCreated)

@@ -19,7 +19,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from zope.sqlalchemy.datamanager import ZopeTransactionEvents
 
 from .embedded import start_embedded_postgres
+from .interfaces import IServers, ITenantStore
 from .tenancy import binding
+from .tenancy.errors import ProvisioningError
+from .tenancy.servers import DEFAULT, Server, Servers, app_role, server_urls
 
 URL_ENV = "TENANTAPP_DATABASE_URL"
 CONNECT_TIMEOUT = 5  # seconds
@@ -49,6 +52,10 @@ def database_url(settings: dict) -> str:
                 "(tenantapp.embedded_database is off)"
             )
         url = start_embedded_postgres(Path(settings.get("tenantapp.data_dir") or "var"))
+    return normalized_url(url)
+
+
+def normalized_url(url: str) -> str:
     parsed = make_url(url)
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
@@ -57,11 +64,13 @@ def database_url(settings: dict) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def make_engine(settings: dict) -> Engine:
-    """No server-side prepared statements: the tenant schema is spelled into each statement's
+def make_engine(settings: dict, url: str | None = None) -> Engine:
+    """An engine for ``url`` (default: the configured database) with the pool settings.
+
+    No server-side prepared statements: the tenant schema is spelled into each statement's
     text, so with many tenants psycopg would prepare, evict and deallocate endlessly, each an
     extra round trip; PostgreSQL plans these short queries faster than that."""
-    url = database_url(settings)
+    url = database_url(settings) if url is None else normalized_url(url)
     settings = {"sqlalchemy.pool_recycle": DEFAULT_POOL_RECYCLE, **settings}
     connect_args = {"prepare_threshold": None}
     if "connect_timeout" not in make_url(url).query:  # a server that hangs must not hang us
@@ -111,7 +120,7 @@ class CompiledCacheStats:
 
 
 def make_session_factory(
-    engine: Engine, lock_timeout: str | None = None, max_schemas: int | None = None
+    engine: Engine | None = None, lock_timeout: str | None = None, max_schemas: int | None = None
 ) -> sessionmaker:
     """Sessions that bind to a tenant; their transactions wait at most ``lock_timeout`` for a
     lock (e.g. a tenant being migrated) and then fail with 503 instead of hanging, and a pooled
@@ -119,7 +128,7 @@ def make_session_factory(
     info = {binding.LOCK_TIMEOUT_KEY: lock_timeout, binding.MAX_SCHEMAS_KEY: max_schemas}
     factory = sessionmaker(
         bind=engine, class_=binding.TenantSession, expire_on_commit=False, info=info
-    )
+    )  # the request path passes each session the engine of its tenant's server
     binding.install(factory)
     for name in ZOPE_EVENTS:
         event.listen(factory, name, _to_zope(name))
@@ -146,16 +155,45 @@ def changes_state(request) -> bool:
 
 
 def request_dbsession(request) -> Session:
-    """The request's session. A request that may write joins the request's transaction
-    manager (pyramid_tm commits or aborts it); a safe one (GET, HEAD, OPTIONS) reads in a
-    read-only transaction that is rolled back when the request is done, without two-phase
-    commit machinery for a transaction that has nothing to commit."""
+    """The session of the request's tenant, and the one place a request's session is bound:
+    its tenant's store (found by the tenant's mode) says which engine serves the tenant and how
+    to bind to it. A request that may write joins the request's transaction manager
+    (pyramid_tm commits or aborts it); a safe one (GET, HEAD, OPTIONS) reads in a read-only
+    transaction that is rolled back when the request is done, without two-phase commit
+    machinery for a transaction that has nothing to commit."""
+    tenant = request.tenant
+    if tenant is None:
+        raise LookupError("request.dbsession serves a tenant: this request has none")
+    store = request.find_service(ITenantStore, name=tenant.record.mode)
     factory = request.registry["dbsession_factory"]
+    engine = store.engine(tenant.record)
     if request.method in SAFE_METHODS:
-        session = factory(info={binding.READ_ONLY_KEY: True})
+        session = factory(bind=engine, info={binding.READ_ONLY_KEY: True})
         request.add_finished_callback(lambda request: session.close())
-        return session
-    return factory(info={ZOPE_KEY: ZopeTransactionEvents(transaction_manager=request.tm)})
+    else:
+        events = ZopeTransactionEvents(transaction_manager=request.tm)
+        session = factory(bind=engine, info={ZOPE_KEY: events})
+    binding.bind_session(session, store.binding(tenant.record))
+    return session
+
+
+def request_tenant(request):
+    """None until the root factory resolves the tenant in the URL and sets it."""
+    return None
+
+
+def make_servers(settings: dict) -> Servers:
+    """Every configured server, each with an owner engine and a serving engine (see
+    ``tenancy.servers``)."""
+    role = app_role(settings)
+    urls = {DEFAULT: database_url(settings), **server_urls(settings)}
+    return Servers(
+        {
+            name: Server(name, make_engine(settings, url), make_engine(settings, role.url(url)))
+            for name, url in urls.items()
+        },
+        role,
+    )
 
 
 def includeme(config):
@@ -165,13 +203,18 @@ def includeme(config):
     settings["tm.annotate_user"] = False
     settings["tm.activate_hook"] = changes_state
     config.include("pyramid_tm")
+    config.include("pyramid_services")
 
-    engine = make_engine(settings)
-    config.registry["dbengine"] = engine
-    config.registry["compiled_cache_stats"] = CompiledCacheStats(engine)
+    try:
+        servers = make_servers(settings)
+    except ProvisioningError as error:
+        raise ConfigurationError(str(error)) from None
+    config.register_service(servers, IServers)
+    config.registry["compiled_cache_stats"] = CompiledCacheStats(servers.default.serving)
     config.registry["dbsession_factory"] = make_session_factory(
-        engine,
+        None,
         settings.get("tenantapp.lock_timeout", "2s"),
         int(settings.get("tenantapp.max_schemas_per_connection", DEFAULT_MAX_SCHEMAS)),
     )
+    config.add_request_method(request_tenant, "tenant", reify=True)
     config.add_request_method(request_dbsession, "dbsession", reify=True)

@@ -1,7 +1,38 @@
-"""Marker interfaces for subtrees under the root that the security policy must recognise."""
+"""Interfaces: marker interfaces the security policy recognises, and the services the app is
+assembled from (registered with pyramid_services, found with ``request.find_service``)."""
 
+from types import SimpleNamespace
+
+from pyramid_services import find_service_factory
 from zope.interface import Interface
 
 
 class IPlatform(Interface):
     """The operator API under ``/-/``, which can never be a tenant slug."""
+
+
+class IServers(Interface):
+    """The PostgreSQL servers tenants are placed on, by name, each with one bounded pool."""
+
+
+class ITenantDirectory(Interface):
+    """Which tenant a slug names, and where it is placed: the registry, cached in memory."""
+
+
+class ITenantStore(Interface):
+    """How one isolation mode keeps a tenant's data; registered under the mode's name.
+
+    ``engine(entry)`` and ``binding(entry)``: where a session serving the tenant connects and
+    how it is bound; ``create``, ``drop``, ``archive``, ``restore``, ``size`` and ``locate``
+    carry out the lifecycle for that mode.
+    """
+
+
+class ITenancy(Interface):
+    """The servers and the stores by mode, as the tenant lifecycle (create, move, drop, ...)
+    works with them."""
+
+
+def service(registry, iface, name: str = ""):
+    """A singleton service, outside a request (scripts, tests, start-up hooks)."""
+    return find_service_factory(SimpleNamespace(registry=registry), iface, name=name)(None, None)

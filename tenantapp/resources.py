@@ -1,8 +1,9 @@
 """The traversal tree: ``/`` → ``Tenant`` (first segment) → ``users`` | ``tokens`` | ``audit``.
 
-The root factory's ``__getitem__`` is the only place a tenant is resolved, and constructing the
-``Tenant`` resource is the only place a request's session is bound to a schema. ``/-/`` is the
-operator API: ``-`` can never be a slug.
+The root factory's ``__getitem__`` is the only place a tenant is resolved: it sets
+``request.tenant``, and ``request.dbsession`` (``tenantapp.database``) is the only place a
+request's session is bound, by the store of the tenant's isolation mode. ``/-/`` is the operator
+API: ``-`` can never be a slug.
 """
 
 from pyramid.authorization import ALL_PERMISSIONS, DENY_ALL, Allow
@@ -11,10 +12,9 @@ from pyramid.traversal import ResourceURL
 from .audit.resources import AuditLog
 from .errors import APIError
 from .identity.resources import Tokens
+from .interfaces import ITenantDirectory
 from .platform.resources import PLATFORM_SEGMENT, Platform
-from .tenancy.binding import bind_session
 from .tenancy.directory import TenantEntry
-from .tenancy.registry import resolve_tenant
 from .users.resources import Users
 
 MEMBER = ("view", "logout")
@@ -34,30 +34,29 @@ class Root:
         self.request = request
 
     def __getitem__(self, segment: str):
-        registry = self.request.registry
+        request = self.request
         if segment == PLATFORM_SEGMENT:
-            return Platform(self, registry["dbengine"], registry["operator_enabled"])
-        record = resolve_tenant(registry["tenant_directory"], self.request.dbsession, segment)
+            return Platform(self, request)
+        record = request.find_service(ITenantDirectory).resolve(segment)
         if record is None:
             raise KeyError(segment)
         if record.status == "suspended":
             raise TenantSuspended("this tenant is suspended")
-        return Tenant(self, record, self.request)
+        request.tenant = tenant = Tenant(self, record, request)
+        return tenant
 
 
 class Tenant:
-    """One tenant; building it binds the session to the tenant's schema for the request."""
+    """One tenant, as its registry entry (``record``) places it."""
 
     def __init__(self, parent: Root, record: TenantEntry, request):
         self.__parent__ = parent
         self.__name__ = record.slug
         self.record = record
-        self.request = request
-        bind_session(request.dbsession, record.schema_name)
         self.children = {
-            "users": Users(self, request.dbsession),
+            "users": Users(self, request),
             "tokens": Tokens(self),
-            "audit": AuditLog(self, request.dbsession),
+            "audit": AuditLog(self),
         }
 
     def __acl__(self):

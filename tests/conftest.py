@@ -14,9 +14,10 @@ import sqlalchemy as sa
 import webtest
 from sqlalchemy.engine import make_url
 
-from tenantapp import main
-from tenantapp.database import make_engine
+from tenantapp import main, tenancy_from
+from tenantapp.interfaces import ITenancy, service
 from tenantapp.tenancy import migrating, provisioning
+from tenantapp.tenancy.lifecycle import Tenancy
 
 TEST_URL_ENV = "TENANTAPP_TEST_DATABASE_URL"
 
@@ -85,19 +86,26 @@ def settings(database_url):
     }
 
 
+tenancy_for = tenancy_from
+
+
 @pytest.fixture(scope="session")
 def app(settings):
-    engine = make_engine(settings)
-    migrating.migrate(engine)
-    engine.dispose()
+    migrating.migrate(tenancy_for(settings))
     app = main({}, **settings)
     yield app
     app.registry["cache_listener"].stop()
 
 
 @pytest.fixture(scope="session")
-def engine(app):
-    return app.registry["dbengine"]
+def tenancy(app) -> Tenancy:
+    return service(app.registry, ITenancy)
+
+
+@pytest.fixture(scope="session")
+def engine(tenancy):
+    """The default server as the owner: for tests that look at the database directly."""
+    return tenancy.registry
 
 
 @pytest.fixture
@@ -132,7 +140,7 @@ def tokens():
 
 
 @pytest.fixture
-def make_tenant(app, engine, testapp, tokens):
+def make_tenant(app, engine, testapp, tokens, tenancy):
     """Create tenants with unique slugs and a logged-in owner; each is dropped after the test."""
     made = []
 
@@ -140,7 +148,7 @@ def make_tenant(app, engine, testapp, tokens):
         slug = f"{prefix}-{uuid.uuid4().hex[:10]}"
         email = f"owner@{slug}.example"
         info, _ = provisioning.create_tenant(
-            engine, slug, name, email, PASSWORD, hasher=app.registry["password_hasher"]
+            tenancy, slug, name, email, PASSWORD, hasher=app.registry["password_hasher"]
         )
         made.append(slug)
         tokens[slug] = login(testapp, slug, email)
@@ -149,16 +157,16 @@ def make_tenant(app, engine, testapp, tokens):
     yield make
     for slug in made:
         with suppress(provisioning.UnknownTenant):  # the test may have dropped it itself
-            provisioning.purge_tenant(engine, slug)
+            provisioning.purge_tenant(tenancy, slug)
 
 
 @pytest.fixture
-def fresh_slug(engine):
+def fresh_slug(engine, tenancy):
     """An unused slug for a test that creates the tenant itself; dropped afterwards."""
     slug = f"new-{uuid.uuid4().hex[:10]}"
     yield slug
     with suppress(provisioning.UnknownTenant):
-        provisioning.purge_tenant(engine, slug)
+        provisioning.purge_tenant(tenancy, slug)
 
 
 @pytest.fixture

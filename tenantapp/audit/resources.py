@@ -4,6 +4,5 @@
 class AuditLog:
     __name__ = "audit"
 
-    def __init__(self, parent, dbsession):
+    def __init__(self, parent):
         self.__parent__ = parent
-        self.dbsession = dbsession

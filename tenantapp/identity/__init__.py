@@ -6,7 +6,7 @@ from datetime import timedelta
 from pyramid.exceptions import ConfigurationError
 from sqlalchemy import event
 
-from ..tenancy.binding import bound_schema
+from ..tenancy.binding import bound_scope
 from .passwords import password_hasher
 from .policy import TenantSecurityPolicy
 from .throttle import ThrottlePolicy
@@ -42,9 +42,9 @@ def includeme(config):
     @event.listens_for(config.registry["dbsession_factory"], "after_commit")
     def forget_owners_after_writes(session):
         """This process forgets at once; the trigger's notification tells the others."""
-        schema = bound_schema(session)
-        if schema is not None:
-            forget_token_owners(schema)
+        scope = bound_scope(session)
+        if scope is not None:
+            forget_token_owners(scope)
 
     # A view registered without a permission still needs "view": forgetting one never opens it.
     config.set_default_permission("view")

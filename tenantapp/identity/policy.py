@@ -1,7 +1,7 @@
 """The security policy: who is asking (bearer token), and whether the ACLs let them.
 
 A tenant user's token is resolved with the request's session once traversal has bound it to the
-tenant in the URL: the token is looked for in that tenant's schema only. Its owner is cached in
+tenant in the URL: the token is looked for among that tenant's rows only. Its owner is cached in
 memory per (schema, digest), forgotten on any change to the tenant's users or tokens. The
 operator token is only ever accepted below the platform resource.
 """
@@ -16,7 +16,7 @@ from pyramid.traversal import find_interface
 
 from ..caching import NotifiedCache
 from ..interfaces import IPlatform
-from ..tenancy.binding import bound_schema, is_bound
+from ..tenancy.binding import bound_scope
 from .tokens import digest, token_owner
 
 OPERATOR = "operator"
@@ -48,10 +48,10 @@ class TenantSecurityPolicy:
         token = bearer_token(request)
         if token is None:
             return None
-        session = request.dbsession
-        if is_bound(session):
+        if request.tenant is not None:
+            session = request.dbsession
             owner = self.token_owners.lookup(
-                (bound_schema(session), digest(token)), lambda key: token_owner(session, key[1])
+                (bound_scope(session), digest(token)), lambda key: token_owner(session, key[1])
             )
             if owner is None or owner.expires_at <= datetime.now(UTC):
                 return None
@@ -68,7 +68,7 @@ class TenantSecurityPolicy:
     def identity(self, request) -> Identity | None:
         """None (and not remembered) until traversal has found a tenant or the platform: only
         then is it known where to look."""
-        if getattr(request, "context", None) is None and not is_bound(request.dbsession):
+        if getattr(request, "context", None) is None and request.tenant is None:
             return None
         return self.cache.get_or_create(request)
 

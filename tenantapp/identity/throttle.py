@@ -10,6 +10,9 @@ from sqlalchemy.orm import Session
 
 from .models import LoginThrottle
 
+# by name, not columns: in shared mode the key is (tenant_id, email)
+THROTTLE_KEY = "pk_login_throttle"
+
 
 @dataclass(frozen=True)
 class ThrottlePolicy:
@@ -24,7 +27,7 @@ def lock_and_check(session: Session, email: str, policy: ThrottlePolicy) -> int 
     than ``max_failures`` of them are ever checked."""
     upsert = insert(LoginThrottle).values(email=email, failures=0, window_started_at=func.now())
     upsert = upsert.on_conflict_do_update(
-        index_elements=[LoginThrottle.email], set_={"email": upsert.excluded.email}
+        constraint=THROTTLE_KEY, set_={"email": upsert.excluded.email}
     )
     left = LoginThrottle.window_started_at + literal(policy.window) - func.now()
     upsert = upsert.returning(LoginThrottle.failures, func.extract("epoch", left))
@@ -39,7 +42,7 @@ def record_failure(session: Session, email: str, policy: ThrottlePolicy) -> None
     expired = LoginThrottle.window_started_at + literal(policy.window) <= func.now()
     stmt = insert(LoginThrottle).values(email=email, failures=1, window_started_at=func.now())
     stmt = stmt.on_conflict_do_update(
-        index_elements=[LoginThrottle.email],
+        constraint=THROTTLE_KEY,
         set_={
             "failures": case((expired, 1), else_=LoginThrottle.failures + 1),
             "window_started_at": case((expired, func.now()), else_=LoginThrottle.window_started_at),

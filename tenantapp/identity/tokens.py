@@ -40,12 +40,13 @@ class TokenOwner:
 
 
 def token_owners(capacity: int) -> NotifiedCache:
-    """Owners by (schema, token digest); a notification names a schema (trigger t003)."""
+    """Owners by (tenant scope, token digest); a notification names a scope (triggers t003,
+    function s004)."""
     return NotifiedCache(CHANNEL, capacity, group=itemgetter(0))
 
 
-def forget_token_owners(schema: str) -> None:
-    forget_everywhere(CHANNEL, schema)
+def forget_token_owners(scope: str) -> None:
+    forget_everywhere(CHANNEL, scope)
 
 
 def token_owner(session: Session, token_hash: str) -> TokenOwner | None:

@@ -1,11 +1,12 @@
 """``/-/tenants/{slug}``: the operator's view of the tenant registry."""
 
 from pyramid.authorization import ALL_PERMISSIONS, DENY_ALL, Allow
-from sqlalchemy.engine import Engine
 from zope.interface import implementer
 
-from ..interfaces import IPlatform
+from ..interfaces import IPlatform, IServers, ITenancy
 from ..tenancy import provisioning
+from ..tenancy.lifecycle import Tenancy
+from ..tenancy.servers import Server
 from ..tenancy.slugs import is_valid_slug
 
 PLATFORM_SEGMENT = "-"
@@ -18,11 +19,12 @@ class Platform:
     __name__ = PLATFORM_SEGMENT
     __acl__ = [(Allow, "operator", ALL_PERMISSIONS), DENY_ALL]
 
-    def __init__(self, parent, engine: Engine, operator_enabled: bool):
+    def __init__(self, parent, request):
         self.__parent__ = parent
-        self.children = {"ready": Readiness(self, engine)}
-        if operator_enabled:
-            self.children.update(tenants=ManagedTenants(self, engine), stats=Stats(self))
+        self.children = {"ready": Readiness(self, request.find_service(IServers).default)}
+        if request.registry["operator_enabled"]:
+            tenancy = request.find_service(ITenancy)
+            self.children.update(tenants=ManagedTenants(self, tenancy), stats=Stats(self))
 
     def __getitem__(self, segment: str):
         return self.children[segment]
@@ -33,9 +35,9 @@ class Readiness:
 
     __name__ = "ready"
 
-    def __init__(self, parent: Platform, engine: Engine):
+    def __init__(self, parent: Platform, server: Server):
         self.__parent__ = parent
-        self.engine = engine
+        self.server = server
 
 
 class Stats:
@@ -50,15 +52,15 @@ class Stats:
 class ManagedTenants:
     __name__ = "tenants"
 
-    def __init__(self, parent: Platform, engine: Engine):
+    def __init__(self, parent: Platform, tenancy: Tenancy):
         self.__parent__ = parent
-        self.engine = engine
+        self.tenancy = tenancy
 
     def __getitem__(self, slug: str) -> "ManagedTenant":
         if not is_valid_slug(slug):
             raise KeyError(slug)
         try:
-            return ManagedTenant(self, provisioning.get_tenant(self.engine, slug))
+            return ManagedTenant(self, provisioning.get_tenant(self.tenancy, slug))
         except provisioning.UnknownTenant:
             raise KeyError(slug) from None
 
@@ -68,4 +70,4 @@ class ManagedTenant:
         self.__parent__ = parent
         self.__name__ = info.slug
         self.info = info
-        self.engine = parent.engine
+        self.tenancy = parent.tenancy

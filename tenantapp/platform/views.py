@@ -1,6 +1,6 @@
 """Operator endpoints: list, create, show, suspend, resume and delete tenants."""
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, StringConstraints
 from pyramid.httpexceptions import HTTPNoContent
@@ -15,7 +15,9 @@ from ..errors import (
     database_unavailable,
     error_body,
 )
+from ..interfaces import ITenantDirectory
 from ..tenancy import migrations, provisioning
+from ..tenancy.servers import DEFAULT
 from ..tenancy.slugs import SLUG_RULE, is_valid_slug
 from ..validation import PlainText, query_params, validated_body
 from .resources import ManagedTenant, ManagedTenants, Readiness, Stats
@@ -29,6 +31,8 @@ class TenantCreate(BaseModel):
         None
     )
     owner_email: EmailStr | None = None
+    mode: Literal["schema", "shared", "database"] | None = None
+    server: Annotated[str, StringConstraints(max_length=63)] = DEFAULT
 
 
 @view_config(
@@ -38,7 +42,7 @@ def ready(context: Readiness, request):
     """200 when the database answers and the shared schema is at head, else 503 saying which."""
     checks = {"database": "ok", "shared_schema": "ok"}
     try:
-        with context.engine.connect() as connection:
+        with context.server.serving.connect() as connection:
             revision = migrations.current_revision(connection, "shared")
     except SQLAlchemyError as error:
         if not database_unavailable(error):
@@ -60,7 +64,7 @@ def stats(context: Stats, request):
     registry = request.registry
     return {
         "caches": {
-            "tenants": registry["tenant_directory"].stats(),
+            "tenants": request.find_service(ITenantDirectory).stats(),
             "token_owners": registry["token_owners"].stats(),
             "sql_compiled": registry["compiled_cache_stats"].stats(),
         }
@@ -69,7 +73,7 @@ def stats(context: Stats, request):
 
 @view_config(context=ManagedTenants, request_method="GET", renderer="json", permission="operate")
 def list_tenants(context: ManagedTenants, request):
-    return {"items": [t.as_json() for t in provisioning.list_tenants(context.engine)]}
+    return {"items": [t.as_json() for t in provisioning.list_tenants(context.tenancy)]}
 
 
 @view_config(context=ManagedTenants, request_method="POST", renderer="json", permission="operate")
@@ -79,15 +83,19 @@ def create_tenant(context: ManagedTenants, request):
         raise InvalidInput("invalid tenant slug", {"slug": SLUG_RULE})
     try:
         info, owner = provisioning.create_tenant(
-            context.engine,
+            context.tenancy,
             data.slug,
             data.name,
             data.owner_email,
             hasher=request.registry["password_hasher"],
+            mode=data.mode,
+            server=data.server,
         )
+    except provisioning.UnknownServer as error:
+        raise InvalidInput(str(error), {"server": "not configured"}) from None
     except provisioning.TenantExists as error:
         raise Conflict(str(error), {"slug": "taken"}) from None
-    info = provisioning.get_tenant(context.engine, info.slug)  # with its size, as GET shows it
+    info = provisioning.get_tenant(context.tenancy, info.slug)  # with its size, as GET shows it
     body = info.as_json()
     if owner is not None:
         body["owner"] = {"email": owner.email, "password": owner.password}
@@ -132,7 +140,7 @@ def refused(exc, request):
 )
 def change_status(context: ManagedTenant, request):
     status = STATUS_FOR_ACTION[request.view_name]
-    return provisioning.set_status(context.engine, context.info.slug, status).as_json()
+    return provisioning.set_status(context.tenancy, context.info.slug, status).as_json()
 
 
 @view_config(
@@ -143,14 +151,14 @@ def change_status(context: ManagedTenant, request):
     permission="operate",
 )
 def restore_tenant(context: ManagedTenant, request):
-    return provisioning.restore_tenant(context.engine, context.info.slug).as_json()
+    return provisioning.restore_tenant(context.tenancy, context.info.slug).as_json()
 
 
 @view_config(context=ManagedTenant, request_method="DELETE", permission="operate")
 def delete_tenant(context: ManagedTenant, request):
     """Archives (restorable) unless ``?purge=true``, as ``drop-tenant`` does."""
     if query_params(request).get("purge") == "true":
-        provisioning.purge_tenant(context.engine, context.info.slug)
+        provisioning.purge_tenant(context.tenancy, context.info.slug)
     else:
-        provisioning.archive_tenant(context.engine, context.info.slug)
+        provisioning.archive_tenant(context.tenancy, context.info.slug)
     return HTTPNoContent()

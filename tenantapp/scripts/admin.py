@@ -10,10 +10,12 @@ from pyramid.exceptions import ConfigurationError
 from pyramid.paster import get_appsettings, setup_logging
 from sqlalchemy.exc import SQLAlchemyError
 
-from ..database import make_engine
+from .. import configure
 from ..errors import database_unavailable
-from ..identity.passwords import password_hasher
+from ..interfaces import ITenancy, service
 from ..tenancy import migrating, provisioning, transfer
+from ..tenancy.models import MODES
+from ..tenancy.servers import DEFAULT
 from ..tenancy.slugs import InvalidSlug
 
 log = logging.getLogger(__name__)
@@ -29,6 +31,15 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--name", help="display name (defaults to the slug)")
     create.add_argument(
         "--owner-email", help="create the first owner; their one-time password is printed"
+    )
+    create.add_argument(
+        "--mode",
+        choices=MODES,
+        help="isolation: a schema of its own, rows in shared tables, or a database of its own"
+        " (default: tenantapp.default_mode, else schema)",
+    )
+    create.add_argument(
+        "--server", default=DEFAULT, help="a server named in tenantapp.servers.NAME"
     )
 
     listing = commands.add_parser("list-tenants", help="slug, status, revision, size")
@@ -63,6 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
     load = commands.add_parser("import-tenant", help="create a tenant from an archive")
     load.add_argument("file")
     load.add_argument("--as", dest="slug", required=True, help="the new tenant's slug")
+    load.add_argument("--mode", choices=MODES, help="isolation mode (default: the configured)")
+    load.add_argument("--server", default=DEFAULT, help="a server named in tenantapp.servers")
 
     migrate = commands.add_parser(
         "migrate", help="bring the shared schema, then every tenant schema, to head"
@@ -86,18 +99,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _print_tenants(engine, as_json: bool) -> None:
-    infos = provisioning.list_tenants(engine)
+def _print_tenants(tenancy, as_json: bool) -> None:
+    infos = provisioning.list_tenants(tenancy)
     if as_json:
         print(json.dumps([info.as_json() for info in infos], indent=2))
         return
-    print("slug\tstatus\trevision\tsize\tmigration\tname")
+    print("slug\tstatus\tmode\tserver\trevision\tsize\tmigration\tname")
     for t in infos:
         migration = t.migration_status or "-"
         if t.last_error:
             migration += f" ({t.last_error})"
         size = f"{(t.size_bytes or 0) / 1024:.0f} kB"
-        print(f"{t.slug}\t{t.status}\t{t.revision or '-'}\t{size}\t{migration}\t{t.display_name}")
+        print(
+            f"{t.slug}\t{t.status}\t{t.mode}\t{t.server}\t{t.revision or '-'}\t{size}"
+            f"\t{migration}\t{t.display_name}"
+        )
 
 
 def _progress_reporter():
@@ -131,12 +147,12 @@ def _progress_reporter():
     return report
 
 
-def _migrate(engine, args) -> int:
+def _migrate(tenancy, args) -> int:
     if args.sql:
-        print(migrating.migration_sql(engine, args.tenants, args.downgrade), end="")
+        print(migrating.migration_sql(tenancy, args.tenants, args.downgrade), end="")
         return 0
     report = migrating.migrate(
-        engine,
+        tenancy,
         slugs=args.tenants,
         workers=args.workers,
         downgrade_to=args.downgrade,
@@ -159,47 +175,56 @@ def _confirm(args, what: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    settings = get_appsettings(args.config_uri)
-    engine = make_engine(settings)
+    registry = configure(get_appsettings(args.config_uri)).registry
+    tenancy = service(registry, ITenancy)
     try:
         if args.command == "create-tenant":
             info, owner = provisioning.create_tenant(
-                engine, args.slug, args.name, args.owner_email, hasher=password_hasher(settings)
+                tenancy,
+                args.slug,
+                args.name,
+                args.owner_email,
+                hasher=registry["password_hasher"],
+                mode=args.mode,
+                server=args.server,
             )
-            print(f"created tenant {info.slug} (schema {info.schema_name}, {info.revision})")
+            print(
+                f"created tenant {info.slug} ({info.mode} mode on server {info.server},"
+                f" {info.schema_name}, {info.revision})"
+            )
             if owner is not None:
                 print(f"owner {owner.email} one-time password: {owner.password}")
         elif args.command == "list-tenants":
-            _print_tenants(engine, args.json)
+            _print_tenants(tenancy, args.json)
         elif args.command == "drop-tenant" and not args.purge:
             _confirm(args, "archive")
-            provisioning.archive_tenant(engine, args.slug)
+            provisioning.archive_tenant(tenancy, args.slug)
             print(f"archived tenant {args.slug} (restore-tenant brings it back)")
         elif args.command in ("purge-tenant", "drop-tenant"):
             _confirm(args, "purge")
-            provisioning.purge_tenant(engine, args.slug)
+            provisioning.purge_tenant(tenancy, args.slug)
             print(f"purged tenant {args.slug}")
         elif args.command == "restore-tenant":
-            provisioning.restore_tenant(engine, args.slug)
+            provisioning.restore_tenant(tenancy, args.slug)
             print(f"restored tenant {args.slug}")
         elif args.command in ("suspend", "resume"):
             status = "suspended" if args.command == "suspend" else "active"
-            provisioning.set_status(engine, args.slug, status)
+            provisioning.set_status(tenancy, args.slug, status)
             print(f"tenant {args.slug} is {status}")
         elif args.command == "rename-tenant":
-            provisioning.rename_tenant(engine, args.old, args.new)
+            provisioning.rename_tenant(tenancy, args.old, args.new)
             print(f"renamed tenant {args.old} to {args.new}")
         elif args.command == "export-tenant":
-            rows = transfer.export_tenant(engine, args.slug, args.file)
+            rows = transfer.export_tenant(tenancy, args.slug, args.file)
             print(f"exported tenant {args.slug}: {rows} row(s) to {args.file}")
         elif args.command == "import-tenant":
-            info = transfer.import_tenant(engine, args.file, args.slug)
+            info = transfer.import_tenant(tenancy, args.file, args.slug, args.mode, args.server)
             print(f"imported {args.file} as tenant {info.slug} ({info.revision})")
         elif args.command == "migrate":
-            return _migrate(engine, args)
+            return _migrate(tenancy, args)
         return 0
     finally:
-        engine.dispose()
+        tenancy.servers.dispose()
 
 
 def main(argv: list[str] | None = None) -> int:

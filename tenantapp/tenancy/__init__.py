@@ -1,20 +1,38 @@
-"""Tenancy: the registry of tenants, schema binding, provisioning and migrations."""
+"""Tenancy: the registry of tenants, the isolation modes, binding, provisioning, migrations."""
 
 from pyramid.events import ApplicationCreated
+from pyramid.exceptions import ConfigurationError
 from pyramid.settings import asbool, aslist
 
-from .directory import tenant_directory
+from ..interfaces import IServers, ITenancy, ITenantDirectory, ITenantStore, service
+from .directory import TenantDirectory, tenant_directory
+from .lifecycle import Tenancy
+from .models import MODES
 from .provisioning import provision_on_start
+from .stores import STORES
 
 
 def includeme(config):
-    """Build the tenant directory; parse the start-up provisioning settings once and act on
-    them when the app is built."""
+    """Register the directory, one store per isolation mode and the lifecycle's view of them
+    (the database's services are committed before this runs); parse the start-up provisioning
+    settings once and act on them when the app is built."""
     settings = config.get_settings()
+    registry = config.registry
+    servers = service(registry, IServers)
+    default_mode = settings.get("tenantapp.default_mode", "schema")
+    if default_mode not in MODES:
+        raise ConfigurationError(
+            f"tenantapp.default_mode must be one of {', '.join(MODES)}, not {default_mode!r}"
+        )
     capacity = int(settings.get("tenantapp.tenant_cache_size", 10_000))
-    config.registry["tenant_directory"] = config.registry["cache_listener"].register(
-        tenant_directory(capacity)
-    )
+    cache = registry["cache_listener"].register(tenant_directory(capacity))
+    config.register_service(TenantDirectory(cache, servers.default.serving), ITenantDirectory)
+    stores = {store.mode: store(servers) for store in STORES}
+    for mode, store in stores.items():
+        config.register_service(store, ITenantStore, name=mode)
+    tenancy = Tenancy(servers, stores, default_mode)
+    config.register_service(tenancy, ITenancy)
+
     migrate = asbool(settings.get("tenantapp.migrate_on_start", False))
     demo_tenants = aslist(settings.get("tenantapp.demo_tenants", ""))
     demo_password = settings.get("tenantapp.demo_password") or None
@@ -22,9 +40,8 @@ def includeme(config):
         return
 
     def on_created(event):
-        registry = event.app.registry
         provision_on_start(
-            registry["dbengine"], demo_tenants, demo_password, registry["password_hasher"]
+            tenancy, demo_tenants, demo_password, event.app.registry["password_hasher"]
         )
 
     config.add_subscriber(on_created, ApplicationCreated)

@@ -22,6 +22,7 @@ never bound begins its transactions with an empty ``search_path``: no tenant tab
 """
 
 import re
+from dataclasses import dataclass
 from itertools import chain
 
 import psycopg
@@ -39,35 +40,61 @@ LOCK_TIMEOUT_KEY = "tenantapp.lock_timeout"
 MAX_SCHEMAS_KEY = "tenantapp.max_schemas_per_connection"
 SCHEMAS_SEEN_KEY = "tenantapp.schemas_seen"  # in the pooled connection's info
 READ_ONLY_KEY = "tenantapp.read_only"
-SCHEMA_PATTERN = re.compile(r"tenant_(?:[0-9]{1,19}|template)")
+SCHEMA_PATTERN = re.compile(r"tenant_(?:[0-9]{1,19}|template|shared)")
+TENANT_ID_SETTING = "tenantapp.tenant_id"
+BINDING_OPTION = "tenantapp_binding"
 
 
 class TenantBindingError(RuntimeError):
     """A session was asked to serve a second tenant."""
 
 
+@dataclass(frozen=True, slots=True)
+class Binding:
+    """Where a tenant's rows are: a schema of its own (schema and database modes), or the
+    pooled schema of shared mode plus the tenant's id, which row-level security filters on."""
+
+    schema: str
+    tenant_id: int | None = None
+
+    @property
+    def scope(self) -> str:
+        """What names this tenant's rows in caches, notifications and tenant objects."""
+        return self.schema if self.tenant_id is None else f"{self.schema}/{self.tenant_id}"
+
+
 def bind_connection(
     connection: Connection,
-    schema: str | None,
+    binding: Binding | str | None,
     lock_timeout: str | None = None,
     read_only: bool = False,
     max_schemas: int | None = None,
 ) -> None:
-    """Point this connection's current transaction at ``schema`` (``None``: at no tenant, an
-    empty ``search_path``), optionally bound how long it waits for locks (a tenant being
-    migrated holds them) and make it read-only, in one query. With ``max_schemas``, a pooled
-    connection that has served that many tenants is replaced when it is next checked out."""
-    if schema is None:
-        settings = {"search_path": ""}
+    """Point this connection's current transaction at ``binding`` (a schema name will do;
+    ``None``: at no tenant, an empty ``search_path``), optionally bound how long it waits for
+    locks (a tenant being migrated holds them) and make it read-only, in one query. With
+    ``max_schemas``, a pooled connection that has served that many schemas is replaced when it
+    is next checked out."""
+    if isinstance(binding, str):
+        binding = Binding(binding)
+    if binding is None:
+        settings = {"search_path": "", TENANT_ID_SETTING: ""}
     else:
+        schema = binding.schema
         if SCHEMA_PATTERN.fullmatch(schema) is None:
             raise ValueError(f"not a tenant schema name: {schema!r}")
-        if connection.get_execution_options().get("schema_translate_map") == {None: schema}:
+        if connection.get_execution_options().get(BINDING_OPTION) == binding:
             return
-        connection.execution_options(schema_translate_map={None: schema})
+        connection.execution_options(
+            schema_translate_map={None: schema}, **{BINDING_OPTION: binding}
+        )
         if max_schemas:
             _count_schema(connection, schema, max_schemas)
-        settings = {"search_path": connection.dialect.identifier_preparer.quote_schema(schema)}
+        settings = {
+            "search_path": connection.dialect.identifier_preparer.quote_schema(schema),
+            # pooled rows: the row-level security policies compare tenant_id with this
+            TENANT_ID_SETTING: "" if binding.tenant_id is None else str(int(binding.tenant_id)),
+        }
     if lock_timeout is not None:
         settings["lock_timeout"] = lock_timeout
     if read_only:
@@ -121,20 +148,29 @@ def _begin_bound(driver, settings: dict[str, str]) -> bool:
     return True
 
 
-def bind_session(session: Session, schema: str) -> None:
-    """Make ``session`` serve ``schema`` for the rest of its life, in every transaction."""
+def bind_session(session: Session, binding: Binding | str) -> None:
+    """Make ``session`` serve ``binding``'s tenant (a schema name will do) for the rest of its
+    life, in every transaction."""
+    if isinstance(binding, str):
+        binding = Binding(binding)
     current = session.info.get(SESSION_KEY)
-    if current == schema:
+    if current == binding:
         return
     if current is not None:
         raise TenantBindingError("one session serves one tenant")
-    session.info[SESSION_KEY] = schema
+    session.info[SESSION_KEY] = binding
     if session.in_transaction():
         _bind_transaction(session, session.connection())
 
 
-def bound_schema(session: Session) -> str | None:
+def session_binding(session: Session) -> Binding | None:
     return session.info.get(SESSION_KEY)
+
+
+def bound_scope(session: Session) -> str | None:
+    """The scope of the tenant ``session`` serves (see ``Binding.scope``), if any."""
+    binding = session.info.get(SESSION_KEY)
+    return None if binding is None else binding.scope
 
 
 def is_bound(session: Session) -> bool:
@@ -151,7 +187,7 @@ class TenantSession(Session):
 
 @event.listens_for(TenantBase, "load", propagate=True)
 def _remember_origin(instance, context) -> None:
-    instance.__dict__[OBJECT_KEY] = bound_schema(context.session)
+    instance.__dict__[OBJECT_KEY] = bound_scope(context.session)
 
 
 def install(session_factory: sessionmaker) -> None:
@@ -168,15 +204,15 @@ def install(session_factory: sessionmaker) -> None:
 
     @event.listens_for(session_factory, "before_flush")
     def _on_flush(session, flush_context, instances):
-        schema = bound_schema(session)
+        scope = bound_scope(session)
         for instance in chain(session.new, session.dirty, session.deleted):
             _refuse_foreign(session, instance)
-            instance.__dict__.setdefault(OBJECT_KEY, schema)
+            instance.__dict__.setdefault(OBJECT_KEY, scope)
 
 
 def _refuse_foreign(session: Session, instance) -> None:
     origin = getattr(instance, "__dict__", {}).get(OBJECT_KEY)
-    if origin is not None and origin != bound_schema(session):
+    if origin is not None and origin != bound_scope(session):
         raise TenantBindingError(
             f"a {type(instance).__name__} of another tenant cannot join this session"
         )

@@ -1,10 +1,14 @@
-"""Which tenant a slug names, from memory: the registry behind a ``NotifiedCache``.
+"""Which tenant a slug names and where it is placed, from memory: the registry behind a
+``NotifiedCache``.
 
 The trigger on ``tenantapp.tenants`` (shared revision s003) notifies ``tenantapp_tenants`` with
-the slug of every changed row, so suspending, renaming or dropping a tenant reaches every process.
+the slug of every changed row, so suspending, renaming, moving or dropping a tenant reaches
+every process.
 """
 
 from dataclasses import dataclass
+
+from sqlalchemy.engine import Engine
 
 from ..caching import NotifiedCache, forget_everywhere
 
@@ -20,6 +24,25 @@ class TenantEntry:
     schema_name: str
     display_name: str
     status: str
+    mode: str = "schema"
+    server: str = "default"
+
+
+class TenantDirectory:
+    """Registry lookups by slug, answered from the cache when it can be; a miss reads the
+    registry on the default server as the serving role."""
+
+    def __init__(self, cache: NotifiedCache, engine: Engine):
+        self.cache = cache
+        self.engine = engine
+
+    def resolve(self, slug: str) -> TenantEntry | None:
+        from .registry import find_tenant
+
+        return self.cache.lookup(slug, lambda slug: find_tenant(self.engine, slug))
+
+    def stats(self) -> dict:
+        return self.cache.stats()
 
 
 def tenant_directory(capacity: int) -> NotifiedCache:

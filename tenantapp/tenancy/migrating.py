@@ -25,15 +25,20 @@ from pathlib import Path
 from alembic import command
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import Engine
+from sqlalchemy.schema import CreateSchema
 
 from . import migrations, templates
-from .models import TenantRecord
+from .lifecycle import Tenancy
+from .models import POOLED_SCHEMA, TenantRecord
+from .pooling import pool_tables
 from .provisioning import (
     ProvisioningError,
     record_migration,
     require_shared_schema,
     tenants_with_records,
 )
+from .roles import ensure_app_role, grant_serving
+from .servers import Server
 
 log = logging.getLogger(__name__)
 tenants = TenantRecord.__table__
@@ -86,7 +91,7 @@ def connection_budget(engine: Engine) -> int:
 
 
 def migrate(
-    engine: Engine,
+    tenancy: Tenancy,
     *,
     slugs: list[str] | None = None,
     workers: int | None = None,
@@ -95,24 +100,20 @@ def migrate(
     lock_timeout: str = DEFAULT_LOCK_TIMEOUT,
     progress: Progress | None = None,
 ) -> Report:
-    """Bring the shared schema to head, then the tenants (all, or ``slugs``) to the tenant head,
-    or down to ``downgrade_to``."""
+    """On every server: the shared schema to head, the serving role and its grants, the
+    template and the pooled schema of shared mode; then the tenants with a schema of their own
+    (all, or ``slugs``) to the tenant head, or down to ``downgrade_to``."""
+    engine = tenancy.registry
     with engine.connect() as lock:
         if not lock.scalar(select(func.pg_try_advisory_lock(LOCK_KEY))):
             raise MigrationLocked("another migrate run is in progress")
         lock.commit()
         try:
-            with engine.begin() as connection:
-                migrations.upgrade_shared(connection)
             target = downgrade_to or migrations.head_revision("tenant")
-            if downgrade_to is None:
-                with engine.connect() as connection:
-                    templates.refresh_template(connection, libpq_url(engine))
-            elif not slugs:  # every tenant goes down: so does the template they are made from
-                with engine.begin() as connection:
-                    templates.downgrade_template(connection, downgrade_to)
+            for server in tenancy.servers:
+                _migrate_server(tenancy, server, target, downgrade_to is not None, not slugs)
             return _migrate_tenants(
-                engine,
+                tenancy,
                 slugs,
                 workers,
                 target,
@@ -126,11 +127,49 @@ def migrate(
             lock.commit()
 
 
+def _migrate_server(tenancy: Tenancy, server: Server, target: str, down: bool, everyone: bool):
+    """What every server has once: the registry schema (used on the default server only), the
+    serving role's grants, the template of new tenant schemas, and the pooled schema with the
+    rows of its shared tenants, whose migration records follow it."""
+    role = tenancy.servers.app_role
+    with server.owner.begin() as connection:
+        migrations.upgrade_shared(connection)
+        ensure_app_role(connection, role)
+    if down and not everyone:
+        return
+    with server.owner.connect() as connection:
+        if down:  # every tenant goes down: so does the template they are made from
+            templates.downgrade_template(connection, target)
+            connection.commit()
+        else:
+            templates.refresh_template(connection, libpq_url(server.owner))
+    with server.owner.begin() as connection:
+        started = time.perf_counter()
+        connection.execute(CreateSchema(POOLED_SCHEMA, if_not_exists=True))
+        if down:
+            migrations.downgrade_tenant(connection, POOLED_SCHEMA, target)
+        else:
+            migrations.upgrade_tenant(connection, POOLED_SCHEMA, target)
+        pool_tables(connection)
+        grant_serving(connection, POOLED_SCHEMA, role.name)
+        elapsed = round((time.perf_counter() - started) * 1000)
+        with tenancy.registry.begin() as registry:
+            ids = registry.scalars(
+                select(tenants.c.id).where(
+                    tenants.c.mode == "shared", tenants.c.server == server.name
+                )
+            ).all()
+            for tenant_id in ids:
+                record_migration(registry, tenant_id, target, "ok", None, elapsed)
+
+
 def libpq_url(engine: Engine) -> str:
     return engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 def _pending(engine: Engine, slugs: list[str] | None, target: str):
+    """The tenants to consider, and those of them with a schema of their own that are not at
+    ``target`` (shared tenants move with their server's pooled schema)."""
     with engine.connect() as connection:
         require_shared_schema(connection)
         query = tenants_with_records().where(tenants.c.status != "deleted").order_by(tenants.c.id)
@@ -141,23 +180,28 @@ def _pending(engine: Engine, slugs: list[str] | None, target: str):
         missing = sorted(set(slugs) - {row.slug for row in rows})
         if missing:
             raise ProvisioningError(f"no such tenant(s): {', '.join(missing)}")
-    pending = [row for row in rows if row.revision != target or row.migration_status != "ok"]
+    pending = [
+        row
+        for row in rows
+        if row.mode != "shared" and (row.revision != target or row.migration_status != "ok")
+    ]
     return rows, pending
 
 
-def _migrate_tenants(engine, slugs, workers, target, down, fail_fast, lock_timeout, progress):
+def _migrate_tenants(tenancy, slugs, workers, target, down, fail_fast, lock_timeout, progress):
+    engine = tenancy.registry
     rows, pending = _pending(engine, slugs, target)
     report = Report(total=len(rows), skipped=len(rows) - len(pending))
     if not pending:
         return report
     workers = max(1, min(workers or os.cpu_count() or 1, connection_budget(engine), len(pending)))
-    url = engine.url.render_as_string(hide_password=False)
+    role = tenancy.servers.app_role.name
     queue = iter(pending)
     with ProcessPoolExecutor(
         max_workers=workers,
         mp_context=multiprocessing.get_context("spawn"),
         initializer=_start_worker,
-        initargs=(url, str(migrations.ALEMBIC_DIR)),
+        initargs=(str(migrations.ALEMBIC_DIR),),
     ) as executor:
 
         def submit_next(running: set) -> None:
@@ -167,6 +211,9 @@ def _migrate_tenants(engine, slugs, workers, target, down, fail_fast, lock_timeo
                     executor.submit(
                         _migrate_one,
                         (row.id, row.slug, row.schema_name),
+                        _url(tenancy.servers[row.server].owner),
+                        tenancy.registry.url.render_as_string(hide_password=False),
+                        role,
                         target,
                         down,
                         lock_timeout,
@@ -189,16 +236,25 @@ def _migrate_tenants(engine, slugs, workers, target, down, fail_fast, lock_timeo
     return report
 
 
-_worker_engine: Engine | None = None
+_worker_engines: dict[str, Engine] = {}
 
 
-def _start_worker(url: str, alembic_dir: str) -> None:
-    """In each worker process: one connection of its own, the same migration scripts, and a
-    watch on the parent, so a worker never outlives a run that was killed."""
-    global _worker_engine
+def _url(engine: Engine) -> str:
+    return engine.url.render_as_string(hide_password=False)
+
+
+def _worker_engine(url: str) -> Engine:
+    """One connection per server in each worker process."""
+    if url not in _worker_engines:
+        _worker_engines[url] = create_engine(url, pool_size=1, max_overflow=0)
+    return _worker_engines[url]
+
+
+def _start_worker(alembic_dir: str) -> None:
+    """In each worker process: the same migration scripts, and a watch on the parent, so a
+    worker never outlives a run that was killed."""
     threading.Thread(target=_die_with_parent, name="parent-watch", daemon=True).start()
     migrations.ALEMBIC_DIR = Path(alembic_dir)
-    _worker_engine = create_engine(url, pool_size=1, max_overflow=0)
 
 
 def _die_with_parent() -> None:
@@ -209,8 +265,16 @@ def _die_with_parent() -> None:
 
 
 def _migrate_one(
-    tenant: tuple[int, str, str], target: str, down: bool, lock_timeout: str
+    tenant: tuple[int, str, str],
+    server_url: str,
+    registry_url: str,
+    role: str,
+    target: str,
+    down: bool,
+    lock_timeout: str,
 ) -> Outcome:
+    """Migrate one tenant on its server; its record, on the registry's server, is written in
+    the same transaction when that is the same server, else just after it commits."""
     tenant_id, slug, schema = tenant
     started = time.perf_counter()
 
@@ -218,7 +282,7 @@ def _migrate_one(
         return round((time.perf_counter() - started) * 1000)
 
     try:
-        with _worker_engine.begin() as connection:
+        with _worker_engine(server_url).begin() as connection:
             connection.exec_driver_sql(
                 "SELECT set_config('lock_timeout', %s, true)", (lock_timeout,)
             )
@@ -231,22 +295,28 @@ def _migrate_one(
                 migrations.downgrade_tenant(connection, schema, target)
             else:
                 migrations.upgrade_tenant(connection, schema, target)
-            record_migration(connection, tenant_id, target, "ok", None, elapsed())
+            grant_serving(connection, schema, role)
+            if server_url == registry_url:
+                record_migration(connection, tenant_id, target, "ok", None, elapsed())
+        if server_url != registry_url:
+            with _worker_engine(registry_url).begin() as registry:
+                record_migration(registry, tenant_id, target, "ok", None, elapsed())
         return Outcome(slug, True, elapsed())
     except Exception as error:  # one tenant's failure must not stop the others
         message = f"{type(error).__name__}: {str(error).splitlines()[0][:500]}"
         log.warning("migrating tenant %s failed: %s", slug, message)
-        with _worker_engine.begin() as connection:
-            record_migration(connection, tenant_id, None, "failed", message, elapsed())
+        with _worker_engine(registry_url).begin() as registry:
+            record_migration(registry, tenant_id, None, "failed", message, elapsed())
         return Outcome(slug, False, elapsed(), message)
 
 
 def migration_sql(
-    engine: Engine, slugs: list[str] | None = None, downgrade_to: str | None = None
+    tenancy: Tenancy, slugs: list[str] | None = None, downgrade_to: str | None = None
 ) -> str:
     """The SQL a migrate run would execute (alembic's offline mode), without executing it: the
     shared schema, the template schema and the tenants that are behind, from wherever each is
     (an empty database included)."""
+    engine = tenancy.registry
     out = io.StringIO()
     with engine.connect() as connection:
         shared_at = migrations.current_revision(connection, "shared")

@@ -49,9 +49,11 @@ class TenantRecord(SharedBase):
 
     id: Mapped[int] = mapped_column(BigInteger, tenant_id_seq, primary_key=True)
     slug: Mapped[str] = mapped_column(String(63), unique=True)
-    schema_name: Mapped[str] = mapped_column(String(63), unique=True)
+    schema_name: Mapped[str] = mapped_column(String(63))
     display_name: Mapped[str] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(16), default="active")
+    mode: Mapped[str] = mapped_column(String(16), server_default="schema")
+    server: Mapped[str] = mapped_column(String(63), server_default="default")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
@@ -86,6 +88,8 @@ class TenantMigration(SharedBase):
 
 
 TEMPLATE_SCHEMA = "tenant_template"
+POOLED_SCHEMA = "tenant_shared"  # shared mode: every shared tenant's rows, on each server
+MODES = ("schema", "shared", "database")
 
 
 def schema_for_id(tenant_id: int) -> str:

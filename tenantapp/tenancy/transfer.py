@@ -14,10 +14,15 @@ from pathlib import Path
 
 from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
-from sqlalchemy import MetaData, func, select
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy import MetaData
+from sqlalchemy.engine import Connection
+from sqlalchemy.schema import CreateSchema, DropSchema
 
 from . import migrations
+from .binding import Binding
+from .lifecycle import Tenancy
+from .models import POOLED_SCHEMA, schema_for_id
+from .pooling import TENANT_COLUMN
 from .provisioning import (
     ProvisioningError,
     TenantInfo,
@@ -26,6 +31,8 @@ from .provisioning import (
     record_migration,
     register_tenant,
 )
+from .roles import grant_serving
+from .servers import DEFAULT
 from .slugs import check_slug
 
 FORMAT = "tenantapp-archive/1"
@@ -55,33 +62,48 @@ def _qualified(connection: Connection, schema: str, table: str, columns: list[st
     return f"{quote.quote_schema(schema)}.{quote.quote(table)} ({cols})"
 
 
-def export_tenant(engine: Engine, slug: str, path: str | Path) -> int:
-    """Write ``slug``'s archive to ``path``; returns the number of rows written."""
-    with engine.connect() as connection:
+def _rows_of(connection: Connection, binding: Binding, table, columns: list[str]) -> str:
+    """A query for the tenant's rows of ``table``: all of them in a schema of its own, those
+    with its id in the pooled schema."""
+    quote = connection.dialect.identifier_preparer
+    cols = ", ".join(quote.quote(c) for c in columns)
+    source = f"{quote.quote_schema(binding.schema)}.{quote.quote(table.name)}"
+    where = "" if binding.tenant_id is None else f" WHERE tenant_id = {int(binding.tenant_id)}"
+    return f"SELECT {cols} FROM {source}{where}"  # noqa: S608 - quoted names, an int
+
+
+def export_tenant(tenancy: Tenancy, slug: str, path: str | Path) -> int:
+    """Write ``slug``'s archive to ``path``; returns the number of rows written. The archive
+    is the same whatever the tenant's isolation mode."""
+    with tenancy.registry.connect() as registry:
+        entry = find_row(registry, slug, ("active", "suspended"))
+        registry.rollback()
+    store = tenancy.store(entry.mode)
+    binding = store.binding(entry)
+    with tenancy.servers[entry.server].owner.connect() as connection:
         connection = connection.execution_options(isolation_level="REPEATABLE READ")
         with connection.begin():
-            row = find_row(connection, slug, ("active", "suspended"))
-            schema = row.schema_name
             manifest = {
                 "format": FORMAT,
-                "revision": migrations.current_revision(connection, "tenant", schema),
+                "revision": migrations.current_revision(connection, "tenant", binding.schema),
                 "slug": slug,
-                "name": row.display_name,
+                "name": entry.display_name,
                 "exported_at": datetime.now(timezone.utc).isoformat(),
                 "tables": [],
                 "not_exported": sorted(NOT_EXPORTED),
             }
             cursor = connection.connection.driver_connection.cursor()
             with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
-                for table in _exported(connection, schema):
-                    columns = [c.name for c in table.columns]
-                    count = connection.scalar(select(func.count()).select_from(table))
-                    target = _qualified(connection, schema, table.name, columns)
+                for table in _exported(connection, binding.schema):
+                    columns = [c.name for c in table.columns if c.name != TENANT_COLUMN]
+                    query = _rows_of(connection, binding, table, columns)
+                    count = 0
                     with (
                         archive.open(f"{table.name}.copy", "w") as out,
-                        cursor.copy(f"COPY {target} TO STDOUT") as copy,
+                        cursor.copy(f"COPY ({query}) TO STDOUT") as copy,
                     ):
-                        for block in copy:
+                        for block in copy:  # COPY text escapes newlines in values
+                            count += bytes(block).count(b"\n")
                             out.write(block)
                     manifest["tables"].append(
                         {"name": table.name, "columns": columns, "rows": count}
@@ -114,8 +136,19 @@ def _check_revision(revision: str | None) -> None:
         )
 
 
-def import_tenant(engine: Engine, path: str | Path, slug: str) -> TenantInfo:
+def import_tenant(
+    tenancy: Tenancy,
+    path: str | Path,
+    slug: str,
+    mode: str | None = None,
+    server: str = DEFAULT,
+) -> TenantInfo:
+    """A new tenant from an archive, in ``mode`` on ``server``: the rows are loaded into a
+    schema built at the archive's revision, which is then migrated to head; a shared tenant's
+    rows then join the pooled tables and that schema is dropped. One transaction per server."""
     check_slug(slug)
+    store = tenancy.store(mode)
+    tenancy.servers[server]
     try:
         archive = zipfile.ZipFile(path)
     except (OSError, zipfile.BadZipFile) as error:
@@ -124,23 +157,64 @@ def import_tenant(engine: Engine, path: str | Path, slug: str) -> TenantInfo:
         manifest = _read_manifest(archive)
         _check_revision(manifest["revision"])
         head = migrations.head_revision("tenant")
-        with engine.begin() as connection:
-            tenant_id, schema = register_tenant(connection, slug, manifest.get("name") or slug)
-            if manifest["revision"] is not None:
-                migrations.upgrade_tenant(connection, schema, manifest["revision"])
-            cursor = connection.connection.driver_connection.cursor()
-            for table in manifest["tables"]:
-                target = _qualified(connection, schema, table["name"], table["columns"])
-                with (
-                    cursor.copy(f"COPY {target} FROM STDIN") as copy,
-                    archive.open(f"{table['name']}.copy") as data,
-                ):
-                    while block := data.read(1 << 16):
-                        copy.write(block)
-            _advance_identities(connection, schema)
-            migrations.upgrade_tenant(connection, schema, head)
-            record_migration(connection, tenant_id, head, "ok", None, 0)
-    return get_tenant(engine, slug)
+        with tenancy.registry.begin() as registry:
+            entry = register_tenant(registry, slug, manifest.get("name") or slug, store, server)
+            with tenancy.on_server(registry, server) as connection:
+                staging = schema_for_id(entry.id)
+                connection.execute(CreateSchema(staging))
+                if manifest["revision"] is not None:
+                    migrations.upgrade_tenant(connection, staging, manifest["revision"])
+                cursor = connection.connection.driver_connection.cursor()
+                for table in manifest["tables"]:
+                    target = _qualified(connection, staging, table["name"], table["columns"])
+                    with (
+                        cursor.copy(f"COPY {target} FROM STDIN") as copy,
+                        archive.open(f"{table['name']}.copy") as data,
+                    ):
+                        while block := data.read(1 << 16):
+                            copy.write(block)
+                _advance_identities(connection, staging)
+                migrations.upgrade_tenant(connection, staging, head)
+                if store.binding(entry).tenant_id is not None:
+                    pool_rows(connection, staging, entry.id)
+                    connection.execute(DropSchema(staging, cascade=True))
+                else:
+                    grant_serving(connection, staging, tenancy.servers.app_role.name)
+            record_migration(registry, entry.id, head, "ok", None, 0)
+    return get_tenant(tenancy, slug)
+
+
+def pool_rows(connection: Connection, schema: str, tenant_id: int) -> None:
+    """Copy the rows of the tenant schema ``schema`` into the pooled tables as ``tenant_id``'s
+    (parents first), and move the pooled identity sequences past every id copied in, so a
+    later insert never takes one of them."""
+    quote = connection.dialect.identifier_preparer
+    pooled = quote.quote_schema(POOLED_SCHEMA)
+    for table in _tables(connection, schema):
+        columns = ", ".join(quote.quote(c.name) for c in table.columns)
+        name = quote.quote(table.name)
+        connection.exec_driver_sql(
+            f"INSERT INTO {pooled}.{name} (tenant_id, {columns})"  # noqa: S608 - quoted names
+            f" SELECT %s, {columns} FROM {quote.quote_schema(schema)}.{name}",
+            (tenant_id,),
+        )
+        for column in table.columns:
+            if column.identity is None:
+                continue
+            qualified = f"{pooled}.{name}"
+            cname = quote.quote(column.name)
+            connection.exec_driver_sql(
+                "SELECT setval(pg_get_serial_sequence(%s, %s), greatest("  # noqa: S608
+                f"(SELECT last_value FROM {_sequence_of(connection, qualified, column.name)}),"
+                f" (SELECT coalesce(max({cname}), 0) FROM {qualified})))",
+                (qualified, column.name),
+            )
+
+
+def _sequence_of(connection: Connection, qualified: str, column: str) -> str:
+    return connection.exec_driver_sql(
+        "SELECT pg_get_serial_sequence(%s, %s)", (qualified, column)
+    ).scalar()
 
 
 def _advance_identities(connection: Connection, schema: str) -> None:

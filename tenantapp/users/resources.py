@@ -1,7 +1,6 @@
 """Traversal resources for a tenant's users: a container of rows, and a leaf per row."""
 
 from pyramid.authorization import ALL_PERMISSIONS, Allow, Deny, Everyone
-from sqlalchemy.orm import Session
 
 from ..pagination import parse_id
 from .models import User
@@ -10,13 +9,13 @@ from .models import User
 class Users:
     __name__ = "users"
 
-    def __init__(self, parent, dbsession: Session):
+    def __init__(self, parent, request):
         self.__parent__ = parent
-        self.dbsession = dbsession
+        self.request = request
 
     def __getitem__(self, segment: str) -> "UserResource":
         user_id = parse_id(segment)
-        user = None if user_id is None else self.dbsession.get(User, user_id)
+        user = None if user_id is None else self.request.dbsession.get(User, user_id)
         if user is None:
             raise KeyError(segment)
         return UserResource(self, user)

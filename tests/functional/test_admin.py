@@ -49,7 +49,8 @@ def test_create_then_list_shows_the_tenant_at_head(config_uri, slug, capsys):
     assert f"created tenant {slug}" in capsys.readouterr().out
     assert admin([config_uri, "list-tenants"]) == 0
     line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith(slug))
-    name, status, revision, size, migration, display = line.split("\t")
+    name, status, mode, server, revision, size, migration, display = line.split("\t")
+    assert (mode, server) == ("schema", "default")
     assert (name, status, revision, migration, display) == (
         slug,
         "active",
@@ -78,7 +79,9 @@ def test_create_refuses_a_taken_slug_and_leaves_no_schema(config_uri, engine, sl
 
 
 @pytest.mark.parametrize("use_template", [True, False])
-def test_a_failure_midway_leaves_no_row_and_no_schema(engine, slug, monkeypatch, use_template):
+def test_a_failure_midway_leaves_no_row_and_no_schema(
+    engine, slug, monkeypatch, use_template, tenancy
+):
     def failing(original):
         def step(*args, **kwargs):
             original(*args, **kwargs)  # the tables exist now, uncommitted
@@ -90,15 +93,15 @@ def test_a_failure_midway_leaves_no_row_and_no_schema(engine, slug, monkeypatch,
     monkeypatch.setattr(migrations, "upgrade_tenant", failing(migrations.upgrade_tenant))
     monkeypatch.setattr(templates, "apply_template", failing(templates.apply_template))
     with pytest.raises(RuntimeError, match="disk on fire"):
-        provisioning.create_tenant(engine, slug, use_template=use_template)
+        provisioning.create_tenant(tenancy, slug, use_template=use_template)
     assert tenant_schemas(engine) == before
     assert slug not in registry_slugs(engine)
 
 
-def test_a_process_killed_midway_leaves_no_row_and_no_schema(database_url, engine, slug):
+def test_a_process_killed_midway_leaves_no_row_and_no_schema(database_url, engine, slug, tenancy):
     script = textwrap.dedent(f"""\
         import sys
-        from tenantapp.database import make_engine
+        from tests.conftest import tenancy_for
         from tenantapp.tenancy import provisioning, templates
 
         apply = templates.apply_template
@@ -109,8 +112,8 @@ def test_a_process_killed_midway_leaves_no_row_and_no_schema(database_url, engin
             sys.stdin.readline()  # wait here, tables created, until killed
 
         templates.apply_template = stall
-        engine = make_engine({{"sqlalchemy.url": {database_url!r}}})
-        provisioning.create_tenant(engine, {slug!r})
+        tenancy = tenancy_for({{"sqlalchemy.url": {database_url!r}}})
+        provisioning.create_tenant(tenancy, {slug!r})
         """)
     before = tenant_schemas(engine)
     child = subprocess.Popen(  # noqa: S603 - our own interpreter and script
@@ -123,23 +126,25 @@ def test_a_process_killed_midway_leaves_no_row_and_no_schema(database_url, engin
     assert tenant_schemas(engine) == before
     assert slug not in registry_slugs(engine)
     # the slug is free again once the dead transaction is gone
-    info, _ = provisioning.create_tenant(engine, slug)
+    info, _ = provisioning.create_tenant(tenancy, slug)
     assert info.schema_name != schema
     assert tenant_schemas(engine) == before | {info.schema_name}
 
 
-def test_drop_archives_restorably_and_purge_removes_for_good(config_uri, engine, slug, capsys):
+def test_drop_archives_restorably_and_purge_removes_for_good(
+    config_uri, engine, slug, capsys, tenancy
+):
     admin([config_uri, "create-tenant", slug])
-    schema = provisioning.get_tenant(engine, slug).schema_name
+    schema = provisioning.get_tenant(tenancy, slug).schema_name
     assert admin([config_uri, "drop-tenant", slug]) == 1
     assert "--yes" in capsys.readouterr().err
     assert admin([config_uri, "drop-tenant", slug, "--yes"]) == 0
-    archived = provisioning.get_tenant(engine, slug)
+    archived = provisioning.get_tenant(tenancy, slug)
     assert archived.status == "deleted"
     assert archived.schema_name == schema + "_archived"
     assert schema not in tenant_schemas(engine)
     assert admin([config_uri, "restore-tenant", slug]) == 0
-    assert provisioning.get_tenant(engine, slug).schema_name == schema
+    assert provisioning.get_tenant(tenancy, slug).schema_name == schema
     assert admin([config_uri, "purge-tenant", slug]) == 1
     assert admin([config_uri, "drop-tenant", slug, "--purge", "--yes"]) == 0
     assert slug not in registry_slugs(engine)
@@ -148,13 +153,15 @@ def test_drop_archives_restorably_and_purge_removes_for_good(config_uri, engine,
     assert "no active or suspended or deleted tenant" in capsys.readouterr().err
 
 
-def test_migrate_brings_a_tenant_that_is_behind_to_head(config_uri, engine, tenant, capsys):
+def test_migrate_brings_a_tenant_that_is_behind_to_head(
+    config_uri, engine, tenant, capsys, tenancy
+):
     head = migrations.head_revision("tenant")
     assert admin([config_uri, "migrate", "--tenant", tenant.slug, "--downgrade", "t001"]) == 0
     assert "1 migrated, 0 failed" in capsys.readouterr().out
     with engine.connect() as connection:
         assert migrations.current_revision(connection, "tenant", tenant.schema_name) == "t001"
-    assert provisioning.get_tenant(engine, tenant.slug).revision == "t001"
+    assert provisioning.get_tenant(tenancy, tenant.slug).revision == "t001"
     assert admin([config_uri, "migrate"]) == 0
     assert "1 migrated, 0 failed" in capsys.readouterr().out
     with engine.connect() as connection:

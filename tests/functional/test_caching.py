@@ -7,6 +7,7 @@ import urllib.request
 import pytest
 import sqlalchemy as sa
 
+from tenantapp.interfaces import ITenantDirectory, service
 from tenantapp.tenancy import provisioning
 from tests.conftest import OPERATOR_TOKEN, PASSWORD, login
 from tests.functional.test_pserve import Pserve, free_port
@@ -85,37 +86,37 @@ def seconds_until(url: str, token: str, status: int, limit: float = 3.0) -> floa
 
 
 def test_a_suspension_takes_effect_on_a_second_process_within_a_second(
-    engine, tenant, second_process
+    engine, tenant, second_process, tenancy
 ):
     url = f"{second_process.url}/{tenant.slug}/users"
     ask_twice(url, tenant.token)
     assert served_from_memory(second_process, "tenants")
 
-    provisioning.set_status(engine, tenant.slug, "suspended")
+    provisioning.set_status(tenancy, tenant.slug, "suspended")
     assert seconds_until(url, tenant.token, 403) < 1.0
 
 
 def test_a_rename_takes_effect_on_a_second_process_within_a_second(
-    engine, tenant, fresh_slug, second_process
+    engine, tenant, fresh_slug, second_process, tenancy
 ):
     old_url = f"{second_process.url}/{tenant.slug}/users"
     ask_twice(old_url, tenant.token)
 
-    provisioning.rename_tenant(engine, tenant.slug, fresh_slug)
+    provisioning.rename_tenant(tenancy, tenant.slug, fresh_slug)
     try:
         assert seconds_until(old_url, tenant.token, 404) < 1.0
         assert status_of(f"{second_process.url}/{fresh_slug}/users", tenant.token) == 200
     finally:
-        provisioning.rename_tenant(engine, fresh_slug, tenant.slug)
+        provisioning.rename_tenant(tenancy, fresh_slug, tenant.slug)
 
 
 def test_a_dropped_tenant_is_gone_from_a_second_process_within_a_second(
-    engine, tenant, second_process
+    engine, tenant, second_process, tenancy
 ):
     url = f"{second_process.url}/{tenant.slug}/users"
     ask_twice(url, tenant.token)
 
-    provisioning.archive_tenant(engine, tenant.slug)
+    provisioning.archive_tenant(tenancy, tenant.slug)
     assert seconds_until(url, tenant.token, 404) < 1.0
 
 
@@ -146,7 +147,8 @@ def test_a_demotion_takes_effect_on_a_second_process_within_a_second(
 
 def test_a_lost_listener_empties_the_caches_and_comes_back(app, engine, testapp, tenant):
     """Notifications sent while the listener was away are lost: what was cached is dropped."""
-    listener, directory = app.registry["cache_listener"], app.registry["tenant_directory"]
+    listener = app.registry["cache_listener"]
+    directory = service(app.registry, ITenantDirectory).cache
     assert listener.connected.wait(10)
     testapp.get(f"/{tenant.slug}/users", headers=tenant.auth)
     assert directory.stats()["size"] >= 1

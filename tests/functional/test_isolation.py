@@ -11,6 +11,7 @@ import webtest
 from webtest.http import StopableWSGIServer
 
 from tenantapp import main
+from tenantapp.interfaces import IServers, service
 
 
 def test_every_endpoint_of_tenant_b_answers_404_or_empty_for_data_of_a(
@@ -43,7 +44,7 @@ def test_every_endpoint_of_tenant_b_answers_404_or_empty_for_data_of_a(
 
 def test_alternating_tenants_on_a_pool_of_one_connection(settings, tenant, other_tenant):
     app = main({}, **settings, **{"sqlalchemy.pool_size": "1", "sqlalchemy.max_overflow": "0"})
-    engine = app.registry["dbengine"]
+    engine = service(app.registry, IServers).default.serving
     connects = []
     sa.event.listen(engine, "connect", lambda *args: connects.append(1))
     client = webtest.TestApp(app, extra_environ={"HTTP_HOST": "example.com"})

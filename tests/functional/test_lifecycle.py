@@ -10,6 +10,7 @@ import sqlalchemy as sa
 import webtest
 
 from tenantapp import main
+from tenantapp.interfaces import IServers, service
 from tenantapp.scripts.admin import main as admin
 from tenantapp.tenancy import migrating, migrations, provisioning, templates
 from tests.functional.test_admin import write_ini
@@ -58,19 +59,19 @@ def catalog(engine, schema: str) -> dict:
     return result
 
 
-def test_a_template_made_schema_is_identical_to_a_migrated_one(engine, fresh_slug):
+def test_a_template_made_schema_is_identical_to_a_migrated_one(engine, fresh_slug, tenancy):
     with engine.connect() as connection:
         ddl = templates.template_ddl(connection, migrations.head_revision("tenant"))
     assert ddl is not None, "migrate captured no template"
-    cloned, _ = provisioning.create_tenant(engine, fresh_slug)
+    cloned, _ = provisioning.create_tenant(tenancy, fresh_slug)
     other = f"{fresh_slug}-m"
     try:
-        migrated, _ = provisioning.create_tenant(engine, other, use_template=False)
+        migrated, _ = provisioning.create_tenant(tenancy, other, use_template=False)
         expected = catalog(engine, migrated.schema_name)
         assert expected["tables"] and expected["constraints"] and expected["indexes"]
         assert catalog(engine, cloned.schema_name) == expected
     finally:
-        provisioning.purge_tenant(engine, other)
+        provisioning.purge_tenant(tenancy, other)
 
 
 def test_a_template_made_tenant_works_end_to_end(testapp, tenant, add_user):
@@ -84,22 +85,22 @@ def test_a_template_made_tenant_works_end_to_end(testapp, tenant, add_user):
     assert me.json["email"] == "t@x.example"
 
 
-def downgrade_all(engine, slugs):
-    report = migrating.migrate(engine, slugs=slugs, downgrade_to="t001")
+def downgrade_all(tenancy, slugs):
+    report = migrating.migrate(tenancy, slugs=slugs, downgrade_to="t001")
     assert len(report.migrated) == len(slugs)
 
 
-def test_one_blocked_tenant_fails_alone_and_a_rerun_finishes_it(engine, make_tenant):
+def test_one_blocked_tenant_fails_alone_and_a_rerun_finishes_it(engine, make_tenant, tenancy):
     made = [make_tenant("mg") for _ in range(4)]
     slugs = [t.slug for t in made]
-    downgrade_all(engine, slugs)
+    downgrade_all(tenancy, slugs)
     blocked = made[1]
     blocker = engine.connect()
     blocker.exec_driver_sql(f'LOCK TABLE "{blocked.schema_name}".users IN ACCESS SHARE MODE')
     try:
         seen = []
         report = migrating.migrate(
-            engine,
+            tenancy,
             slugs=slugs,
             workers=2,
             lock_timeout="100ms",
@@ -112,40 +113,40 @@ def test_one_blocked_tenant_fails_alone_and_a_rerun_finishes_it(engine, make_ten
     assert [o.slug for o in report.failed] == [blocked.slug]
     assert "lock" in report.failed[0].error.lower()
     assert seen[-1] == (4, 1, 4)
-    info = provisioning.get_tenant(engine, blocked.slug)
+    info = provisioning.get_tenant(tenancy, blocked.slug)
     assert (info.revision, info.migration_status) == ("t001", "failed")
     assert "lock" in info.last_error.lower()
 
-    again = migrating.migrate(engine, slugs=slugs)
+    again = migrating.migrate(tenancy, slugs=slugs)
     assert [o.slug for o in again.migrated] == [blocked.slug]
     assert again.skipped == 3
-    assert provisioning.get_tenant(engine, blocked.slug).migration_status == "ok"
+    assert provisioning.get_tenant(tenancy, blocked.slug).migration_status == "ok"
 
 
-def test_fail_fast_stops_the_run(engine, make_tenant):
+def test_fail_fast_stops_the_run(engine, make_tenant, tenancy):
     made = [make_tenant("ff") for _ in range(4)]
     slugs = [t.slug for t in made]
-    downgrade_all(engine, slugs)
+    downgrade_all(tenancy, slugs)
     blocker = engine.connect()
     blocker.exec_driver_sql(f'LOCK TABLE "{made[0].schema_name}".users IN ACCESS SHARE MODE')
     try:
         report = migrating.migrate(
-            engine, slugs=slugs, workers=1, fail_fast=True, lock_timeout="100ms"
+            tenancy, slugs=slugs, workers=1, fail_fast=True, lock_timeout="100ms"
         )
     finally:
         blocker.rollback()
         blocker.close()
     assert [o.slug for o in report.failed] == [made[0].slug]
     assert len(report.migrated) <= 1  # at most the one a free worker had already begun
-    migrating.migrate(engine, slugs=slugs)
+    migrating.migrate(tenancy, slugs=slugs)
 
 
-def test_two_migrate_runs_cannot_overlap(engine, config_uri, capsys):
+def test_two_migrate_runs_cannot_overlap(engine, config_uri, capsys, tenancy):
     holder = engine.connect()
     holder.execute(sa.select(sa.func.pg_advisory_lock(migrating.LOCK_KEY)))
     try:
         with pytest.raises(migrating.MigrationLocked):
-            migrating.migrate(engine)
+            migrating.migrate(tenancy)
         assert admin([config_uri, "migrate"]) == 1
         assert "another migrate run is in progress" in capsys.readouterr().err
     finally:
@@ -153,8 +154,8 @@ def test_two_migrate_runs_cannot_overlap(engine, config_uri, capsys):
         holder.close()
 
 
-def test_sql_prints_the_migration_without_running_it(engine, config_uri, tenant, capsys):
-    downgrade_all(engine, [tenant.slug])
+def test_sql_prints_the_migration_without_running_it(engine, config_uri, tenant, capsys, tenancy):
+    downgrade_all(tenancy, [tenant.slug])
     assert admin([config_uri, "migrate", "--tenant", tenant.slug, "--sql"]) == 0
     sql = capsys.readouterr().out
     assert f"set_config('search_path', '{tenant.schema_name}', true)" in sql
@@ -162,7 +163,7 @@ def test_sql_prints_the_migration_without_running_it(engine, config_uri, tenant,
     assert f"UPDATE {tenant.schema_name}.alembic_version SET version_num='t002'" in sql
     with engine.connect() as connection:
         assert migrations.current_revision(connection, "tenant", tenant.schema_name) == "t001"
-    migrating.migrate(engine, slugs=[tenant.slug])
+    migrating.migrate(tenancy, slugs=[tenant.slug])
 
 
 def test_unknown_tenants_are_named(engine, config_uri, capsys):
@@ -185,7 +186,7 @@ def test_a_request_to_a_tenant_locked_by_a_migration_gets_503(settings, engine, 
     try:
         client.get(f"/{tenant.slug}/users", headers=tenant.auth, status=200)
     finally:
-        app.registry["dbengine"].dispose()
+        service(app.registry, IServers).dispose()
 
 
 def test_a_request_waits_for_a_short_migration_instead_of_failing(settings, engine, tenant):
@@ -213,20 +214,20 @@ def test_a_request_waits_for_a_short_migration_instead_of_failing(settings, engi
         blocker.rollback()
         blocker.close()
         waiting.join(timeout=30)
-        app.registry["dbengine"].dispose()
+        service(app.registry, IServers).dispose()
     assert result["r"].status_int == 200
 
 
-def test_rename_keeps_the_data_and_the_tokens(testapp, engine, config_uri, tenant):
+def test_rename_keeps_the_data_and_the_tokens(testapp, engine, config_uri, tenant, tenancy):
     new = f"renamed-{uuid.uuid4().hex[:8]}"
     assert admin([config_uri, "rename-tenant", tenant.slug, new]) == 0
     try:
         testapp.get(f"/{tenant.slug}/users", headers=tenant.auth, status=404)
         users = testapp.get(f"/{new}/users", headers=tenant.auth).json["items"]
         assert users[0]["email"] == tenant.owner_email
-        assert provisioning.get_tenant(engine, new).schema_name == tenant.schema_name
+        assert provisioning.get_tenant(tenancy, new).schema_name == tenant.schema_name
     finally:
-        provisioning.rename_tenant(engine, new, tenant.slug)
+        provisioning.rename_tenant(tenancy, new, tenant.slug)
 
 
 def test_rename_refuses_a_taken_or_bad_slug(config_uri, tenant, other_tenant, capsys):

@@ -178,11 +178,11 @@ def running(pid: int) -> bool:
 
 
 def test_workers_die_with_a_migrate_run_killed_outright(
-    tmp_path, database_url, engine, make_tenant
+    tmp_path, database_url, engine, make_tenant, tenancy
 ):
     made = [make_tenant("k") for _ in range(2)]
     slugs = [t.slug for t in made]
-    migrating.migrate(engine, slugs=slugs, downgrade_to="t003")
+    migrating.migrate(tenancy, slugs=slugs, downgrade_to="t003")
     ini = write_ini(tmp_path / "kill.ini", database_url)
     holder = engine.connect()
     for tenant in made:  # t004 alters the audit log: the workers wait here
@@ -214,4 +214,4 @@ def test_workers_die_with_a_migrate_run_killed_outright(
         holder.close()
         if run.poll() is None:
             run.kill()
-    assert migrating.migrate(engine, slugs=slugs).failed == []
+    assert migrating.migrate(tenancy, slugs=slugs).failed == []

@@ -4,6 +4,7 @@ import pytest
 import webtest
 
 from tenantapp import main
+from tenantapp.interfaces import IServers, service
 from tests.conftest import OPERATOR_TOKEN, login
 
 OPERATOR = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
@@ -89,7 +90,7 @@ def test_without_an_operator_token_setting_there_is_no_operator_api(settings):
         client = webtest.TestApp(app)
         client.get("/-/tenants", headers=OPERATOR, status=404)
     finally:
-        app.registry["dbengine"].dispose()
+        service(app.registry, IServers).dispose()
 
 
 def test_a_short_operator_token_is_refused_at_start(settings):

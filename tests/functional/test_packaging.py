@@ -34,7 +34,9 @@ def test_the_wheel_holds_tenantapp_and_its_migrations_only(wheel):
         assert f"tenantapp/{kept}" in names
 
 
-def test_an_installed_wheel_migrates_and_creates_tenants(wheel, tmp_path, empty_database_url):
+def test_an_installed_wheel_migrates_and_creates_tenants(
+    wheel, tmp_path, empty_database_url, tenancy
+):
     site = tmp_path / "site"
     subprocess.run(  # noqa: S603
         [
@@ -80,4 +82,4 @@ def test_an_installed_wheel_migrates_and_creates_tenants(wheel, tmp_path, empty_
     assert Path(where) == site / "tenantapp" / "alembic"
     assert "0 migrated, 0 failed" in admin("migrate")
     assert "created tenant acme" in admin("create-tenant", "acme")
-    assert "acme\tactive\tt004" in admin("list-tenants")
+    assert "acme\tactive\tschema\tdefault\tt004" in admin("list-tenants")

@@ -4,9 +4,9 @@ import pytest
 import webtest
 
 from tenantapp import main
-from tenantapp.database import make_engine
+from tenantapp.interfaces import IServers, service
 from tenantapp.tenancy import migrating
-from tests.conftest import OPERATOR_TOKEN
+from tests.conftest import OPERATOR_TOKEN, tenancy_for
 
 
 @pytest.fixture
@@ -21,7 +21,7 @@ def make_app(settings):
     yield make
     for app in apps:
         app.registry["cache_listener"].stop()
-        app.registry["dbengine"].dispose()
+        service(app.registry, IServers).dispose()
 
 
 def test_ready_when_migrated(testapp):
@@ -57,15 +57,15 @@ def test_a_database_that_is_down_gives_503_with_retry_after(make_app, tenant):
     assert response.headers["Retry-After"] == "5"
 
 
-def test_an_unmigrated_database_is_not_ready_until_migrated(make_app, empty_database_url):
+def test_an_unmigrated_database_is_not_ready_until_migrated(make_app, empty_database_url, settings):
     client = make_app(**{"sqlalchemy.url": empty_database_url})
     response = client.get("/-/ready", status=503)
     assert response.json["error"] == "not_ready"
     assert "run migrate" in response.json["checks"]["shared_schema"]
     response = client.get("/acme/users", status=503)
     assert response.json == {"error": "not_ready", "message": "the database is not migrated yet"}
-    engine = make_engine({"sqlalchemy.url": empty_database_url})
-    migrating.migrate(engine)
-    engine.dispose()
+    tenancy = tenancy_for({**settings, "sqlalchemy.url": empty_database_url})
+    migrating.migrate(tenancy)
+    tenancy.servers.dispose()
     client.get("/-/ready", status=200)
     client.get("/acme/users", status=404)

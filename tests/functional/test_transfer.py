@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from tenantapp.scripts.admin import main as admin
 from tenantapp.tenancy import migrating, migrations, provisioning, transfer
-from tests.conftest import login
+from tests.conftest import login, tenancy_for
 from tests.functional.test_admin import write_ini
 
 TABLES = ["users", "tokens", "login_throttle", "audit_log", "alembic_version"]
@@ -40,11 +40,13 @@ def populated(testapp, tenant, add_user):
     return tenant
 
 
-def test_round_trip_under_another_slug(engine, populated, fresh_slug, tmp_path, config_uri):
+def test_round_trip_under_another_slug(
+    engine, populated, fresh_slug, tmp_path, config_uri, tenancy
+):
     archive = tmp_path / "tenant.zip"
     assert admin([config_uri, "export-tenant", populated.slug, str(archive)]) == 0
     assert admin([config_uri, "import-tenant", str(archive), "--as", fresh_slug]) == 0
-    copy = provisioning.get_tenant(engine, fresh_slug)
+    copy = provisioning.get_tenant(tenancy, fresh_slug)
     original = dump(engine, populated.schema_name)
     assert all(original[t] for t in TABLES)
     copied = dump(engine, copy.schema_name)
@@ -55,11 +57,11 @@ def test_round_trip_under_another_slug(engine, populated, fresh_slug, tmp_path, 
 
 
 def test_imported_tenants_keep_working_and_ids_continue(
-    testapp, engine, populated, fresh_slug, tmp_path
+    testapp, engine, populated, fresh_slug, tmp_path, tenancy
 ):
     archive = tmp_path / "tenant.zip"
-    transfer.export_tenant(engine, populated.slug, archive)
-    transfer.import_tenant(engine, archive, fresh_slug)
+    transfer.export_tenant(tenancy, populated.slug, archive)
+    transfer.import_tenant(tenancy, archive, fresh_slug)
     token = login(testapp, fresh_slug, "ann@x.example", "ann password")
     auth = {"Authorization": f"Bearer {token}"}
     old_ids = [u["id"] for u in testapp.get(f"/{fresh_slug}/users", headers=auth).json["items"]]
@@ -79,44 +81,45 @@ def test_imported_tenants_keep_working_and_ids_continue(
 
 
 @pytest.fixture
-def other_database(server_url):
+def other_database(server_url, settings):
     name = f"tenantapp_other_{uuid.uuid4().hex[:8]}"
     base = sa.engine.make_url(server_url).set(drivername="postgresql+psycopg")
     root = sa.create_engine(base, isolation_level="AUTOCOMMIT")
     with root.connect() as connection:
         connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    engine = sa.create_engine(base.set(database=name))
-    migrating.migrate(engine)
-    yield engine
-    engine.dispose()
+    other = tenancy_for({**settings, "sqlalchemy.url": base.set(database=name)})
+    migrating.migrate(other)
+    yield other
+    other.servers.dispose()
     with root.connect() as connection:
         connection.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
     root.dispose()
 
 
-def test_round_trip_into_another_database(engine, populated, other_database, tmp_path):
+def test_round_trip_into_another_database(engine, populated, other_database, tmp_path, tenancy):
     archive = tmp_path / "tenant.zip"
-    transfer.export_tenant(engine, populated.slug, archive)
+    transfer.export_tenant(tenancy, populated.slug, archive)
     copy = transfer.import_tenant(other_database, archive, populated.slug)
-    copied, original = dump(other_database, copy.schema_name), dump(engine, populated.schema_name)
+    copied = dump(other_database.registry, copy.schema_name)
+    original = dump(engine, populated.schema_name)
     copied.pop("tokens"), original.pop("tokens")
     assert copied == original
 
 
 def test_an_archive_from_an_older_revision_is_migrated_on_import(
-    engine, populated, fresh_slug, tmp_path
+    engine, populated, fresh_slug, tmp_path, tenancy
 ):
-    migrating.migrate(engine, slugs=[populated.slug], downgrade_to="t001")
+    migrating.migrate(tenancy, slugs=[populated.slug], downgrade_to="t001")
     archive = tmp_path / "old.zip"
     try:
-        transfer.export_tenant(engine, populated.slug, archive)
+        transfer.export_tenant(tenancy, populated.slug, archive)
         with zipfile.ZipFile(archive) as z:
             assert json.loads(z.read("manifest.json"))["revision"] == "t001"
         with engine.connect() as connection:
             old_users = connection.execute(
                 sa.text(f'SELECT id, email, name FROM "{populated.schema_name}".users ORDER BY id')
             ).all()
-        copy = transfer.import_tenant(engine, archive, fresh_slug)
+        copy = transfer.import_tenant(tenancy, archive, fresh_slug)
         assert copy.revision == migrations.head_revision("tenant")
         with engine.connect() as connection:
             rows = connection.execute(
@@ -125,14 +128,14 @@ def test_an_archive_from_an_older_revision_is_migrated_on_import(
         assert [tuple(r[:3]) for r in rows] == [tuple(r) for r in old_users]
         assert {r.role for r in rows} == {"member"}  # the column t002 added, at its default
     finally:
-        migrating.migrate(engine, slugs=[populated.slug])
+        migrating.migrate(tenancy, slugs=[populated.slug])
 
 
 def test_an_archive_from_a_newer_revision_is_refused_clearly(
-    engine, populated, fresh_slug, tmp_path, config_uri, capsys
+    engine, populated, fresh_slug, tmp_path, config_uri, capsys, tenancy
 ):
     archive = tmp_path / "new.zip"
-    transfer.export_tenant(engine, populated.slug, archive)
+    transfer.export_tenant(tenancy, populated.slug, archive)
     newer = tmp_path / "newer.zip"
     with zipfile.ZipFile(archive) as src, zipfile.ZipFile(newer, "w") as dst:
         for item in src.infolist():
@@ -143,7 +146,7 @@ def test_an_archive_from_a_newer_revision_is_refused_clearly(
     assert admin([config_uri, "import-tenant", str(newer), "--as", fresh_slug]) == 1
     message = capsys.readouterr().err
     assert "t999" in message and "newer" in message
-    assert fresh_slug not in [t.slug for t in provisioning.list_tenants(engine)]
+    assert fresh_slug not in [t.slug for t in provisioning.list_tenants(tenancy)]
 
 
 @pytest.mark.parametrize("content", [b"not a zip", b""])

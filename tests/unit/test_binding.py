@@ -14,7 +14,7 @@ from tenantapp.tenancy.binding import (
     TenantBindingError,
     bind_connection,
     bind_session,
-    bound_schema,
+    bound_scope,
 )
 from tenantapp.users.models import User
 
@@ -52,7 +52,7 @@ def test_a_session_refuses_a_second_tenant(session_factory, tenant, other_tenant
         bind_session(session, tenant.schema_name)  # idempotent
         with pytest.raises(TenantBindingError):
             bind_session(session, other_tenant.schema_name)
-        assert bound_schema(session) == tenant.schema_name
+        assert bound_scope(session) == tenant.schema_name
 
 
 def test_search_path_does_not_outlive_the_transaction(engine, session_factory, tenant):

@@ -9,6 +9,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
 from tenantapp.database import URL_ENV, database_url, make_engine
+from tenantapp.interfaces import IServers, service
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -48,7 +49,7 @@ def test_production_reads_the_operator_token_from_the_environment(monkeypatch, s
     try:
         assert app.registry["operator_enabled"]
     finally:
-        app.registry["dbengine"].dispose()
+        service(app.registry, IServers).dispose()
 
 
 def test_a_connection_the_server_closed_is_replaced_at_checkout(settings):

@@ -1,0 +1,96 @@
+"""The PostgreSQL servers tenants are placed on.
+
+``default`` is the database of ``sqlalchemy.url`` (it also holds the tenant registry); more are
+named in the settings, ``tenantapp.servers.eu1 = postgresql://...``. Each server has two engines,
+one bounded pool each:
+
+* ``owner``: the configured role, which owns the tables; migrations and the tenant lifecycle
+  (DDL) use it;
+* ``serving``: the application role (``tenantapp.app_role``, ``tenantapp_app`` by default), which
+  is not a superuser, has no BYPASSRLS and owns nothing, so row-level security binds it. Every
+  tenant request runs as this role.
+"""
+
+import os
+from dataclasses import dataclass
+
+from sqlalchemy.engine import Engine, make_url
+
+from .errors import ProvisioningError, UnknownServer
+
+DEFAULT = "default"
+SERVERS_PREFIX = "tenantapp.servers."
+APP_ROLE = "tenantapp_app"
+APP_PASSWORD_ENV = "TENANTAPP_APP_PASSWORD"  # noqa: S105 - a variable name
+
+
+@dataclass(frozen=True)
+class Server:
+    name: str
+    owner: Engine
+    serving: Engine
+
+
+@dataclass(frozen=True)
+class AppRole:
+    """The role tenant requests run as; created by ``migrate`` where it is missing."""
+
+    name: str
+    password: str | None = None
+
+    def url(self, owner_url: str) -> str:
+        """The owner's URL with this role's name and password."""
+        url = make_url(owner_url).set(username=self.name, password=self.password)
+        return url.render_as_string(hide_password=False)
+
+
+def app_role(settings: dict) -> AppRole:
+    name = settings.get("tenantapp.app_role") or APP_ROLE
+    password = settings.get("tenantapp.app_password") or os.environ.get(APP_PASSWORD_ENV)
+    return AppRole(name, password or None)
+
+
+def server_urls(settings: dict) -> dict[str, str]:
+    """``tenantapp.servers.NAME`` settings, by name (the default server comes from
+    ``sqlalchemy.url`` and is not among them)."""
+    urls = {}
+    for key, value in settings.items():
+        if key.startswith(SERVERS_PREFIX) and value.strip():
+            name = key.removeprefix(SERVERS_PREFIX)
+            if name == DEFAULT:
+                raise ProvisioningError(
+                    f"{key}: the default server is sqlalchemy.url's; name this one otherwise"
+                )
+            urls[name] = value.strip()
+    return urls
+
+
+class Servers:
+    """The configured servers by name."""
+
+    def __init__(self, servers: dict[str, Server], app_role: AppRole):
+        self._servers = servers
+        self.app_role = app_role
+
+    @property
+    def default(self) -> Server:
+        return self._servers[DEFAULT]
+
+    @property
+    def names(self) -> list[str]:
+        return list(self._servers)
+
+    def __iter__(self):
+        return iter(self._servers.values())
+
+    def __getitem__(self, name: str) -> Server:
+        try:
+            return self._servers[name]
+        except KeyError:
+            known = ", ".join(sorted(self._servers))
+            raise UnknownServer(f"no server {name!r} is configured (known: {known})") from None
+
+    def dispose(self) -> None:
+        for server in self:
+            server.owner.dispose()
+            server.serving.dispose()
