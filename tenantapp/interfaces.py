@@ -28,6 +28,10 @@ class ITenantStore(Interface):
     """
 
 
+class IDatabasePools(Interface):
+    """Database mode's serving pools, bounded in number and size."""
+
+
 class ITenancy(Interface):
     """The servers and the stores by mode, as the tenant lifecycle (create, move, drop, ...)
     works with them."""

@@ -17,9 +17,14 @@ from sqlalchemy.engine import make_url
 from tenantapp import main, tenancy_from
 from tenantapp.interfaces import ITenancy, service
 from tenantapp.tenancy import migrating, provisioning
+from tenantapp.tenancy.binding import Binding
+from tenantapp.tenancy.directory import TenantEntry
 from tenantapp.tenancy.lifecycle import Tenancy
 
 TEST_URL_ENV = "TENANTAPP_TEST_DATABASE_URL"
+# the isolation mode of the tenants the fixtures make: the suite passes in each (.ci/run)
+TEST_MODE_ENV = "TENANTAPP_TEST_MODE"
+TEST_MODE = os.environ.get(TEST_MODE_ENV, "schema")
 
 
 @pytest.fixture(scope="session")
@@ -51,7 +56,12 @@ def throwaway_database(server_url: str):
         yield base.set(database=name).render_as_string(hide_password=False)
     finally:
         with admin.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            # with the databases of its database-mode tenants and their template
+            derived = connection.exec_driver_sql(
+                "SELECT datname FROM pg_database WHERE datname LIKE %s", (name + "\\_%",)
+            ).scalars()
+            for database in [name, *derived]:
+                connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
         admin.dispose()
 
 
@@ -74,11 +84,21 @@ PASSWORD = "correct horse battery"
 
 
 @pytest.fixture(scope="session")
-def settings(database_url):
+def second_server_url(server_url):
+    """A second placement target: another database, so its tenants are on another connection
+    pool and in another catalog, as on another server."""
+    with throwaway_database(server_url) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def settings(database_url, second_server_url):
     return {
         "sqlalchemy.url": database_url,
+        "tenantapp.servers.second": second_server_url,
         "tenantapp.embedded_database": "false",
         "tenantapp.operator_token": OPERATOR_TOKEN,
+        "tenantapp.default_mode": TEST_MODE,
         # argon2id at its cheapest: the tests log in a lot, production keeps the defaults
         "tenantapp.argon2.time_cost": "1",
         "tenantapp.argon2.memory_cost": "8",
@@ -87,6 +107,25 @@ def settings(database_url):
 
 
 tenancy_for = tenancy_from
+
+
+def write_ini(path, database_url: str, extra: dict | None = None) -> str:
+    lines = ["[app:main]", "use = egg:tenantapp"]
+    values = {
+        "tenantapp.embedded_database": "false",
+        **(extra or {}),
+        "sqlalchemy.url": database_url,
+    }
+    for key, value in values.items():
+        lines.append(f"{key} = {value.replace('%', '%%')}")
+    path.write_text("\n".join(lines) + "\n")
+    return str(path)
+
+
+@pytest.fixture
+def config_uri(tmp_path, settings):
+    """The suite's settings as an ini file, for tenantapp-admin."""
+    return write_ini(tmp_path / "test.ini", settings["sqlalchemy.url"], settings)
 
 
 @pytest.fixture(scope="session")
@@ -122,10 +161,35 @@ class TenantHandle:
     display_name: str
     owner_email: str
     token: str
+    id: int = 0
+    mode: str = "schema"
+    server: str = "default"
 
     @property
     def auth(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"}
+
+    def owner_engine(self, tenancy):
+        """Where the owner reaches this tenant's rows (its own database in database mode)."""
+        entry = TenantEntry(
+            self.id,
+            self.slug,
+            self.schema_name,
+            self.display_name,
+            "active",
+            self.mode,
+            self.server,
+        )
+        return tenancy.store(self.mode).owner_engine(entry)
+
+    def where(self) -> str:
+        """The SQL condition selecting this tenant's rows where they are pooled."""
+        return f" WHERE tenant_id = {int(self.id)}" if self.mode == "shared" else ""
+
+    @property
+    def binding(self) -> Binding:
+        """How a session is bound to this tenant's rows."""
+        return Binding(self.schema_name, self.id if self.mode == "shared" else None)
 
 
 def login(testapp, slug: str, email: str, password: str = PASSWORD) -> str:
@@ -144,15 +208,33 @@ def make_tenant(app, engine, testapp, tokens, tenancy):
     """Create tenants with unique slugs and a logged-in owner; each is dropped after the test."""
     made = []
 
-    def make(prefix: str = "t", name: str | None = None) -> TenantHandle:
+    def make(
+        prefix: str = "t", name: str | None = None, mode: str | None = None, server: str = "default"
+    ) -> TenantHandle:
         slug = f"{prefix}-{uuid.uuid4().hex[:10]}"
         email = f"owner@{slug}.example"
         info, _ = provisioning.create_tenant(
-            tenancy, slug, name, email, PASSWORD, hasher=app.registry["password_hasher"]
+            tenancy,
+            slug,
+            name,
+            email,
+            PASSWORD,
+            hasher=app.registry["password_hasher"],
+            mode=mode,
+            server=server,
         )
         made.append(slug)
         tokens[slug] = login(testapp, slug, email)
-        return TenantHandle(slug, info.schema_name, info.display_name, email, tokens[slug])
+        return TenantHandle(
+            slug,
+            info.schema_name,
+            info.display_name,
+            email,
+            tokens[slug],
+            info.id,
+            info.mode,
+            info.server,
+        )
 
     yield make
     for slug in made:
@@ -177,6 +259,12 @@ def tenant(make_tenant):
 @pytest.fixture
 def other_tenant(make_tenant):
     return make_tenant("b")
+
+
+@pytest.fixture
+def schema_tenant(make_tenant):
+    """For tests of what only a schema of its own has (migrating it alone, locking it)."""
+    return make_tenant("s", mode="schema")
 
 
 @pytest.fixture

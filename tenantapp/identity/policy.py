@@ -2,7 +2,8 @@
 
 A tenant user's token is resolved with the request's session once traversal has bound it to the
 tenant in the URL: the token is looked for among that tenant's rows only. Its owner is cached in
-memory per (schema, digest), forgotten on any change to the tenant's users or tokens. The
+memory per (tenant scope, digest), forgotten on any change to the tenant's users or tokens,
+where this process hears of such changes (the default server); elsewhere it is not cached. The
 operator token is only ever accepted below the platform resource.
 """
 
@@ -15,7 +16,7 @@ from pyramid.request import RequestLocalCache
 from pyramid.traversal import find_interface
 
 from ..caching import NotifiedCache
-from ..interfaces import IPlatform
+from ..interfaces import IPlatform, ITenantStore
 from ..tenancy.binding import bound_scope
 from .tokens import digest, token_owner
 
@@ -48,11 +49,15 @@ class TenantSecurityPolicy:
         token = bearer_token(request)
         if token is None:
             return None
-        if request.tenant is not None:
+        tenant = request.tenant
+        if tenant is not None:
             session = request.dbsession
-            owner = self.token_owners.lookup(
-                (bound_scope(session), digest(token)), lambda key: token_owner(session, key[1])
-            )
+            key = (bound_scope(session), digest(token))
+            store = request.find_service(ITenantStore, name=tenant.record.mode)
+            if store.notified(tenant.record):
+                owner = self.token_owners.lookup(key, lambda key: token_owner(session, key[1]))
+            else:  # no notification would tell this process of a change: not cached
+                owner = token_owner(session, key[1])
             if owner is None or owner.expires_at <= datetime.now(UTC):
                 return None
             userid = f"user:{owner.user_id}"

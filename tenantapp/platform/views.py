@@ -15,7 +15,7 @@ from ..errors import (
     database_unavailable,
     error_body,
 )
-from ..interfaces import ITenantDirectory
+from ..interfaces import IDatabasePools, ITenantDirectory
 from ..tenancy import migrations, provisioning
 from ..tenancy.servers import DEFAULT
 from ..tenancy.slugs import SLUG_RULE, is_valid_slug
@@ -67,7 +67,8 @@ def stats(context: Stats, request):
             "tenants": request.find_service(ITenantDirectory).stats(),
             "token_owners": registry["token_owners"].stats(),
             "sql_compiled": registry["compiled_cache_stats"].stats(),
-        }
+        },
+        "tenant_database_pools": request.find_service(IDatabasePools).stats(),
     }
 
 

@@ -4,12 +4,20 @@ from pyramid.events import ApplicationCreated
 from pyramid.exceptions import ConfigurationError
 from pyramid.settings import asbool, aslist
 
-from ..interfaces import IServers, ITenancy, ITenantDirectory, ITenantStore, service
+from ..interfaces import (
+    IDatabasePools,
+    IServers,
+    ITenancy,
+    ITenantDirectory,
+    ITenantStore,
+    service,
+)
+from .databases import DEFAULT_MAX_POOLS, DEFAULT_POOL_SIZE, DatabasePools, DatabaseStore
 from .directory import TenantDirectory, tenant_directory
 from .lifecycle import Tenancy
 from .models import MODES
 from .provisioning import provision_on_start
-from .stores import STORES
+from .stores import SchemaStore, SharedStore
 
 
 def includeme(config):
@@ -27,7 +35,22 @@ def includeme(config):
     capacity = int(settings.get("tenantapp.tenant_cache_size", 10_000))
     cache = registry["cache_listener"].register(tenant_directory(capacity))
     config.register_service(TenantDirectory(cache, servers.default.serving), ITenantDirectory)
-    stores = {store.mode: store(servers) for store in STORES}
+    from ..database import make_engine
+
+    def tenant_database_engine(url: str, pool_size: int):
+        pooled = {**settings, "sqlalchemy.pool_size": pool_size, "sqlalchemy.max_overflow": 0}
+        return make_engine(pooled, url)
+
+    pools = DatabasePools(
+        tenant_database_engine,
+        int(settings.get("tenantapp.database_mode.max_pools", DEFAULT_MAX_POOLS)),
+        int(settings.get("tenantapp.database_mode.pool_size", DEFAULT_POOL_SIZE)),
+    )
+    config.register_service(pools, IDatabasePools)
+    stores = {
+        store.mode: store
+        for store in (SchemaStore(servers), SharedStore(servers), DatabaseStore(servers, pools))
+    }
     for mode, store in stores.items():
         config.register_service(store, ITenantStore, name=mode)
     tenancy = Tenancy(servers, stores, default_mode)

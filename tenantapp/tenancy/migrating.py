@@ -28,11 +28,13 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.schema import CreateSchema
 
 from . import migrations, templates
+from .databases import refresh_template_database
 from .lifecycle import Tenancy
 from .models import POOLED_SCHEMA, TenantRecord
 from .pooling import pool_tables
 from .provisioning import (
     ProvisioningError,
+    entry_of,
     record_migration,
     require_shared_schema,
     tenants_with_records,
@@ -129,8 +131,8 @@ def migrate(
 
 def _migrate_server(tenancy: Tenancy, server: Server, target: str, down: bool, everyone: bool):
     """What every server has once: the registry schema (used on the default server only), the
-    serving role's grants, the template of new tenant schemas, and the pooled schema with the
-    rows of its shared tenants, whose migration records follow it."""
+    serving role's grants, the templates of new tenant schemas and databases, and the pooled
+    schema with the rows of its shared tenants, whose migration records follow it."""
     role = tenancy.servers.app_role
     with server.owner.begin() as connection:
         migrations.upgrade_shared(connection)
@@ -143,6 +145,8 @@ def _migrate_server(tenancy: Tenancy, server: Server, target: str, down: bool, e
             connection.commit()
         else:
             templates.refresh_template(connection, libpq_url(server.owner))
+    # database mode's template database, where one was made
+    refresh_template_database(server.owner, role.name, downgrade_to=target if down else None)
     with server.owner.begin() as connection:
         started = time.perf_counter()
         connection.execute(CreateSchema(POOLED_SCHEMA, if_not_exists=True))
@@ -211,7 +215,7 @@ def _migrate_tenants(tenancy, slugs, workers, target, down, fail_fast, lock_time
                     executor.submit(
                         _migrate_one,
                         (row.id, row.slug, row.schema_name),
-                        _url(tenancy.servers[row.server].owner),
+                        _url(tenancy.store(row.mode).owner_engine(entry_of(row))),
                         tenancy.registry.url.render_as_string(hide_password=False),
                         role,
                         target,

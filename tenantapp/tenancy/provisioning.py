@@ -18,7 +18,6 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from ..users.models import User
-from .binding import bind_connection
 from .directory import TenantEntry, forget_tenant
 from .errors import (  # noqa: F401 - re-exported: callers catch them from here
     ProvisioningError,
@@ -106,20 +105,20 @@ def create_tenant(
     if owner_email is not None:
         owner = Owner(owner_email.strip().lower(), owner_password or secrets.token_urlsafe(12))
     started = time.perf_counter()
+
+    def add_owner(connection: Connection) -> None:
+        connection.execute(
+            User.__table__.insert().values(
+                email=owner.email,
+                name=owner.email.split("@")[0],
+                role="owner",
+                password_hash=hasher.hash(owner.password),
+            )
+        )
+
     with tenancy.registry.begin() as registry:
         entry = register_tenant(registry, slug, display_name, store, server)
-        with tenancy.on_server(registry, server) as connection:
-            revision = store.create(connection, entry, use_template)
-            if owner is not None:
-                bind_connection(connection, store.binding(entry))
-                connection.execute(
-                    User.__table__.insert().values(
-                        email=owner.email,
-                        name=owner.email.split("@")[0],
-                        role="owner",
-                        password_hash=hasher.hash(owner.password),
-                    )
-                )
+        revision = store.create(registry, entry, use_template, add_owner if owner else None)
         elapsed_ms = round((time.perf_counter() - started) * 1000)
         record_migration(registry, entry.id, revision, "ok", None, elapsed_ms)
     log.info("created tenant %s (%s mode, server %s)", slug, store.mode, server)
@@ -204,8 +203,7 @@ def archive_tenant(tenancy: Tenancy, slug: str) -> None:
     binding's reach, its URLs 404."""
     with tenancy.registry.begin() as registry:
         entry = find_row(registry, slug, ("active", "suspended"))
-        with tenancy.on_server(registry, entry.server) as connection:
-            schema = tenancy.store(entry.mode).archive(connection, entry)
+        schema = tenancy.store(entry.mode).archive(registry, entry)
         _set(registry, entry, status="deleted", schema_name=schema)
     forget_tenant(slug)
     log.info("archived tenant %s", slug)
@@ -214,8 +212,7 @@ def archive_tenant(tenancy: Tenancy, slug: str) -> None:
 def restore_tenant(tenancy: Tenancy, slug: str) -> TenantInfo:
     with tenancy.registry.begin() as registry:
         entry = find_row(registry, slug, ("deleted",))
-        with tenancy.on_server(registry, entry.server) as connection:
-            schema = tenancy.store(entry.mode).restore(connection, entry)
+        schema = tenancy.store(entry.mode).restore(registry, entry)
         _set(registry, entry, status="active", schema_name=schema)
     forget_tenant(slug)
     log.info("restored tenant %s", slug)
@@ -226,8 +223,7 @@ def purge_tenant(tenancy: Tenancy, slug: str) -> None:
     """Remove a tenant, archived or not, and all its data for good."""
     with tenancy.registry.begin() as registry:
         entry = find_row(registry, slug, ("active", "suspended", "deleted"))
-        with tenancy.on_server(registry, entry.server) as connection:
-            tenancy.store(entry.mode).drop(connection, entry)
+        tenancy.store(entry.mode).drop(registry, entry)
         registry.execute(tenants.delete().where(tenants.c.id == entry.id))
     forget_tenant(slug)
     log.info("purged tenant %s (%s mode)", slug, entry.mode)
@@ -291,12 +287,11 @@ def list_tenants(tenancy: Tenancy, slug: str | None = None) -> list[TenantInfo]:
             query = query.where(tenants.c.slug == slug)
         rows = connection.execute(query).all()
     sizes: dict[int, int] = {}
-    placed: dict[tuple[str, str], list[TenantEntry]] = {}
+    by_mode: dict[str, list[TenantEntry]] = {}
     for row in rows:
-        placed.setdefault((row.mode, row.server), []).append(entry_of(row))
-    for (mode, server), entries in placed.items():
-        with tenancy.servers[server].owner.connect() as connection:
-            sizes.update(tenancy.store(mode).sizes(connection, entries))
+        by_mode.setdefault(row.mode, []).append(entry_of(row))
+    for mode, entries in by_mode.items():
+        sizes.update(tenancy.store(mode).sizes(entries))
     return [
         TenantInfo(
             row.id,

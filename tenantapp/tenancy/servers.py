@@ -12,9 +12,10 @@ one bounded pool each:
 """
 
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass
 
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Connection, Engine, make_url
 
 from .errors import ProvisioningError, UnknownServer
 
@@ -89,6 +90,18 @@ class Servers:
         except KeyError:
             known = ", ".join(sorted(self._servers))
             raise UnknownServer(f"no server {name!r} is configured (known: {known})") from None
+
+    @contextmanager
+    def transaction(self, registry: Connection, name: str):
+        """A transaction on server ``name`` as its owner: the registry's own when that is the
+        default server, so the registry row and the tenant's storage commit together; else
+        one that commits just before the registry's (a crash between leaves storage that no
+        row names, which nothing can reach)."""
+        if name == DEFAULT:
+            yield registry
+            return
+        with self[name].owner.begin() as connection:
+            yield connection
 
     def dispose(self) -> None:
         for server in self:

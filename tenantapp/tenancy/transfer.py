@@ -16,12 +16,10 @@ from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
 from sqlalchemy import MetaData
 from sqlalchemy.engine import Connection
-from sqlalchemy.schema import CreateSchema, DropSchema
 
 from . import migrations
 from .binding import Binding
 from .lifecycle import Tenancy
-from .models import POOLED_SCHEMA, schema_for_id
 from .pooling import TENANT_COLUMN
 from .provisioning import (
     ProvisioningError,
@@ -31,7 +29,6 @@ from .provisioning import (
     record_migration,
     register_tenant,
 )
-from .roles import grant_serving
 from .servers import DEFAULT
 from .slugs import check_slug
 
@@ -80,7 +77,7 @@ def export_tenant(tenancy: Tenancy, slug: str, path: str | Path) -> int:
         registry.rollback()
     store = tenancy.store(entry.mode)
     binding = store.binding(entry)
-    with tenancy.servers[entry.server].owner.connect() as connection:
+    with store.owner_engine(entry).connect() as connection:
         connection = connection.execution_options(isolation_level="REPEATABLE READ")
         with connection.begin():
             manifest = {
@@ -144,8 +141,8 @@ def import_tenant(
     server: str = DEFAULT,
 ) -> TenantInfo:
     """A new tenant from an archive, in ``mode`` on ``server``: the rows are loaded into a
-    schema built at the archive's revision, which is then migrated to head; a shared tenant's
-    rows then join the pooled tables and that schema is dropped. One transaction per server."""
+    schema built at the archive's revision, which is then migrated to head (a shared tenant's
+    rows then join the pooled tables). All or nothing, as creating a tenant is."""
     check_slug(slug)
     store = tenancy.store(mode)
     tenancy.servers[server]
@@ -157,64 +154,27 @@ def import_tenant(
         manifest = _read_manifest(archive)
         _check_revision(manifest["revision"])
         head = migrations.head_revision("tenant")
+
+        def build(connection: Connection, schema: str) -> None:
+            if manifest["revision"] is not None:
+                migrations.upgrade_tenant(connection, schema, manifest["revision"])
+            cursor = connection.connection.driver_connection.cursor()
+            for table in manifest["tables"]:
+                target = _qualified(connection, schema, table["name"], table["columns"])
+                with (
+                    cursor.copy(f"COPY {target} FROM STDIN") as copy,
+                    archive.open(f"{table['name']}.copy") as data,
+                ):
+                    while block := data.read(1 << 16):
+                        copy.write(block)
+            _advance_identities(connection, schema)
+            migrations.upgrade_tenant(connection, schema, head)
+
         with tenancy.registry.begin() as registry:
             entry = register_tenant(registry, slug, manifest.get("name") or slug, store, server)
-            with tenancy.on_server(registry, server) as connection:
-                staging = schema_for_id(entry.id)
-                connection.execute(CreateSchema(staging))
-                if manifest["revision"] is not None:
-                    migrations.upgrade_tenant(connection, staging, manifest["revision"])
-                cursor = connection.connection.driver_connection.cursor()
-                for table in manifest["tables"]:
-                    target = _qualified(connection, staging, table["name"], table["columns"])
-                    with (
-                        cursor.copy(f"COPY {target} FROM STDIN") as copy,
-                        archive.open(f"{table['name']}.copy") as data,
-                    ):
-                        while block := data.read(1 << 16):
-                            copy.write(block)
-                _advance_identities(connection, staging)
-                migrations.upgrade_tenant(connection, staging, head)
-                if store.binding(entry).tenant_id is not None:
-                    pool_rows(connection, staging, entry.id)
-                    connection.execute(DropSchema(staging, cascade=True))
-                else:
-                    grant_serving(connection, staging, tenancy.servers.app_role.name)
+            store.create(registry, entry, build=build)
             record_migration(registry, entry.id, head, "ok", None, 0)
     return get_tenant(tenancy, slug)
-
-
-def pool_rows(connection: Connection, schema: str, tenant_id: int) -> None:
-    """Copy the rows of the tenant schema ``schema`` into the pooled tables as ``tenant_id``'s
-    (parents first), and move the pooled identity sequences past every id copied in, so a
-    later insert never takes one of them."""
-    quote = connection.dialect.identifier_preparer
-    pooled = quote.quote_schema(POOLED_SCHEMA)
-    for table in _tables(connection, schema):
-        columns = ", ".join(quote.quote(c.name) for c in table.columns)
-        name = quote.quote(table.name)
-        connection.exec_driver_sql(
-            f"INSERT INTO {pooled}.{name} (tenant_id, {columns})"  # noqa: S608 - quoted names
-            f" SELECT %s, {columns} FROM {quote.quote_schema(schema)}.{name}",
-            (tenant_id,),
-        )
-        for column in table.columns:
-            if column.identity is None:
-                continue
-            qualified = f"{pooled}.{name}"
-            cname = quote.quote(column.name)
-            connection.exec_driver_sql(
-                "SELECT setval(pg_get_serial_sequence(%s, %s), greatest("  # noqa: S608
-                f"(SELECT last_value FROM {_sequence_of(connection, qualified, column.name)}),"
-                f" (SELECT coalesce(max({cname}), 0) FROM {qualified})))",
-                (qualified, column.name),
-            )
-
-
-def _sequence_of(connection: Connection, qualified: str, column: str) -> str:
-    return connection.exec_driver_sql(
-        "SELECT pg_get_serial_sequence(%s, %s)", (qualified, column)
-    ).scalar()
 
 
 def _advance_identities(connection: Connection, schema: str) -> None:

@@ -10,19 +10,7 @@ import sqlalchemy as sa
 
 from tenantapp.scripts.admin import main as admin
 from tenantapp.tenancy import migrations, provisioning, templates
-
-
-def write_ini(path, database_url: str) -> str:
-    path.write_text(
-        "[app:main]\nuse = egg:tenantapp\ntenantapp.embedded_database = false\n"
-        f"sqlalchemy.url = {database_url.replace('%', '%%')}\n"
-    )
-    return str(path)
-
-
-@pytest.fixture
-def config_uri(tmp_path, database_url):
-    return write_ini(tmp_path / "test.ini", database_url)
+from tests.conftest import TEST_MODE, write_ini
 
 
 @pytest.fixture
@@ -50,7 +38,7 @@ def test_create_then_list_shows_the_tenant_at_head(config_uri, slug, capsys):
     assert admin([config_uri, "list-tenants"]) == 0
     line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith(slug))
     name, status, mode, server, revision, size, migration, display = line.split("\t")
-    assert (mode, server) == ("schema", "default")
+    assert (mode, server) == (TEST_MODE, "default")
     assert (name, status, revision, migration, display) == (
         slug,
         "active",
@@ -93,7 +81,7 @@ def test_a_failure_midway_leaves_no_row_and_no_schema(
     monkeypatch.setattr(migrations, "upgrade_tenant", failing(migrations.upgrade_tenant))
     monkeypatch.setattr(templates, "apply_template", failing(templates.apply_template))
     with pytest.raises(RuntimeError, match="disk on fire"):
-        provisioning.create_tenant(tenancy, slug, use_template=use_template)
+        provisioning.create_tenant(tenancy, slug, use_template=use_template, mode="schema")
     assert tenant_schemas(engine) == before
     assert slug not in registry_slugs(engine)
 
@@ -113,7 +101,7 @@ def test_a_process_killed_midway_leaves_no_row_and_no_schema(database_url, engin
 
         templates.apply_template = stall
         tenancy = tenancy_for({{"sqlalchemy.url": {database_url!r}}})
-        provisioning.create_tenant(tenancy, {slug!r})
+        provisioning.create_tenant(tenancy, {slug!r}, mode="schema")
         """)
     before = tenant_schemas(engine)
     child = subprocess.Popen(  # noqa: S603 - our own interpreter and script
@@ -134,7 +122,7 @@ def test_a_process_killed_midway_leaves_no_row_and_no_schema(database_url, engin
 def test_drop_archives_restorably_and_purge_removes_for_good(
     config_uri, engine, slug, capsys, tenancy
 ):
-    admin([config_uri, "create-tenant", slug])
+    admin([config_uri, "create-tenant", slug, "--mode", "schema"])  # archived: renamed
     schema = provisioning.get_tenant(tenancy, slug).schema_name
     assert admin([config_uri, "drop-tenant", slug]) == 1
     assert "--yes" in capsys.readouterr().err
@@ -154,8 +142,9 @@ def test_drop_archives_restorably_and_purge_removes_for_good(
 
 
 def test_migrate_brings_a_tenant_that_is_behind_to_head(
-    config_uri, engine, tenant, capsys, tenancy
+    config_uri, engine, schema_tenant, capsys, tenancy
 ):
+    tenant = schema_tenant
     head = migrations.head_revision("tenant")
     assert admin([config_uri, "migrate", "--tenant", tenant.slug, "--downgrade", "t001"]) == 0
     assert "1 migrated, 0 failed" in capsys.readouterr().out

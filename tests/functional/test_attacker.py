@@ -92,7 +92,7 @@ def wait_for(condition, limit: float = 10.0) -> None:
 
 @pytest.mark.parametrize("change", ["delete", "demote"])
 def test_two_owners_removing_each_other_at_once_leave_one(
-    app, engine, testapp, client, tenant, change
+    app, tenancy, testapp, client, tenant, change
 ):
     users = f"/{tenant.slug}/users"
     first = client.get(users).json["items"][0]
@@ -112,9 +112,10 @@ def test_two_owners_removing_each_other_at_once_leave_one(
         ).status_int
 
     # Hold the owners' rows so that both requests are in flight before either may go on.
-    schema = tenant.schema_name
+    schema, where = tenant.schema_name, tenant.where()
+    engine = tenant.owner_engine(tenancy)
     with engine.connect() as holder, ThreadPoolExecutor(2) as pool:
-        holder.execute(sa.text(f'SELECT id FROM "{schema}".users FOR UPDATE'))
+        holder.execute(sa.text(f'SELECT id FROM "{schema}".users{where} FOR UPDATE'))
         results = [
             pool.submit(remove, second, tenant.auth),
             pool.submit(remove, first, second_auth),
@@ -126,7 +127,10 @@ def test_two_owners_removing_each_other_at_once_leave_one(
     assert statuses[0] in (200, 204)
     with engine.connect() as connection:
         owners = connection.scalar(
-            sa.text(f"SELECT count(*) FROM \"{schema}\".users WHERE role = 'owner'")
+            sa.text(
+                f'SELECT count(*) FROM "{schema}".users{where or " WHERE true"}'
+                " AND role = 'owner'"
+            )
         )
     assert owners == 1
 

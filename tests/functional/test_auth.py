@@ -44,8 +44,8 @@ def test_wrong_email_or_password_get_the_same_401(testapp, tenant, body):
     }
 
 
-def test_tokens_are_stored_hashed_and_passwords_as_argon2id(testapp, engine, tenant):
-    with engine.connect() as connection:
+def test_tokens_are_stored_hashed_and_passwords_as_argon2id(testapp, tenancy, tenant):
+    with tenant.owner_engine(tenancy).connect() as connection:
         stored = connection.execute(
             sa.text(
                 f'SELECT t.token_hash, u.password_hash FROM "{tenant.schema_name}".tokens t '
@@ -68,8 +68,8 @@ def test_logout_revokes_the_presented_token_only(testapp, tenant):
     testapp.get(f"/{tenant.slug}/users", headers=auth, status=200)
 
 
-def test_an_expired_token_is_refused(testapp, engine, tenant):
-    with engine.begin() as connection:
+def test_an_expired_token_is_refused(testapp, tenancy, tenant):
+    with tenant.owner_engine(tenancy).begin() as connection:
         connection.execute(
             sa.text(
                 f"UPDATE \"{tenant.schema_name}\".tokens SET expires_at = now() - interval '1 s'"

@@ -13,12 +13,6 @@ from tenantapp import main
 from tenantapp.interfaces import IServers, service
 from tenantapp.scripts.admin import main as admin
 from tenantapp.tenancy import migrating, migrations, provisioning, templates
-from tests.functional.test_admin import write_ini
-
-
-@pytest.fixture
-def config_uri(tmp_path, database_url):
-    return write_ini(tmp_path / "test.ini", database_url)
 
 
 def catalog(engine, schema: str) -> dict:
@@ -63,10 +57,10 @@ def test_a_template_made_schema_is_identical_to_a_migrated_one(engine, fresh_slu
     with engine.connect() as connection:
         ddl = templates.template_ddl(connection, migrations.head_revision("tenant"))
     assert ddl is not None, "migrate captured no template"
-    cloned, _ = provisioning.create_tenant(tenancy, fresh_slug)
+    cloned, _ = provisioning.create_tenant(tenancy, fresh_slug, mode="schema")
     other = f"{fresh_slug}-m"
     try:
-        migrated, _ = provisioning.create_tenant(tenancy, other, use_template=False)
+        migrated, _ = provisioning.create_tenant(tenancy, other, use_template=False, mode="schema")
         expected = catalog(engine, migrated.schema_name)
         assert expected["tables"] and expected["constraints"] and expected["indexes"]
         assert catalog(engine, cloned.schema_name) == expected
@@ -91,7 +85,7 @@ def downgrade_all(tenancy, slugs):
 
 
 def test_one_blocked_tenant_fails_alone_and_a_rerun_finishes_it(engine, make_tenant, tenancy):
-    made = [make_tenant("mg") for _ in range(4)]
+    made = [make_tenant("mg", mode="schema") for _ in range(4)]
     slugs = [t.slug for t in made]
     downgrade_all(tenancy, slugs)
     blocked = made[1]
@@ -124,7 +118,7 @@ def test_one_blocked_tenant_fails_alone_and_a_rerun_finishes_it(engine, make_ten
 
 
 def test_fail_fast_stops_the_run(engine, make_tenant, tenancy):
-    made = [make_tenant("ff") for _ in range(4)]
+    made = [make_tenant("ff", mode="schema") for _ in range(4)]
     slugs = [t.slug for t in made]
     downgrade_all(tenancy, slugs)
     blocker = engine.connect()
@@ -154,7 +148,10 @@ def test_two_migrate_runs_cannot_overlap(engine, config_uri, capsys, tenancy):
         holder.close()
 
 
-def test_sql_prints_the_migration_without_running_it(engine, config_uri, tenant, capsys, tenancy):
+def test_sql_prints_the_migration_without_running_it(
+    engine, config_uri, schema_tenant, capsys, tenancy
+):
+    tenant = schema_tenant
     downgrade_all(tenancy, [tenant.slug])
     assert admin([config_uri, "migrate", "--tenant", tenant.slug, "--sql"]) == 0
     sql = capsys.readouterr().out
@@ -171,10 +168,10 @@ def test_unknown_tenants_are_named(engine, config_uri, capsys):
     assert "no-such-one" in capsys.readouterr().err
 
 
-def test_a_request_to_a_tenant_locked_by_a_migration_gets_503(settings, engine, tenant):
+def test_a_request_to_a_tenant_locked_by_a_migration_gets_503(settings, tenancy, tenant):
     app = main({}, **{**settings, "tenantapp.lock_timeout": "100ms"})
     client = webtest.TestApp(app)
-    blocker = engine.connect()
+    blocker = tenant.owner_engine(tenancy).connect()
     blocker.exec_driver_sql(f'LOCK TABLE "{tenant.schema_name}".users IN ACCESS EXCLUSIVE MODE')
     try:
         response = client.get(f"/{tenant.slug}/users", headers=tenant.auth, status=503)
@@ -189,11 +186,13 @@ def test_a_request_to_a_tenant_locked_by_a_migration_gets_503(settings, engine, 
         service(app.registry, IServers).dispose()
 
 
-def test_a_request_waits_for_a_short_migration_instead_of_failing(settings, engine, tenant):
+def test_a_request_waits_for_a_short_migration_instead_of_failing(
+    settings, engine, tenancy, tenant
+):
     """No sleeps: the request starts while the lock is held and finishes once it is released."""
     app = main({}, **{**settings, "tenantapp.lock_timeout": "60s"})
     client = webtest.TestApp(app)
-    blocker = engine.connect()
+    blocker = tenant.owner_engine(tenancy).connect()
     blocker.exec_driver_sql(f'LOCK TABLE "{tenant.schema_name}".users IN ACCESS EXCLUSIVE MODE')
     result = {}
     waiting = threading.Thread(

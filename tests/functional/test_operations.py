@@ -180,7 +180,7 @@ def running(pid: int) -> bool:
 def test_workers_die_with_a_migrate_run_killed_outright(
     tmp_path, database_url, engine, make_tenant, tenancy
 ):
-    made = [make_tenant("k") for _ in range(2)]
+    made = [make_tenant("k", mode="schema") for _ in range(2)]
     slugs = [t.slug for t in made]
     migrating.migrate(tenancy, slugs=slugs, downgrade_to="t003")
     ini = write_ini(tmp_path / "kill.ini", database_url)

@@ -149,7 +149,8 @@ def test_tenant_index_links_to_its_users(client, tenant):
     }
 
 
-def test_an_unexpected_failure_is_a_500_json_without_internals(testapp, engine, tenant):
+def test_an_unexpected_failure_is_a_500_json_without_internals(testapp, engine, schema_tenant):
+    tenant = schema_tenant
     with engine.begin() as connection:  # the schema vanishes behind the registry's back
         connection.exec_driver_sql(f'DROP SCHEMA "{tenant.schema_name}" CASCADE')
     response = testapp.get(f"/{tenant.slug}/users", headers=tenant.auth, status=500)

@@ -17,27 +17,43 @@ from tenantapp.tenancy.binding import (
     bound_scope,
 )
 from tenantapp.users.models import User
+from tests.conftest import TEST_MODE
+
+# Binding is the same inside a tenant's own database as in schema mode; two tenants in one
+# session factory need one database, so database mode's binding is tested with schema tenants.
+BOUND_MODE = "schema" if TEST_MODE == "database" else TEST_MODE
 
 
 @pytest.fixture
-def session_factory(engine):
-    return make_session_factory(engine)
+def tenant(make_tenant):
+    return make_tenant("a", mode=BOUND_MODE)
+
+
+@pytest.fixture
+def other_tenant(make_tenant):
+    return make_tenant("b", mode=BOUND_MODE)
+
+
+@pytest.fixture
+def session_factory(tenancy):
+    """Sessions as requests get them: as the serving role, which row-level security binds."""
+    return make_session_factory(tenancy.servers.default.serving)
 
 
 def test_a_bound_session_reads_its_tenant_schema(session_factory, tenant, other_tenant):
     with session_factory() as session:
-        bind_session(session, tenant.schema_name)
+        bind_session(session, tenant.binding)
         session.add(User(email="only@a.example", name="A"))
         session.commit()
     with session_factory() as session:
-        bind_session(session, other_tenant.schema_name)
+        bind_session(session, other_tenant.binding)
         assert [u.email for u in session.query(User)] == [other_tenant.owner_email]
         assert session.scalar(text("SELECT current_schemas(false)")) == [other_tenant.schema_name]
 
 
 def test_binding_survives_a_commit_within_the_session(session_factory, tenant):
     with session_factory() as session:
-        bind_session(session, tenant.schema_name)
+        bind_session(session, tenant.binding)
         session.add(User(email="first@a.example", name="A"))
         session.commit()
         # a new transaction on a new pooled connection is bound again
@@ -48,18 +64,18 @@ def test_binding_survives_a_commit_within_the_session(session_factory, tenant):
 
 def test_a_session_refuses_a_second_tenant(session_factory, tenant, other_tenant):
     with session_factory() as session:
-        bind_session(session, tenant.schema_name)
-        bind_session(session, tenant.schema_name)  # idempotent
+        bind_session(session, tenant.binding)
+        bind_session(session, tenant.binding)  # idempotent
         with pytest.raises(TenantBindingError):
-            bind_session(session, other_tenant.schema_name)
-        assert bound_scope(session) == tenant.schema_name
+            bind_session(session, other_tenant.binding)
+        assert bound_scope(session) == tenant.binding.scope
 
 
 def test_search_path_does_not_outlive_the_transaction(engine, session_factory, tenant):
     with engine.connect() as connection:
         default_path = connection.scalar(text("SHOW search_path"))
     with session_factory() as session:
-        bind_session(session, tenant.schema_name)
+        bind_session(session, tenant.binding)
         assert session.scalar(text("SHOW search_path")) == tenant.schema_name
         raw = session.connection().connection.dbapi_connection
         session.commit()
@@ -73,7 +89,7 @@ def test_public_is_not_on_a_tenant_search_path(engine, session_factory, tenant):
         connection.exec_driver_sql("CREATE TABLE IF NOT EXISTS public.leak_probe (x int)")
     try:
         with session_factory() as session:
-            bind_session(session, tenant.schema_name)
+            bind_session(session, tenant.binding)
             with pytest.raises(ProgrammingError, match="leak_probe"):
                 session.execute(text("SELECT x FROM leak_probe"))
     finally:
@@ -111,7 +127,7 @@ def test_binding_adds_no_round_trip_to_a_transaction(engine, tenant):
 
     def bound(connection):
         connection.begin()
-        bind_connection(connection, tenant.schema_name, "2s")
+        bind_connection(connection, tenant.binding, "2s")
         connection.execute(select(User.id))
 
     assert round_trips(engine, unbound) == 2  # BEGIN, then the query
@@ -121,16 +137,16 @@ def test_binding_adds_no_round_trip_to_a_transaction(engine, tenant):
 def test_a_read_only_binding_refuses_writes(session_factory, tenant):
     """What safe (GET) requests get: their transaction cannot write, whatever a view tries."""
     with session_factory(info={READ_ONLY_KEY: True}) as session:
-        bind_session(session, tenant.schema_name)
+        bind_session(session, tenant.binding)
         session.add(User(email="sneaky@a.example", name="Sneaky"))
         with pytest.raises(DBAPIError, match="read-only transaction"):
             session.flush()
 
 
-def owner_of(session_factory, schema):
+def owner_of(session_factory, binding):
     """The owner of a tenant, loaded in a session bound to it, then detached."""
     with session_factory() as session:
-        bind_session(session, schema)
+        bind_session(session, binding)
         return session.scalars(select(User).order_by(User.id)).first()
 
 
@@ -139,42 +155,43 @@ def owner_of(session_factory, schema):
 def test_an_object_of_one_tenant_cannot_write_in_another(
     session_factory, tenant, other_tenant, travel, how
 ):
-    """Both tenants' owners have the same id: a travelling object must not touch the other."""
-    user = owner_of(session_factory, tenant.schema_name)
+    """A travelling object must not touch the other tenant, not even its row with the same id
+    (in schema mode both owners have the same id)."""
+    user = owner_of(session_factory, tenant.binding)
     if travel == "pickled":
         user = pickle.loads(pickle.dumps(user))
     user.name = "written from tenant A"
     with session_factory() as session:
-        bind_session(session, other_tenant.schema_name)
+        bind_session(session, other_tenant.binding)
         with pytest.raises(TenantBindingError):
             getattr(session, how)(user)
             session.flush()
         session.rollback()
-    victim = owner_of(session_factory, other_tenant.schema_name)
-    assert victim.id == user.id
+    victim = owner_of(session_factory, other_tenant.binding)
+    assert victim.id == user.id or tenant.mode == "shared"  # shared: ids from one sequence
     assert victim.name != "written from tenant A"
 
 
 def test_an_object_goes_back_to_its_own_tenant(session_factory, tenant):
-    user = pickle.loads(pickle.dumps(owner_of(session_factory, tenant.schema_name)))
+    user = pickle.loads(pickle.dumps(owner_of(session_factory, tenant.binding)))
     user.name = "renamed after a trip"
     with session_factory() as session:
-        bind_session(session, tenant.schema_name)
+        bind_session(session, tenant.binding)
         session.merge(user)
         session.commit()
-    assert owner_of(session_factory, tenant.schema_name).name == "renamed after a trip"
+    assert owner_of(session_factory, tenant.binding).name == "renamed after a trip"
 
 
 def test_new_objects_belong_to_the_tenant_they_were_written_to(
     session_factory, tenant, other_tenant
 ):
     with session_factory() as session:
-        bind_session(session, tenant.schema_name)
+        bind_session(session, tenant.binding)
         user = User(email="new@a.example", name="New")
         session.add(user)
         session.commit()
     with session_factory() as session:
-        bind_session(session, other_tenant.schema_name)
+        bind_session(session, other_tenant.binding)
         with pytest.raises(TenantBindingError):
             session.add(user)
 
@@ -198,7 +215,7 @@ def test_a_session_never_bound_reaches_no_tenant_table(engine, session_factory, 
 
 def test_a_connection_is_replaced_after_serving_max_schemas_tenants(database_url, make_tenant):
     """Each backend caches the catalog of every schema it served: past the limit, a new one."""
-    schemas = [make_tenant("m").schema_name for _ in range(3)]
+    schemas = [make_tenant("m", mode="schema").schema_name for _ in range(3)]
     engine = make_engine({"sqlalchemy.url": database_url, "sqlalchemy.pool_size": "1"})
     factory = make_session_factory(engine, max_schemas=3)
 

@@ -51,7 +51,7 @@ def test_root_resolves_a_tenant_and_its_session_is_bound_to_it(request_, tenant)
     assert isinstance(context, Tenant)
     assert context.__name__ == tenant.slug
     assert request_.tenant is context
-    assert bound_scope(request_.dbsession) == tenant.schema_name
+    assert bound_scope(request_.dbsession) == tenant.binding.scope
 
 
 def test_unknown_tenant_is_a_key_error_and_no_session_is_made(request_):
