@@ -8,6 +8,7 @@ requires = [
     "pyramid>=2.0.2",
     "pyramid_tm>=2.5",
     "pyramid_services>=2.2",
+    "pyramid_retry>=2.1",
     "plaster_pastedeploy>=1.0",
     "waitress>=3.0",
     "SQLAlchemy>=2.0.30",

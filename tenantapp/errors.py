@@ -113,6 +113,24 @@ def database_busy(exc, request):
     return unexpected_error(exc, request)
 
 
+class TenantMoved(RuntimeError):
+    """The tenant left its database while a write waited on its move (``tenancy.guard``): the
+    request is retried, and finds the tenant at its new place."""
+
+
+@exception_view_config(TenantMoved, last_retry_attempt=False)
+def retry_at_the_new_place(exc, request):
+    """Out to pyramid_retry, which runs the request again (``tenancy.guard``)."""
+    raise exc
+
+
+@exception_view_config(TenantMoved, renderer="json", last_retry_attempt=True)
+def moved_again_and_again(exc, request):
+    request.response.status_int = 503
+    request.response.headers["Retry-After"] = "1"
+    return error_body("busy", "this tenant is being moved; try again in a moment")
+
+
 @exception_view_config(Exception, renderer="json")
 def unexpected_error(exc, request):
     log.exception("unhandled error on %s %s", request.method, request.path_qs)

@@ -42,6 +42,8 @@ def _read_limited(request) -> bytes:
     limit = request.registry["max_body_bytes"]
     if request.content_length is not None and request.content_length > limit:
         raise BodyTooLarge(f"request body is larger than {limit} bytes")
+    if request.is_body_seekable:  # a retried request reads its body again (pyramid_retry)
+        request.body_file_raw.seek(0)
     raw = request.body_file.read(limit + 1)
     if len(raw) > limit:
         raise BodyTooLarge(f"request body is larger than {limit} bytes")

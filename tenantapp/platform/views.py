@@ -16,7 +16,7 @@ from ..errors import (
     error_body,
 )
 from ..interfaces import IDatabasePools, ITenantDirectory
-from ..tenancy import migrations, provisioning
+from ..tenancy import migrations, moving, provisioning
 from ..tenancy.servers import DEFAULT
 from ..tenancy.slugs import SLUG_RULE, is_valid_slug
 from ..validation import PlainText, query_params, validated_body
@@ -108,6 +108,29 @@ def create_tenant(context: ManagedTenants, request):
 @view_config(context=ManagedTenant, request_method="GET", renderer="json", permission="operate")
 def show_tenant(context: ManagedTenant, request):
     return context.info.as_json()
+
+
+class TenantMove(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    mode: Literal["schema", "shared", "database"] | None = None
+    server: Annotated[str, StringConstraints(max_length=63)] | None = None
+
+
+@view_config(
+    context=ManagedTenant, name="move", request_method="POST", renderer="json", permission="operate"
+)
+def move_tenant(context: ManagedTenant, request):
+    """Move the tenant while it is served; the report says how long writes were paused."""
+    data = validated_body(request, TenantMove)
+    try:
+        report = moving.move_tenant(context.tenancy, context.info.slug, data.mode, data.server)
+    except provisioning.UnknownServer as error:
+        raise InvalidInput(str(error), {"server": "not configured"}) from None
+    return {
+        "move": report.as_json(),
+        "tenant": provisioning.get_tenant(context.tenancy, context.info.slug).as_json(),
+    }
 
 
 STATUS_FOR_ACTION = {"suspend": "suspended", "resume": "active"}

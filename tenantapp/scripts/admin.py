@@ -13,7 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from .. import configure
 from ..errors import database_unavailable
 from ..interfaces import ITenancy, service
-from ..tenancy import migrating, provisioning, transfer
+from ..tenancy import migrating, moving, provisioning, transfer
 from ..tenancy.models import MODES
 from ..tenancy.servers import DEFAULT
 from ..tenancy.slugs import InvalidSlug
@@ -76,6 +76,15 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("--as", dest="slug", required=True, help="the new tenant's slug")
     load.add_argument("--mode", choices=MODES, help="isolation mode (default: the configured)")
     load.add_argument("--server", default=DEFAULT, help="a server named in tenantapp.servers")
+
+    move = commands.add_parser(
+        "move-tenant",
+        help="move a tenant to another mode or server while it is served (resumes a move that"
+        " died)",
+    )
+    move.add_argument("slug")
+    move.add_argument("--to-mode", choices=MODES, help="default: the mode it is in")
+    move.add_argument("--to-server", help="default: the server it is on")
 
     migrate = commands.add_parser(
         "migrate", help="bring the shared schema, then every tenant schema, to head"
@@ -220,6 +229,13 @@ def run(args: argparse.Namespace) -> int:
         elif args.command == "import-tenant":
             info = transfer.import_tenant(tenancy, args.file, args.slug, args.mode, args.server)
             print(f"imported {args.file} as tenant {info.slug} ({info.revision})")
+        elif args.command == "move-tenant":
+            report = moving.move_tenant(tenancy, args.slug, args.to_mode, args.to_server)
+            print(
+                f"moved tenant {report.slug} from {report.source} to {report.target}:"
+                f" {report.rows} row(s), {report.rounds} catch-up round(s),"
+                f" writes paused {report.pause_ms:.0f} ms, {report.total_ms / 1000:.1f} s in all"
+            )
         elif args.command == "migrate":
             return _migrate(tenancy, args)
         return 0

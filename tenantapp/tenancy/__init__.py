@@ -3,7 +3,10 @@
 from pyramid.events import ApplicationCreated
 from pyramid.exceptions import ConfigurationError
 from pyramid.settings import asbool, aslist
+from pyramid_retry import IBeforeRetry, IRetryableError
+from zope.interface import classImplements
 
+from ..errors import TenantMoved
 from ..interfaces import (
     IDatabasePools,
     IServers,
@@ -55,6 +58,19 @@ def includeme(config):
         config.register_service(store, ITenantStore, name=mode)
     tenancy = Tenancy(servers, stores, default_mode)
     config.register_service(tenancy, ITenancy)
+
+    # a write that waited through its tenant's move is run again, at the tenant's new place
+    settings.setdefault("retry.attempts", 3)
+    config.include("pyramid_retry")
+    classImplements(TenantMoved, IRetryableError)
+
+    def forget_moved_tenant(event):
+        """Ask the registry, not this process's memory, where the tenant is now."""
+        tenant = getattr(event.request, "tenant", None)
+        if isinstance(event.exception, TenantMoved) and tenant is not None:
+            cache.forget(tenant.record.slug)
+
+    config.add_subscriber(forget_moved_tenant, IBeforeRetry)
 
     migrate = asbool(settings.get("tenantapp.migrate_on_start", False))
     demo_tenants = aslist(settings.get("tenantapp.demo_tenants", ""))

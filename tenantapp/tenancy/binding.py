@@ -26,12 +26,14 @@ from dataclasses import dataclass
 from itertools import chain
 
 import psycopg
-from psycopg.pq import Escaping, ExecStatus, TransactionStatus
+from psycopg.pq import DiagnosticField, Escaping, ExecStatus, TransactionStatus
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
+from ..errors import TenantMoved
+from .guard import MOVED_SQLSTATE
 from .models import TenantBase
 
 SESSION_KEY = "tenantapp.tenant_schema"
@@ -56,6 +58,8 @@ class Binding:
 
     schema: str
     tenant_id: int | None = None
+    # the tenant whose moves this binding's write transactions wait for (tenancy.guard)
+    guard: int | None = None
 
     @property
     def scope(self) -> str:
@@ -99,10 +103,23 @@ def bind_connection(
         settings["lock_timeout"] = lock_timeout
     if read_only:
         settings["transaction_read_only"] = "on"
-    if not _begin_bound(connection.connection.driver_connection, settings):
-        calls = ", ".join("set_config(%s, %s, true)" for _ in settings)
-        params = tuple(chain.from_iterable(settings.items()))
-        connection.exec_driver_sql(f"SELECT {calls}", params)
+    guard = None
+    if not read_only and binding is not None and binding.guard is not None:
+        # the schema matched SCHEMA_PATTERN: it is safe as a literal
+        guard = f"tenantapp.enter_tenant({int(binding.guard)}, '{binding.schema}')"
+    try:
+        if not _begin_bound(connection.connection.driver_connection, settings, guard):
+            calls = ", ".join("set_config(%s, %s, true)" for _ in settings)
+            if guard is not None:
+                calls += f", {guard}"
+            params = tuple(chain.from_iterable(settings.items()))
+            connection.exec_driver_sql(f"SELECT {calls}", params)
+    except DBAPIError as error:
+        if getattr(error.orig, "sqlstate", None) == MOVED_SQLSTATE:
+            raise TenantMoved(
+                f"tenant {binding.guard} has moved: ask the directory again"
+            ) from None
+        raise
 
 
 def _count_schema(connection: Connection, schema: str, limit: int) -> None:
@@ -116,7 +133,7 @@ def _count_schema(connection: Connection, schema: str, limit: int) -> None:
         pooled.invalidate(soft=True)
 
 
-def _begin_bound(driver, settings: dict[str, str]) -> bool:
+def _begin_bound(driver, settings: dict[str, str], guard: str | None = None) -> bool:
     """Send BEGIN and the settings as one simple-protocol query (libpq's PQexec, which releases
     the GIL), when psycopg is about to begin a plain transaction itself; psycopg reads the
     transaction status from libpq, so it then sends no BEGIN of its own."""
@@ -139,11 +156,19 @@ def _begin_bound(driver, settings: dict[str, str]) -> bool:
         f"set_config({literal(name.encode()).decode()}, {literal(value.encode()).decode()}, true)"
         for name, value in settings.items()
     )
+    if guard is not None:
+        calls += f", {guard}"
     sql = f"{' '.join(begin)}; SELECT {calls}"
     result = pgconn.exec_(sql.encode())
     if result.status != ExecStatus.TUPLES_OK:
         message = (result.error_message or b"connection lost").decode(errors="replace")
-        error = psycopg.OperationalError(message)
+        sqlstate = (result.error_field(DiagnosticField.SQLSTATE) or b"").decode()
+        if sqlstate == MOVED_SQLSTATE:
+            raise TenantMoved("the tenant has moved: ask the directory again")
+        try:
+            error = psycopg.errors.lookup(sqlstate)(message)
+        except KeyError:
+            error = psycopg.OperationalError(message)
         raise DBAPIError.instance(sql, None, error, psycopg.Error)
     return True
 

@@ -23,6 +23,7 @@ from . import migrations
 from .binding import Binding, bind_connection
 from .directory import TenantEntry
 from .errors import ProvisioningError
+from .guard import install_guard
 from .models import TEMPLATE_SCHEMA, schema_for_id
 from .roles import grant_serving
 from .servers import Servers
@@ -128,7 +129,7 @@ class DatabaseStore:
         return create_engine(self._url(self.servers[entry.server].owner, entry), poolclass=NullPool)
 
     def binding(self, entry: TenantEntry) -> Binding:
-        return Binding(entry.schema_name)
+        return Binding(entry.schema_name, guard=entry.id)
 
     def notified(self, entry: TenantEntry) -> bool:
         return False
@@ -265,6 +266,9 @@ def refresh_template_database(
     try:
         with engine.begin() as connection:
             connection.exec_driver_sql(SILENT_NOTIFY)
+            install_guard(connection)
+            quoted_role = _q(connection, role)
+            connection.exec_driver_sql(f"GRANT USAGE ON SCHEMA tenantapp TO {quoted_role}")
             connection.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {TEMPLATE_SCHEMA}")
             if downgrade_to is not None:
                 migrations.downgrade_tenant(connection, TEMPLATE_SCHEMA, downgrade_to)

@@ -29,6 +29,7 @@ from sqlalchemy.schema import CreateSchema
 
 from . import migrations, templates
 from .databases import refresh_template_database
+from .guard import install_guard
 from .lifecycle import Tenancy
 from .models import POOLED_SCHEMA, TenantRecord
 from .pooling import pool_tables
@@ -137,6 +138,7 @@ def _migrate_server(tenancy: Tenancy, server: Server, target: str, down: bool, e
     with server.owner.begin() as connection:
         migrations.upgrade_shared(connection)
         ensure_app_role(connection, role)
+        install_guard(connection)
     if down and not everyone:
         return
     with server.owner.connect() as connection:

@@ -87,6 +87,28 @@ class TenantMigration(SharedBase):
     )
 
 
+class TenantMove(SharedBase):
+    """The durable record of a tenant's move (see ``tenancy.moving``)."""
+
+    __tablename__ = "tenant_moves"
+
+    tenant_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey(TenantRecord.id, ondelete="CASCADE"), primary_key=True
+    )
+    source_mode: Mapped[str] = mapped_column(String(16))
+    source_server: Mapped[str] = mapped_column(String(63))
+    source_schema: Mapped[str] = mapped_column(String(63))
+    target_mode: Mapped[str] = mapped_column(String(16))
+    target_server: Mapped[str] = mapped_column(String(63))
+    target_schema: Mapped[str] = mapped_column(String(63))
+    state: Mapped[str] = mapped_column(String(16))
+    rows_copied: Mapped[int | None] = mapped_column(BigInteger)
+    pause_ms: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
 TEMPLATE_SCHEMA = "tenant_template"
 POOLED_SCHEMA = "tenant_shared"  # shared mode: every shared tenant's rows, on each server
 MODES = ("schema", "shared", "database")

@@ -8,6 +8,7 @@ lives on the registry's server works in the registry's transaction, so both comm
 
 from collections.abc import Callable
 from contextlib import contextmanager
+from dataclasses import replace
 
 from sqlalchemy import MetaData, text
 from sqlalchemy.engine import Connection, Engine
@@ -46,7 +47,7 @@ class SchemaStore:
         return self.servers[entry.server].owner
 
     def binding(self, entry: TenantEntry) -> Binding:
-        return Binding(entry.schema_name)
+        return Binding(entry.schema_name, guard=entry.id)
 
     def notified(self, entry: TenantEntry) -> bool:
         """Whether changes to the tenant's rows reach this process's cache listener, which
@@ -129,7 +130,7 @@ class SharedStore:
         return POOLED_SCHEMA
 
     def binding(self, entry: TenantEntry) -> Binding:
-        return Binding(POOLED_SCHEMA, entry.id)
+        return Binding(POOLED_SCHEMA, entry.id, guard=entry.id)
 
     engine = SchemaStore.engine
     owner_engine = SchemaStore.owner_engine
@@ -174,7 +175,8 @@ class SharedStore:
         """Delete the tenant's rows, children first; bound to the tenant, so row-level
         security confines every statement to its rows even for a non-superuser owner."""
         with self.transaction(registry, entry) as connection:
-            bind_connection(connection, self.binding(entry))
+            # the lifecycle's own statements pass no move guard: a departed tenant is purged too
+            bind_connection(connection, replace(self.binding(entry), guard=None))
             for table in reversed(pooled_metadata(connection).sorted_tables):
                 connection.execute(table.delete().where(table.c.tenant_id == entry.id))
 
