@@ -12,10 +12,10 @@ import time
 from contextlib import suppress
 from dataclasses import dataclass
 
-from sqlalchemy import func, inspect, select
+from sqlalchemy import String, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, ProgrammingError
 
 from ..users.models import User
 from .directory import TenantEntry, forget_tenant
@@ -28,7 +28,7 @@ from .errors import (  # noqa: F401 - re-exported: callers catch them from here
 )
 from .lifecycle import Tenancy
 from .models import SHARED_SCHEMA, TenantMigration, TenantRecord, tenant_id_seq
-from .registry import ENTRY
+from .registry import ENTRY, UNDEFINED_TABLE
 from .servers import DEFAULT
 from .slugs import check_slug
 
@@ -74,11 +74,15 @@ class Owner:
     password: str
 
 
+NOT_MIGRATED = "the shared schema is not migrated yet: run `tenantapp-admin CONFIG_URI migrate`"
+
+
 def require_shared_schema(connection: Connection) -> None:
-    if not inspect(connection).has_table(records.name, schema=SHARED_SCHEMA):
-        raise SharedSchemaMissing(
-            "the shared schema is not migrated yet: run `tenantapp-admin CONFIG_URI migrate`"
-        )
+    found = connection.scalar(
+        select(func.to_regclass(f"{SHARED_SCHEMA}.{records.name}").cast(String))
+    )
+    if found is None:
+        raise SharedSchemaMissing(NOT_MIGRATED)
 
 
 def create_tenant(
@@ -138,9 +142,14 @@ def create_tenant(
 def register_tenant(
     connection: Connection, slug: str, display_name: str, store, server: str = DEFAULT
 ) -> TenantEntry:
-    """The registry row of a new tenant, in the caller's transaction."""
-    require_shared_schema(connection)
-    tenant_id = connection.scalar(select(tenant_id_seq.next_value()))
+    """The registry row of a new tenant, in the caller's transaction (its first statement: a
+    registry that is not there yet fails it, and nothing else has happened)."""
+    try:
+        tenant_id = connection.scalar(select(tenant_id_seq.next_value()))
+    except ProgrammingError as error:
+        if getattr(error.orig, "sqlstate", None) == UNDEFINED_TABLE:
+            raise SharedSchemaMissing(NOT_MIGRATED) from None
+        raise
     schema = store.schema_name(tenant_id)
     try:
         # The row goes in first: a concurrent creator of the same slug waits on it and then

@@ -149,7 +149,7 @@ class SharedStore:
         tables are built in a schema of the tenant's id, then their rows join the pooled
         tables and that schema goes. Returns the pooled tables' revision."""
         with self.transaction(registry, entry) as connection:
-            revision = migrations.current_revision(connection, "tenant", POOLED_SCHEMA)
+            revision = pooled_revision(connection)
             if revision is None:
                 raise SharedSchemaMissing(
                     "this server has no pooled schema: run `tenantapp-admin CONFIG_URI migrate`"
@@ -247,6 +247,14 @@ def advance_sequence(connection: Connection, table: str, column: str) -> None:
         f" (SELECT coalesce(max({quoted}), 0) FROM {table})))",
         (sequence,),
     )
+
+
+def pooled_revision(connection: Connection) -> str | None:
+    """The pooled tables' revision, in one plain query: creating a shared tenant is this, a
+    registry row and a commit."""
+    if connection.scalar(text("SELECT to_regclass('tenant_shared.alembic_version')")) is None:
+        return None
+    return connection.scalar(text("SELECT version_num FROM tenant_shared.alembic_version"))
 
 
 def pooled_metadata(connection: Connection) -> MetaData:
