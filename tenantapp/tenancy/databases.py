@@ -5,7 +5,7 @@ A tenant's database is copied from a template database (``CREATE DATABASE ... TE
 mode, so binding, migrations and archives work alike. A connection serves one database, so the
 classic failure of this model is a pool per tenant database exhausting the server; here the
 process holds at most ``max_pools`` pools of ``pool_size`` connections, the least recently used
-closed first, and measures it (``bench/databases.py``).
+closed first (``bench/pools.py`` measures it).
 
 Nothing listens to a tenant database's notifications, so what is read from it is not cached.
 """
