@@ -2,13 +2,15 @@
 with N users and one owner token), and the baseline's single plain schema with the same rows."""
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import Engine, text
 
 from tenantapp import tenancy_from
 from tenantapp.identity.tokens import PREFIX, digest
 from tenantapp.tenancy import migrating, provisioning
+from tenantapp.tenancy.binding import bind_connection
+from tenantapp.tenancy.directory import TenantEntry
 
 USERS_SQL = """
 INSERT INTO {schema}.users (email, name, role)
@@ -18,7 +20,7 @@ FROM generate_series(1, :users) AS g
 """
 TOKEN_SQL = """
 INSERT INTO {schema}.tokens (user_id, token_hash, expires_at)
-VALUES (1, :digest, now() + interval '7 days')
+VALUES (:owner, :digest, now() + interval '7 days')
 """
 
 
@@ -29,29 +31,40 @@ class Target:
     prefix: str
     token: str
     schema: str
+    first_id: int = 1  # the tenant's users are first_id .. first_id + users - 1
 
 
 def new_token() -> str:
     return PREFIX + secrets.token_urlsafe(32)
 
 
-def make_tenants(engine: Engine, count: int, users: int, progress=None) -> list[Target]:
+def make_tenants(
+    engine: Engine, count: int, users: int, progress=None, mode: str = "schema"
+) -> list[Target]:
+    """``count`` tenants in ``mode``, each with ``users`` users (ids 1..users in schema and
+    database modes; in shared mode one sequence numbers them all) and an owner token."""
     tenancy = tenancy_from({"sqlalchemy.url": engine.url.render_as_string(hide_password=False)})
     migrating.migrate(tenancy)
+    store = tenancy.store(mode)
     targets = []
     for i in range(count):
         slug = f"t{i:05d}"
-        info, _ = provisioning.create_tenant(tenancy, slug)
+        info, _ = provisioning.create_tenant(tenancy, slug, mode=mode)
+        entry = TenantEntry(info.id, slug, info.schema_name, slug, "active", mode, info.server)
         token = new_token()
-        with engine.begin() as connection:
+        with store.owner_engine(entry).begin() as connection:
+            bind_connection(connection, replace(store.binding(entry), guard=None))
             connection.execute(text(USERS_SQL.format(schema=info.schema_name)), {"users": users})
+            owner = connection.scalar(text("SELECT min(id) FROM users"))
             connection.execute(
-                text(TOKEN_SQL.format(schema=info.schema_name)), {"digest": digest(token)}
+                text(TOKEN_SQL.format(schema=info.schema_name)),
+                {"digest": digest(token), "owner": owner},
             )
-            connection.exec_driver_sql(
-                f"ANALYZE {info.schema_name}.users, {info.schema_name}.tokens"
-            )
-        targets.append(Target(f"/{slug}", token, info.schema_name))
+            if mode != "shared" or i == count - 1:
+                connection.exec_driver_sql(
+                    f"ANALYZE {info.schema_name}.users, {info.schema_name}.tokens"
+                )
+        targets.append(Target(f"/{slug}", token, info.schema_name, owner))
         if progress is not None:
             progress(i + 1)
     return targets
@@ -66,6 +79,8 @@ def make_baseline(engine: Engine, users: int) -> Target:
     token = new_token()
     with engine.begin() as connection:
         connection.execute(text(USERS_SQL.format(schema="public")), {"users": users})
-        connection.execute(text(TOKEN_SQL.format(schema="public")), {"digest": digest(token)})
+        connection.execute(
+            text(TOKEN_SQL.format(schema="public")), {"digest": digest(token), "owner": 1}
+        )
         connection.exec_driver_sql("ANALYZE public.users, public.tokens")
     return Target("", token, "public")

@@ -176,7 +176,7 @@ def operator_stats(server: Server, token: str) -> dict:
 
 
 def write_targets(path: Path, targets: list[Target]) -> Path:
-    path.write_text("".join(f"{t.prefix} {t.token}\n" for t in targets))
+    path.write_text("".join(f"{t.prefix} {t.token} {t.first_id}\n" for t in targets))
     return path
 
 
@@ -184,6 +184,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small and short: for development")
     parser.add_argument("--database-url", help="a PostgreSQL server (default: embedded)")
+    parser.add_argument(
+        "--mode",
+        choices=("schema", "shared", "database"),
+        default="schema",
+        help="isolation mode of tenantapp's tenants",
+    )
     parser.add_argument(
         "--output",
         type=Path,
@@ -200,7 +206,9 @@ def main() -> None:
         engine = create_engine(url)
         most = max(plan.counts)
         with tqdm(total=most, desc="tenants", unit="tenant", disable=None) as bar:
-            targets = make_tenants(engine, most, plan.users, progress=lambda n: bar.update(1))
+            targets = make_tenants(
+                engine, most, plan.users, progress=lambda n: bar.update(1), mode=args.mode
+            )
         baseline_target = make_baseline(engine, plan.users)
         print(f"data ready in {time.monotonic() - started:.0f} s", flush=True)
         token = secrets.token_urlsafe(32)
@@ -218,6 +226,7 @@ def main() -> None:
     results["meta"] = {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "mode": "quick" if args.quick else "full",
+        "isolation": args.mode,
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
         "postgresql": server_version,

@@ -1,7 +1,9 @@
 -- wrk script for the serving benchmark: every request picks a random tenant (and a random user
 -- id for "item"), so no system can lean on one hot tenant.
 --   wrk ... -s users.lua URL -- TARGETS_FILE item|list MAX_ID
--- TARGETS_FILE holds one "PREFIX TOKEN" line per tenant (PREFIX is empty for the baseline).
+-- TARGETS_FILE holds one "PREFIX TOKEN [FIRST_ID]" line per tenant (PREFIX is empty for the
+-- baseline; FIRST_ID, 1 unless given, is the tenant's first user id: shared mode numbers the
+-- users of all tenants from one sequence).
 -- done() prints one JSON line with the figures the benchmark reads.
 
 local targets, kind, max_id = {}, "item", 1
@@ -14,8 +16,9 @@ end
 
 function init(args)
   for line in io.lines(args[1]) do
-    local prefix, token = line:match("^(%S*) (%S+)$")
-    targets[#targets + 1] = { prefix, { Authorization = "Bearer " .. token } }
+    local prefix, token, first = line:match("^(%S*) (%S+) ?(%d*)$")
+    first = tonumber(first) or 1
+    targets[#targets + 1] = { prefix, { Authorization = "Bearer " .. token }, first }
   end
   kind = args[2]
   max_id = tonumber(args[3])
@@ -26,7 +29,7 @@ function request()
   local target = targets[math.random(#targets)]
   local path
   if kind == "item" then
-    path = target[1] .. "/users/" .. math.random(max_id)
+    path = target[1] .. "/users/" .. (target[3] + math.random(max_id) - 1)
   else
     path = target[1] .. "/users?limit=20"
   end
