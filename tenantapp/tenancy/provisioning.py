@@ -74,6 +74,7 @@ class Owner:
     password: str
 
 
+INVALID_SCHEMA_NAME = "3F000"  # no tenantapp schema at all: an empty database
 NOT_MIGRATED = "the shared schema is not migrated yet: run `tenantapp-admin CONFIG_URI migrate`"
 
 
@@ -147,7 +148,7 @@ def register_tenant(
     try:
         tenant_id = connection.scalar(select(tenant_id_seq.next_value()))
     except ProgrammingError as error:
-        if getattr(error.orig, "sqlstate", None) == UNDEFINED_TABLE:
+        if getattr(error.orig, "sqlstate", None) in (UNDEFINED_TABLE, INVALID_SCHEMA_NAME):
             raise SharedSchemaMissing(NOT_MIGRATED) from None
         raise
     schema = store.schema_name(tenant_id)
