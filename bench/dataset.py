@@ -55,7 +55,8 @@ def make_tenants(
         with store.owner_engine(entry).begin() as connection:
             bind_connection(connection, replace(store.binding(entry), guard=None))
             connection.execute(text(USERS_SQL.format(schema=info.schema_name)), {"users": users})
-            owner = connection.scalar(text("SELECT min(id) FROM users"))
+            mine = "" if mode != "shared" else f" WHERE tenant_id = {info.id}"  # owner: no RLS
+            owner = connection.scalar(text(f"SELECT min(id) FROM users{mine}"))
             connection.execute(
                 text(TOKEN_SQL.format(schema=info.schema_name)),
                 {"digest": digest(token), "owner": owner},

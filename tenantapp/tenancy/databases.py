@@ -31,7 +31,7 @@ from .stores import Build, Populate, _by_server, _rename_schema, build_tables
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MAX_POOLS = 50
+DEFAULT_MAX_POOLS = 20  # x pool_size 2: 40 connections, within a default max_connections of 100
 DEFAULT_POOL_SIZE = 2
 TEMPLATE_LOCK = 0x74656D706C  # "templ": one process builds a server's template database
 # triggers in tenant schemas call it; in a database of its own nobody listens, so it does nothing
