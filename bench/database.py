@@ -37,3 +37,22 @@ def throwaway_database(server_url: str | None) -> Iterator[str]:
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def migrated_app(url: str, **extra: str):
+    """tenantapp on ``url``, migrated, with argon2 at its cheapest (benchmarks log in a lot):
+    its lifecycle (``Tenancy``) and its WSGI app, assembled as the app is."""
+    from tenantapp import main, tenancy_from
+    from tenantapp.tenancy import migrating
+
+    settings = {
+        "sqlalchemy.url": url,
+        "tenantapp.embedded_database": "false",
+        "tenantapp.argon2.time_cost": "1",
+        "tenantapp.argon2.memory_cost": "8",
+        "tenantapp.argon2.parallelism": "1",
+        **extra,
+    }
+    tenancy = tenancy_from(settings)
+    migrating.migrate(tenancy)
+    return tenancy, main({}, **settings)

@@ -14,13 +14,11 @@ import uuid
 import webtest
 from sqlalchemy import text
 
-from tenantapp import main as make_app
-from tenantapp import tenancy_from
-from tenantapp.tenancy import migrating, moving, provisioning
+from tenantapp.tenancy import moving, provisioning
 from tenantapp.tenancy.binding import bind_connection
 from tenantapp.tenancy.directory import TenantEntry
 
-from .database import throwaway_database
+from .database import migrated_app, throwaway_database
 
 PASSWORD = "bench password 1"
 MOVES = [
@@ -79,17 +77,7 @@ def main() -> None:
         throwaway_database(args.database_url) as url,
         throwaway_database(args.database_url) as second,
     ):
-        settings = {
-            "sqlalchemy.url": url,
-            "tenantapp.servers.second": second,
-            "tenantapp.embedded_database": "false",
-            "tenantapp.argon2.time_cost": "1",
-            "tenantapp.argon2.memory_cost": "8",
-            "tenantapp.argon2.parallelism": "1",
-        }
-        tenancy = tenancy_from(settings)
-        migrating.migrate(tenancy)
-        app = make_app({}, **settings)
+        tenancy, app = migrated_app(url, **{"tenantapp.servers.second": second})
         client = webtest.TestApp(app, extra_environ={"HTTP_HOST": "bench.example"})
         print(f"{'move':<34} {'rows':>8} {'total s':>8} {'pause ms':>9} {'slowest write ms':>17}")
         for source, target, server in MOVES:

@@ -14,12 +14,10 @@ import webtest
 from sqlalchemy import text
 from tqdm import tqdm
 
-from tenantapp import main as make_app
-from tenantapp import tenancy_from
 from tenantapp.interfaces import IDatabasePools, service
-from tenantapp.tenancy import migrating, provisioning
+from tenantapp.tenancy import provisioning
 
-from .database import percentile, throwaway_database
+from .database import migrated_app, percentile, throwaway_database
 
 PASSWORD = "bench password 1"
 
@@ -32,18 +30,13 @@ def main() -> None:
     parser.add_argument("--database-url")
     args = parser.parse_args()
     with throwaway_database(args.database_url) as url:
-        settings = {
-            "sqlalchemy.url": url,
-            "tenantapp.embedded_database": "false",
-            "tenantapp.default_mode": "database",
-            "tenantapp.database_mode.max_pools": str(args.max_pools),
-            "tenantapp.argon2.time_cost": "1",
-            "tenantapp.argon2.memory_cost": "8",
-            "tenantapp.argon2.parallelism": "1",
-        }
-        tenancy = tenancy_from(settings)
-        migrating.migrate(tenancy)
-        app = make_app({}, **settings)
+        tenancy, app = migrated_app(
+            url,
+            **{
+                "tenantapp.default_mode": "database",
+                "tenantapp.database_mode.max_pools": str(args.max_pools),
+            },
+        )
         hasher = app.registry["password_hasher"]
         client = webtest.TestApp(app, extra_environ={"HTTP_HOST": "bench.example"})
         tokens = {}
