@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from zope.sqlalchemy.datamanager import ZopeTransactionEvents
 
 from .embedded import start_embedded_postgres
-from .interfaces import IServers, ITenantStore
+from .interfaces import IServers, ITenantStore, service
 from .tenancy import binding
 from .tenancy.errors import ProvisioningError
 from .tenancy.servers import DEFAULT, Server, Servers, app_role, server_urls
@@ -164,7 +164,7 @@ def request_dbsession(request) -> Session:
     tenant = request.tenant
     if tenant is None:
         raise LookupError("request.dbsession serves a tenant: this request has none")
-    store = request.find_service(ITenantStore, name=tenant.record.mode)
+    store = service(request.registry, ITenantStore, tenant.record.mode)
     factory = request.registry["dbsession_factory"]
     engine = store.engine(tenant.record)
     if request.method in SAFE_METHODS:

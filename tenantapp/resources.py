@@ -12,7 +12,7 @@ from pyramid.traversal import ResourceURL
 from .audit.resources import AuditLog
 from .errors import APIError
 from .identity.resources import Tokens
-from .interfaces import ITenantDirectory
+from .interfaces import ITenantDirectory, service
 from .platform.resources import PLATFORM_SEGMENT, Platform
 from .tenancy.directory import TenantEntry
 from .users.resources import Users
@@ -37,7 +37,7 @@ class Root:
         request = self.request
         if segment == PLATFORM_SEGMENT:
             return Platform(self, request)
-        record = request.find_service(ITenantDirectory).resolve(segment)
+        record = service(request.registry, ITenantDirectory).resolve(segment)
         if record is None:
             raise KeyError(segment)
         if record.status == "suspended":

@@ -16,7 +16,7 @@ from pyramid.request import RequestLocalCache
 from pyramid.traversal import find_interface
 
 from ..caching import NotifiedCache
-from ..interfaces import IPlatform, ITenantStore
+from ..interfaces import IPlatform, ITenantStore, service
 from ..tenancy.binding import bound_scope
 from .tokens import digest, token_owner
 
@@ -53,7 +53,7 @@ class TenantSecurityPolicy:
         if tenant is not None:
             session = request.dbsession
             key = (bound_scope(session), digest(token))
-            store = request.find_service(ITenantStore, name=tenant.record.mode)
+            store = service(request.registry, ITenantStore, tenant.record.mode)
             if store.notified(tenant.record):
                 owner = self.token_owners.lookup(key, lambda key: token_owner(session, key[1]))
             else:  # no notification would tell this process of a change: not cached

@@ -3,7 +3,7 @@
 from pyramid.authorization import ALL_PERMISSIONS, DENY_ALL, Allow
 from zope.interface import implementer
 
-from ..interfaces import IPlatform, IServers, ITenancy
+from ..interfaces import IPlatform, IServers, ITenancy, service
 from ..tenancy import provisioning
 from ..tenancy.lifecycle import Tenancy
 from ..tenancy.servers import Server
@@ -21,9 +21,9 @@ class Platform:
 
     def __init__(self, parent, request):
         self.__parent__ = parent
-        self.children = {"ready": Readiness(self, request.find_service(IServers).default)}
+        self.children = {"ready": Readiness(self, service(request.registry, IServers).default)}
         if request.registry["operator_enabled"]:
-            tenancy = request.find_service(ITenancy)
+            tenancy = service(request.registry, ITenancy)
             self.children.update(tenants=ManagedTenants(self, tenancy), stats=Stats(self))
 
     def __getitem__(self, segment: str):

@@ -15,7 +15,7 @@ from ..errors import (
     database_unavailable,
     error_body,
 )
-from ..interfaces import IDatabasePools, ITenantDirectory
+from ..interfaces import IDatabasePools, ITenantDirectory, service
 from ..tenancy import migrations, moving, provisioning
 from ..tenancy.servers import DEFAULT
 from ..tenancy.slugs import SLUG_RULE, is_valid_slug
@@ -64,11 +64,11 @@ def stats(context: Stats, request):
     registry = request.registry
     return {
         "caches": {
-            "tenants": request.find_service(ITenantDirectory).stats(),
+            "tenants": service(request.registry, ITenantDirectory).stats(),
             "token_owners": registry["token_owners"].stats(),
             "sql_compiled": registry["compiled_cache_stats"].stats(),
         },
-        "tenant_database_pools": request.find_service(IDatabasePools).stats(),
+        "tenant_database_pools": service(request.registry, IDatabasePools).stats(),
     }
 
 
