@@ -188,18 +188,10 @@ def bind_session(session: Session, binding: Binding | str) -> None:
         _bind_transaction(session, session.connection())
 
 
-def session_binding(session: Session) -> Binding | None:
-    return session.info.get(SESSION_KEY)
-
-
 def bound_scope(session: Session) -> str | None:
     """The scope of the tenant ``session`` serves (see ``Binding.scope``), if any."""
     binding = session.info.get(SESSION_KEY)
     return None if binding is None else binding.scope
-
-
-def is_bound(session: Session) -> bool:
-    return SESSION_KEY in session.info
 
 
 class TenantSession(Session):

@@ -77,10 +77,6 @@ class Servers:
     def default(self) -> Server:
         return self._servers[DEFAULT]
 
-    @property
-    def names(self) -> list[str]:
-        return list(self._servers)
-
     def __iter__(self):
         return iter(self._servers.values())
 
