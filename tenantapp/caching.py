@@ -27,6 +27,7 @@ from sqlalchemy.engine import Engine
 log = logging.getLogger(__name__)
 
 EVERYTHING = "*"  # a payload that empties a cache (sent on TRUNCATE)
+DEFAULT_PLACE = "default"  # the default server's database, where the process's own listener is
 HEARTBEAT_SECONDS = 1.0
 TRUST_SECONDS = 2.0  # caches turn off this long after the last heartbeat heard
 FIRST_BACKOFF, MAX_BACKOFF = 0.5, 30.0
@@ -92,6 +93,10 @@ class NotifiedCache:
                     if len(self._entries) > self.capacity:
                         self._entries.popitem(last=False)
         return value
+
+    def copy(self, capacity: int) -> "NotifiedCache":
+        """An empty cache like this one, for another place's listener."""
+        return NotifiedCache(self.channel, capacity, self.group, self._clock)
 
     def forget(self, name: str) -> None:
         """Drop the entries a notification names (all of them for ``*``)."""
@@ -166,9 +171,9 @@ class Listener:
             # at exit (before an embedded server stops) the lost connection is expected
             atexit.register(self._stop.set)
 
-    def stop(self) -> None:
+    def stop(self, wait: bool = True) -> None:
         self._stop.set()
-        if self._thread is not None:
+        if wait and self._thread is not None:
             self._thread.join(timeout=5)
 
     def _heard(self) -> None:
@@ -235,6 +240,75 @@ class Listener:
                 raise Deaf(f"no heartbeat back within {HEARTBEAT_SECONDS} s")
 
 
+class PlaceListeners:
+    """Listeners for the other places whose triggers notify: another server's database, a
+    tenant's database of its own. Each is opened on first use with its own copies of the
+    caches registered here, trusted or not on its own heartbeat, and closed with the place
+    (database mode closes a tenant database's with its pool)."""
+
+    def __init__(self, default: Listener):
+        self.default = default
+        self._templates: dict[str, NotifiedCache] = {}
+        self._places: dict[str, Listener] = {}
+        self._lock = threading.Lock()
+        self._stopped = False
+
+    def register(self, cache: NotifiedCache) -> NotifiedCache:
+        """Heard on the default server, and copied for every other place (with a tenth of its
+        capacity: a place holds the tokens of one tenant or of one server's share)."""
+        self._templates[cache.channel] = cache
+        return self.default.register(cache)
+
+    def cache(self, place: str, engine: Engine, channel: str) -> NotifiedCache:
+        """The cache on ``channel`` kept true by ``place``'s listener (``engine``'s database)."""
+        if place == DEFAULT_PLACE:
+            return self._templates[channel]
+        with self._lock:
+            listener = self._places.get(place)
+            if listener is None:
+                listener = self._places[place] = Listener(engine)
+                for template in self._templates.values():
+                    listener.register(template.copy(max(100, template.capacity // 10)))
+                if not self._stopped:
+                    listener.start()
+        for cache in listener.caches:
+            if cache.channel == channel:
+                return cache
+        raise KeyError(channel)
+
+    def close(self, place: str) -> None:
+        with self._lock:
+            listener = self._places.pop(place, None)
+        if listener is not None:
+            listener.stop(wait=False)  # it hangs up within a heartbeat
+
+    def listening(self) -> int:
+        with self._lock:
+            return len(self._places)
+
+    def stats(self, channel: str) -> dict:
+        """The channel's caches summed over every place."""
+        with self._lock:
+            listeners = [self.default, *self._places.values()]
+        total = {"size": 0, "capacity": 0, "hits": 0, "misses": 0}
+        trusted = False
+        for listener in listeners:
+            for cache in listener.caches:
+                if cache.channel == channel:
+                    stats = cache.stats()
+                    for key in total:
+                        total[key] += stats[key]
+                    trusted = trusted or stats["trusted"]
+        return {**total, "trusted": trusted, "places": len(listeners)}
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopped = True
+            listeners, self._places = list(self._places.values()), {}
+        for listener in listeners:
+            listener.stop(wait=False)
+
+
 @contextmanager
 def severed_if_silent(connection: psycopg.Connection):
     """Shut the connection's socket if the block takes longer than ``TRUST_SECONDS``: a server
@@ -263,4 +337,6 @@ def includeme(config):
 
     listener = Listener(service(config.registry, IServers).default.owner)
     config.registry["cache_listener"] = listener
+    places = config.registry["place_listeners"] = PlaceListeners(listener)
     config.add_subscriber(lambda event: listener.start(), ApplicationCreated)
+    atexit.register(places.stop)

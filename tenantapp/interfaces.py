@@ -23,7 +23,8 @@ class ITenantStore(Interface):
     """How one isolation mode keeps a tenant's data; registered under the mode's name.
 
     ``engine(entry)`` and ``binding(entry)``: where a session serving the tenant connects and
-    how it is bound; ``notified(entry)``: whether this process hears of changes to its rows;
+    how it is bound; ``heard_at(entry)``: the place (a name, an engine) whose listener hears of
+    changes to its rows;
     ``owner_engine``, ``transaction``, ``schema_name``, ``create``, ``archive``, ``restore``,
     ``drop`` and ``sizes``: the lifecycle in that mode. The three stores share one signature
     per method by design (``tenancy.stores``, ``tenancy.databases``).

@@ -134,6 +134,7 @@ def app(settings):
     app = main({}, **settings)
     yield app
     app.registry["cache_listener"].stop()
+    app.registry["place_listeners"].stop()
 
 
 @pytest.fixture(scope="session")
@@ -169,9 +170,10 @@ class TenantHandle:
     def auth(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"}
 
-    def owner_engine(self, tenancy):
-        """Where the owner reaches this tenant's rows (its own database in database mode)."""
-        entry = TenantEntry(
+    @property
+    def entry(self) -> TenantEntry:
+        """The tenant as the directory knows it."""
+        return TenantEntry(
             self.id,
             self.slug,
             self.schema_name,
@@ -180,7 +182,10 @@ class TenantHandle:
             self.mode,
             self.server,
         )
-        return tenancy.store(self.mode).owner_engine(entry)
+
+    def owner_engine(self, tenancy):
+        """Where the owner reaches this tenant's rows (its own database in database mode)."""
+        return tenancy.store(self.mode).owner_engine(self.entry)
 
     def where(self) -> str:
         """The SQL condition selecting this tenant's rows where they are pooled."""

@@ -33,11 +33,9 @@ def includeme(config):
         max_failures=int(settings.get("tenantapp.login.max_failures", 5)),
         window=timedelta(seconds=int(settings.get("tenantapp.login.window_seconds", 900))),
     )
-    owners = config.registry["cache_listener"].register(
-        token_owners(int(settings.get("tenantapp.token_cache_size", 10_000)))
-    )
-    config.registry["token_owners"] = owners
-    config.set_security_policy(TenantSecurityPolicy(operator_token, owners))
+    places = config.registry["place_listeners"]
+    places.register(token_owners(int(settings.get("tenantapp.token_cache_size", 10_000))))
+    config.set_security_policy(TenantSecurityPolicy(operator_token, places))
 
     @event.listens_for(config.registry["dbsession_factory"], "after_commit")
     def forget_owners_after_writes(session):

@@ -15,10 +15,10 @@ from pyramid.authorization import ACLHelper, Authenticated, Everyone
 from pyramid.request import RequestLocalCache
 from pyramid.traversal import find_interface
 
-from ..caching import NotifiedCache
+from ..caching import PlaceListeners
 from ..interfaces import IPlatform, ITenantStore, service
 from ..tenancy.binding import bound_scope
-from .tokens import digest, token_owner
+from .tokens import CHANNEL, digest, token_owner
 
 OPERATOR = "operator"
 
@@ -39,9 +39,9 @@ def bearer_token(request) -> str | None:
 
 
 class TenantSecurityPolicy:
-    def __init__(self, operator_token: str | None, token_owners: NotifiedCache):
+    def __init__(self, operator_token: str | None, places: PlaceListeners):
         self.operator_token = operator_token
-        self.token_owners = token_owners
+        self.places = places
         self.acl = ACLHelper()
         self.cache = RequestLocalCache(self._load_identity)
 
@@ -54,10 +54,8 @@ class TenantSecurityPolicy:
             session = request.dbsession
             key = (bound_scope(session), digest(token))
             store = service(request.registry, ITenantStore, tenant.record.mode)
-            if store.notified(tenant.record):
-                owner = self.token_owners.lookup(key, lambda key: token_owner(session, key[1]))
-            else:  # no notification would tell this process of a change: not cached
-                owner = token_owner(session, key[1])
+            owners = self.places.cache(*store.heard_at(tenant.record), CHANNEL)
+            owner = owners.lookup(key, lambda key: token_owner(session, key[1]))
             if owner is None or owner.expires_at <= datetime.now(UTC):
                 return None
             userid = f"user:{owner.user_id}"

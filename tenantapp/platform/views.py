@@ -15,6 +15,7 @@ from ..errors import (
     database_unavailable,
     error_body,
 )
+from ..identity.tokens import CHANNEL
 from ..interfaces import IDatabasePools, ITenantDirectory, service
 from ..tenancy import migrations, moving, provisioning
 from ..tenancy.servers import DEFAULT
@@ -65,7 +66,7 @@ def stats(context: Stats, request):
     return {
         "caches": {
             "tenants": service(request.registry, ITenantDirectory).stats(),
-            "token_owners": registry["token_owners"].stats(),
+            "token_owners": registry["place_listeners"].stats(CHANNEL),
             "sql_compiled": registry["compiled_cache_stats"].stats(),
         },
         "tenant_database_pools": service(request.registry, IDatabasePools).stats(),

@@ -48,6 +48,7 @@ def includeme(config):
         tenant_database_engine,
         int(settings.get("tenantapp.database_mode.max_pools", DEFAULT_MAX_POOLS)),
         int(settings.get("tenantapp.database_mode.pool_size", DEFAULT_POOL_SIZE)),
+        on_close=registry["place_listeners"].close,
     )
     config.register_service(pools, IDatabasePools)
     stores = {

@@ -4,10 +4,11 @@ A tenant's database is copied from a template database (``CREATE DATABASE ... TE
 ``migrate`` keeps at head; inside, the tenant's tables live in ``tenant_<id>`` as in schema
 mode, so binding, migrations and archives work alike. A connection serves one database, so the
 classic failure of this model is a pool per tenant database exhausting the server; here the
-process holds at most ``max_pools`` pools of ``pool_size`` connections, the least recently used
-closed first (``bench/pools.py`` measures it).
+process holds at most ``max_pools`` pools of ``pool_size`` connections (and a listening one), the
+least recently used closed first (``bench/pools.py`` measures it).
 
-Nothing listens to a tenant database's notifications, so what is read from it is not cached.
+While a process has a pool on a tenant database it also listens there (one connection more),
+so token owners read from it are cached and kept true as on the default server.
 """
 
 import logging
@@ -34,11 +35,16 @@ log = logging.getLogger(__name__)
 DEFAULT_MAX_POOLS = 20  # x pool_size 2: 40 connections, within a default max_connections of 100
 DEFAULT_POOL_SIZE = 2
 TEMPLATE_LOCK = 0x74656D706C  # "templ": one process builds a server's template database
-# triggers in tenant schemas call it; in a database of its own nobody listens, so it does nothing
-SILENT_NOTIFY = """
+# what the identity triggers of a tenant's tables call: a notification heard by the listener
+# this process keeps on the tenant's database while it has a pool there (``PlaceListeners``)
+NOTIFY_IDENTITY = """
 CREATE SCHEMA IF NOT EXISTS tenantapp;
 CREATE OR REPLACE FUNCTION tenantapp.notify_identity_change() RETURNS trigger
-LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$;
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('tenantapp_identities', TG_TABLE_SCHEMA);
+    RETURN NULL;
+END $$;
 """
 
 
@@ -58,8 +64,9 @@ class DatabasePools:
     """Serving engines for tenant databases: at most ``max_pools`` of them, each at most
     ``pool_size`` connections, so the process never holds more than their product."""
 
-    def __init__(self, make_engine, max_pools: int, pool_size: int):
+    def __init__(self, make_engine, max_pools: int, pool_size: int, on_close=None):
         self._make_engine = make_engine  # (url, pool_size) -> Engine
+        self._on_close = on_close or (lambda url: None)  # a pool's database is left
         self.max_pools = max_pools
         self.pool_size = pool_size
         self._engines: OrderedDict[str, Engine] = OrderedDict()
@@ -76,8 +83,9 @@ class DatabasePools:
             engine = self._engines[url] = self._make_engine(url, self.pool_size)
             self.opened += 1
             while len(self._engines) > self.max_pools:
-                _, evicted = self._engines.popitem(last=False)
+                evicted_url, evicted = self._engines.popitem(last=False)
                 evicted.dispose()  # checked-out connections close when they come back
+                self._on_close(evicted_url)
                 self.closed += 1
             return engine
 
@@ -86,6 +94,7 @@ class DatabasePools:
             engine = self._engines.pop(url, None)
         if engine is not None:
             engine.dispose()
+            self._on_close(url)
 
     def stats(self) -> dict:
         with self._lock:
@@ -101,9 +110,10 @@ class DatabasePools:
 
     def dispose(self) -> None:
         with self._lock:
-            engines, self._engines = list(self._engines.values()), OrderedDict()
-        for engine in engines:
+            engines, self._engines = dict(self._engines), OrderedDict()
+        for url, engine in engines.items():
             engine.dispose()
+            self._on_close(url)
 
 
 class DatabaseStore:
@@ -131,8 +141,10 @@ class DatabaseStore:
     def binding(self, entry: TenantEntry) -> Binding:
         return Binding(entry.schema_name, guard=entry.id)
 
-    def notified(self, entry: TenantEntry) -> bool:
-        return False
+    def heard_at(self, entry: TenantEntry) -> tuple[str, Engine]:
+        """Its own database, listened to while this process has a pool there."""
+        url = self._url(self.servers[entry.server].serving, entry)
+        return url, self.pools.engine(url)
 
     def database(self, entry: TenantEntry) -> str:
         return database_name(self.servers[entry.server].owner.url.database, entry.id)
@@ -265,7 +277,7 @@ def refresh_template_database(
     )
     try:
         with engine.begin() as connection:
-            connection.exec_driver_sql(SILENT_NOTIFY)
+            connection.exec_driver_sql(NOTIFY_IDENTITY)
             install_guard(connection)
             quoted_role = _q(connection, role)
             connection.exec_driver_sql(f"GRANT USAGE ON SCHEMA tenantapp TO {quoted_role}")

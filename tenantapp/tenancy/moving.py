@@ -6,8 +6,9 @@
 3. Catch-up rounds copy again the rows whose keys were captured, until few are left.
 4. Pause: the move takes the tenant's advisory lock exclusively in the source database (write
    transactions take it shared, ``tenancy.guard``): writes in flight finish, new ones wait.
-   The last changes are copied, the registry is switched (its trigger notifies every process)
-   and the source marks the tenant departed; the lock goes, waiting writes fail with
+   The last changes are copied, the source marks the tenant departed (committed first, so a
+   crash never lets a write land where the move would drop it), the registry is switched (its
+   trigger notifies every process); the lock goes, waiting writes fail with
    ``TenantMoved`` and are retried at the new place. Reads are never held.
 5. The copy is verified (row counts and checksums per table), then the source is dropped.
 
@@ -144,6 +145,8 @@ def _copy_and_switch(tenancy, source, target, report: MoveReport, step: Step) ->
             "DELETE FROM tenantapp.departed WHERE tenant_id = %s AND place = %s",
             (target.id, target_store.binding(target).schema),
         )
+    # an attempt that died between departing and switching left the source refusing writes
+    _depart(source_engine, source, source_store.binding(source).schema, False)
     tables = _tables(source_engine, source_store.binding(source))
     with source_engine.begin() as connection:
         connection.exec_driver_sql(
@@ -188,6 +191,8 @@ def _copy_and_switch(tenancy, source, target, report: MoveReport, step: Step) ->
             tables,
         )
         step("switch")
+        _depart(source_engine, source, source_store.binding(source).schema, True)
+        step("registry")
         with tenancy.registry.begin() as registry:
             registry.execute(
                 tenants.update()
@@ -199,16 +204,30 @@ def _copy_and_switch(tenancy, source, target, report: MoveReport, step: Step) ->
                 .where(moves.c.tenant_id == source.id)
                 .values(state="switched", updated_at=func.now())
             )
-        held.exec_driver_sql(
-            "INSERT INTO tenantapp.departed (tenant_id, place) VALUES (%s, %s)"
-            " ON CONFLICT DO NOTHING",
-            (source.id, source_store.binding(source).schema),
-        )
         held.commit()
         report.pause_ms = (time.perf_counter() - paused) * 1000
     _capture(source_engine, source, source_store.binding(source), tables, on=False)
     forget_tenant(source.slug)
     _set_state(tenancy, source.id, "switched", pause_ms=round(report.pause_ms))
+
+
+def _depart(source_engine: Engine, source: TenantEntry, place: str, departed: bool) -> None:
+    """Mark the tenant departed from its source (or not), committed on a connection of its own
+    while the pause lock is held: the marker is durable before the registry is switched, so a
+    crash between the two leaves writes refused (until the move is run again), never accepted at
+    a source that a resumed move would drop."""
+    with source_engine.begin() as connection:
+        if departed:
+            connection.exec_driver_sql(
+                "INSERT INTO tenantapp.departed (tenant_id, place) VALUES (%s, %s)"
+                " ON CONFLICT DO NOTHING",
+                (source.id, place),
+            )
+        else:
+            connection.exec_driver_sql(
+                "DELETE FROM tenantapp.departed WHERE tenant_id = %s AND place = %s",
+                (source.id, place),
+            )
 
 
 def _finish(tenancy, source, target, report: MoveReport, step: Step) -> None:

@@ -20,7 +20,7 @@ from .directory import TenantEntry
 from .errors import SharedSchemaMissing
 from .models import POOLED_SCHEMA, schema_for_id
 from .roles import grant_serving
-from .servers import DEFAULT, Servers
+from .servers import Servers
 
 ARCHIVE_SUFFIX = "_archived"
 # build(connection, schema): make the tenant's tables in ``schema`` (an import loads its rows)
@@ -49,10 +49,10 @@ class SchemaStore:
     def binding(self, entry: TenantEntry) -> Binding:
         return Binding(entry.schema_name, guard=entry.id)
 
-    def notified(self, entry: TenantEntry) -> bool:
-        """Whether changes to the tenant's rows reach this process's cache listener, which
-        listens on the default server."""
-        return entry.server == DEFAULT
+    def heard_at(self, entry: TenantEntry) -> tuple[str, Engine]:
+        """Where the notifications of changes to the tenant's rows are heard: its server's
+        database (the place named as the server)."""
+        return entry.server, self.servers[entry.server].owner
 
     @contextmanager
     def transaction(self, registry: Connection, entry: TenantEntry):
@@ -134,7 +134,7 @@ class SharedStore:
 
     engine = SchemaStore.engine
     owner_engine = SchemaStore.owner_engine
-    notified = SchemaStore.notified
+    heard_at = SchemaStore.heard_at
     transaction = SchemaStore.transaction
 
     def create(

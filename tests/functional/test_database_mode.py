@@ -1,11 +1,14 @@
 """Database mode: a tenant in a database of its own, made from a template database, served by a
 bounded set of pools."""
 
+import time
+
 import pytest
 import sqlalchemy as sa
 import webtest
 
 from tenantapp import main
+from tenantapp.identity.tokens import CHANNEL
 from tenantapp.interfaces import IDatabasePools, IServers, service
 from tenantapp.tenancy import migrating, migrations, provisioning
 from tenantapp.tenancy.databases import database_name, template_name
@@ -63,6 +66,8 @@ def test_pools_are_bounded_across_tenant_databases(settings, make_tenant):
                 assert stats["pools"] <= 2
                 assert stats["connections"] <= 2 * stats["pool_size"]
         assert pools.stats()["closed"] >= 6  # every switch past two closed the oldest pool
+        # a pool's database is listened to while the pool is open, and no longer
+        assert app.registry["place_listeners"].listening() == 2
     finally:
         pools.dispose()
         app.registry["cache_listener"].stop()
@@ -94,3 +99,32 @@ def test_migrate_reaches_into_tenant_databases(tenancy, in_database):
     with in_database.owner_engine(tenancy).connect() as connection:
         head = migrations.current_revision(connection, "tenant", in_database.schema_name)
     assert head == migrations.head_revision("tenant")
+
+
+def wait_for(condition, limit: float = 10.0) -> None:
+    """Wait until ``condition()`` holds (a state to reach, not a time to pass)."""
+    deadline = time.monotonic() + limit
+    while not condition():
+        assert time.monotonic() < deadline, "condition never held"
+        time.sleep(0.01)
+
+
+def test_token_owners_from_a_tenant_database_are_cached_and_kept_true(
+    app, testapp, tenancy, in_database
+):
+    """This process listens on a tenant database while it has a pool there: a token revoked
+    by any client, here plain SQL in that database, stops working at once."""
+    store = tenancy.store("database")
+    owners = app.registry["place_listeners"].cache(*store.heard_at(in_database.entry), CHANNEL)
+    url = f"/{in_database.slug}/users"
+    wait_for(lambda: owners.stats()["trusted"])
+    testapp.get(url, headers=in_database.auth, status=200)
+    hits = owners.stats()["hits"]
+    testapp.get(url, headers=in_database.auth, status=200)
+    assert owners.stats()["hits"] == hits + 1
+    assert owners.stats()["size"] >= 1
+
+    with in_database.owner_engine(tenancy).begin() as connection:
+        connection.exec_driver_sql(f"DELETE FROM {in_database.schema_name}.tokens")
+    wait_for(lambda: owners.stats()["size"] == 0, limit=2)
+    testapp.get(url, headers=in_database.auth, status=401)

@@ -182,6 +182,33 @@ def test_a_move_that_dies_before_the_switch_leaves_the_tenant_served_and_starts_
     assert provisioning.get_tenant(tenancy, tenant.slug).mode == "database"
 
 
+def test_a_move_that_dies_between_departing_and_switching_refuses_writes_until_run_again(
+    testapp, tenancy, make_tenant, add_user
+):
+    """The source's departed marker is committed before the registry switch: a crash between
+    the two must not let a write land in the source that the resumed move then drops."""
+    tenant = make_tenant("mvr", mode="schema")
+    add_user(tenant.slug, "kept@m.example")
+    with pytest.raises(Crash):
+        moving.move_tenant(tenancy, tenant.slug, "shared", step=crash_at("registry"))
+    assert provisioning.get_tenant(tenancy, tenant.slug).mode == "schema"
+    refused = testapp.post_json(
+        f"/{tenant.slug}/users",
+        {"email": "refused@m.example", "name": "Refused"},
+        headers=tenant.auth,
+        status=503,
+    )
+    assert refused.json["error"] == "busy"
+    assert "kept@m.example" in all_emails(testapp, tenant)  # reads are served meanwhile
+    report = moving.move_tenant(tenancy, tenant.slug, "shared")
+    assert report.resumed
+    add_user(tenant.slug, "after@m.example")
+    emails = all_emails(testapp, tenant)
+    assert {"kept@m.example", "after@m.example"} <= emails
+    assert "refused@m.example" not in emails
+    assert provisioning.get_tenant(tenancy, tenant.slug).mode == "shared"
+
+
 def test_a_move_that_dies_after_the_switch_is_finished_by_the_next_run(
     engine, testapp, tenancy, make_tenant, add_user
 ):
