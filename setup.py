@@ -20,6 +20,7 @@ requires = [
     "pydantic[email]>=2.6",
     "argon2-cffi>=23.1",
     "tqdm>=4.66",
+    "dnspython>=2.6",
 ]
 
 tests_require = [
@@ -27,6 +28,7 @@ tests_require = [
     "WebTest>=3.0.1",
     "hypothesis>=6.100",
     "ruff>=0.6",
+    "dnslib>=0.9.24",  # a real DNS server the custom-domain tests control
 ]
 
 bench_require = [  # python -m bench.serving: the floor's pool and the chart

@@ -18,7 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -206,6 +206,11 @@ def main() -> None:
         help="isolation mode of tenantapp's tenants",
     )
     parser.add_argument(
+        "--counts",
+        type=lambda text: tuple(int(n) for n in text.split(",")),
+        help="tenant counts to measure, e.g. 100 or 1,100 (default: the plan's)",
+    )
+    parser.add_argument(
         "--setting",
         action="append",
         default=[],
@@ -224,6 +229,8 @@ def main() -> None:
     )
     args = parser.parse_args()
     plan = QUICK if args.quick else FULL
+    if args.counts:
+        plan = replace(plan, counts=args.counts, memory_points=(min(args.counts), max(args.counts)))
     output = args.output or (HERE / "quick" if args.quick else HERE)
     output.mkdir(exist_ok=True)
     wrk = find_wrk()

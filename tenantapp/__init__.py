@@ -13,6 +13,8 @@ def configure(settings: dict) -> Configurator:
     config.include(".caching")
     config.include(".identity")
     config.include(".tenancy")
+    config.include(".tenant_settings")
+    config.include(".domains")
     config.include(".validation")
     config.include(".hardening")
     config.include(".resources")

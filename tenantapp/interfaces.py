@@ -56,3 +56,11 @@ def service(registry, iface, name: str = ""):
         factory = find_service_factory(SimpleNamespace(registry=registry), iface, name=name)
         found[key] = factory(None, None)
     return found[key]
+
+
+class ISettingsCatalog(Interface):
+    """The per-tenant settings and feature flags declared in the ini (``tenant_settings``)."""
+
+
+class IHostResolver(Interface):
+    """Which tenant a request's Host names, if any (``domains``)."""

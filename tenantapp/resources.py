@@ -10,11 +10,13 @@ from pyramid.authorization import ALL_PERMISSIONS, DENY_ALL, Allow
 from pyramid.traversal import ResourceURL
 
 from .audit.resources import AuditLog
+from .domains.resolution import VHM_ROOT
 from .errors import APIError
 from .identity.resources import Tokens
-from .interfaces import ITenantDirectory, service
+from .interfaces import IHostResolver, ISettingsCatalog, ITenantDirectory, service
 from .platform.resources import PLATFORM_SEGMENT, Platform
 from .tenancy.directory import TenantEntry
+from .tenant_settings.resources import TenantSettings
 from .users.resources import Users
 
 MEMBER = ("view", "logout")
@@ -31,7 +33,16 @@ class Root:
     __parent__ = None
 
     def __init__(self, request):
+        """A host that names a tenant (``tenantapp.domains``) makes that tenant the virtual
+        root: traversal starts there, and its URLs lose the slug. Only the app sets it."""
         self.request = request
+        environ = request.environ
+        environ.pop(VHM_ROOT, None)
+        hosts = service(request.registry, IHostResolver)
+        if hosts.enabled:
+            slug = hosts.slug_for(request.host)
+            if slug is not None:
+                environ[VHM_ROOT] = f"/{slug}"
 
     def __getitem__(self, segment: str):
         request = self.request
@@ -53,10 +64,12 @@ class Tenant:
         self.__parent__ = parent
         self.__name__ = record.slug
         self.record = record
+        self.registry = request.registry
         self.children = {
             "users": Users(self, request),
             "tokens": Tokens(self),
             "audit": AuditLog(self),
+            "settings": TenantSettings(self),
         }
 
     def __acl__(self):
@@ -76,6 +89,11 @@ class Tenant:
     def users(self) -> Users:
         return self.children["users"]
 
+    @property
+    def settings(self) -> dict:
+        """The tenant's settings: its overrides over the ini's defaults (``tenant_settings``)."""
+        return service(self.registry, ISettingsCatalog).values(self.record)
+
 
 class ResourceURLWithoutSlash(ResourceURL):
     """``/acme/users/42`` rather than Pyramid's default ``/acme/users/42/``.
@@ -93,8 +111,11 @@ class ResourceURLWithoutSlash(ResourceURL):
 
 
 def link(request, resource, **kw) -> str:
-    """The URL of ``resource`` for links and ``Location``: under ``tenantapp.public_url`` when
-    configured, else a path. Never from the request's Host header, which the client chooses."""
+    """The URL of ``resource`` for links and ``Location``: on the tenant's own host when the
+    request came by it (a host the registry vouched for), else under ``tenantapp.public_url``
+    when configured, else a path. Never from a Host header that named no tenant."""
+    if VHM_ROOT in request.environ:
+        return request.resource_url(resource, app_url=request.host_url, **kw)
     return request.resource_url(resource, app_url=request.registry["public_url"], **kw)
 
 

@@ -103,6 +103,12 @@ def settings(database_url, second_server_url):
         "tenantapp.argon2.time_cost": "1",
         "tenantapp.argon2.memory_cost": "8",
         "tenantapp.argon2.parallelism": "1",
+        # per-tenant settings and flags, as an app would declare them
+        "tenantapp.setting.theme": "choice(light,dark) light owner",
+        "tenantapp.setting.max_upload_mb": "int 10 owner",
+        "tenantapp.setting.support_email": 'str ""',
+        "tenantapp.flag.new_dashboard": "bool false",
+        "tenantapp.flag.fast_search": "percent 50",
     }
 
 

@@ -3,6 +3,7 @@
 from pyramid.authorization import ALL_PERMISSIONS, DENY_ALL, Allow
 from zope.interface import implementer
 
+from ..domains.resources import DomainCheck, ManagedDomains
 from ..interfaces import IPlatform, IServers, ITenancy, service
 from ..tenancy import provisioning
 from ..tenancy.lifecycle import Tenancy
@@ -21,10 +22,15 @@ class Platform:
 
     def __init__(self, parent, request):
         self.__parent__ = parent
-        self.children = {"ready": Readiness(self, service(request.registry, IServers).default)}
-        if request.registry["operator_enabled"]:
-            tenancy = service(request.registry, ITenancy)
-            self.children.update(tenants=ManagedTenants(self, tenancy), stats=Stats(self))
+        registry = request.registry
+        self.children = {
+            "ready": Readiness(self, service(registry, IServers).default),
+            "domain-check": DomainCheck(self),
+        }
+        if registry["operator_enabled"]:
+            tenancy = service(registry, ITenancy)
+            tenants = ManagedTenants(self, tenancy, registry["custom_domains"])
+            self.children.update(tenants=tenants, stats=Stats(self))
 
     def __getitem__(self, segment: str):
         return self.children[segment]
@@ -52,9 +58,10 @@ class Stats:
 class ManagedTenants:
     __name__ = "tenants"
 
-    def __init__(self, parent: Platform, tenancy: Tenancy):
+    def __init__(self, parent: Platform, tenancy: Tenancy, custom_domains: bool = False):
         self.__parent__ = parent
         self.tenancy = tenancy
+        self.custom_domains = custom_domains
 
     def __getitem__(self, slug: str) -> "ManagedTenant":
         if not is_valid_slug(slug):
@@ -71,3 +78,10 @@ class ManagedTenant:
         self.__name__ = info.slug
         self.info = info
         self.tenancy = parent.tenancy
+        self.custom_domains = parent.custom_domains
+
+    def __getitem__(self, segment: str):
+        """``domains`` when custom domains are on; other names are views (``move``, …)."""
+        if segment == "domains" and self.custom_domains:
+            return ManagedDomains(self)
+        raise KeyError(segment)

@@ -6,17 +6,22 @@ import logging
 import shutil
 import sys
 
+from pydantic import ValidationError
 from pyramid.exceptions import ConfigurationError
 from pyramid.paster import get_appsettings, setup_logging
 from sqlalchemy.exc import SQLAlchemyError
 
 from .. import configure
 from ..errors import database_unavailable
-from ..interfaces import ITenancy, service
+from ..interfaces import ISettingsCatalog, ITenancy, service
 from ..tenancy import migrating, moving, provisioning, transfer
 from ..tenancy.models import MODES
+from ..tenancy.registry import find_tenant
 from ..tenancy.servers import DEFAULT
 from ..tenancy.slugs import InvalidSlug
+from ..tenant_settings.catalog import changes
+from ..tenant_settings.overrides import update_overrides
+from ..validation import field_errors
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +90,18 @@ def build_parser() -> argparse.ArgumentParser:
     move.add_argument("slug")
     move.add_argument("--to-mode", choices=MODES, help="default: the mode it is in")
     move.add_argument("--to-server", help="default: the server it is on")
+
+    configure_tenant = commands.add_parser(
+        "tenant-settings",
+        help="show a tenant's settings and flags, or change them (NAME= goes back to the default)",
+    )
+    configure_tenant.add_argument("slug")
+    configure_tenant.add_argument(
+        "--set", action="append", default=[], metavar="NAME=VALUE", help="a setting (repeatable)"
+    )
+    configure_tenant.add_argument(
+        "--flag", action="append", default=[], metavar="NAME=VALUE", help="a flag (repeatable)"
+    )
 
     migrate = commands.add_parser(
         "migrate", help="bring the shared schema, then every tenant schema, to head"
@@ -178,6 +195,27 @@ def _migrate(tenancy, args) -> int:
     return 1 if report.failed else 0
 
 
+def _tenant_settings(registry, tenancy, args) -> int:
+    """Validated exactly as the operator API's PATCH is; prints what the tenant then has."""
+    catalog = service(registry, ISettingsCatalog)
+    if args.set or args.flag:
+        try:
+            change = catalog.operator_change.model_validate(
+                catalog.from_command_line(args.set, args.flag)
+            )
+        except (ValueError, ValidationError) as error:
+            problems = field_errors(error) if isinstance(error, ValidationError) else None
+            detail = "; ".join(f"{k}: {v}" for k, v in (problems or {}).items()) or str(error)
+            return _fail(f"invalid change: {detail}")
+        settings, flags = changes(change)
+        update_overrides(tenancy, args.slug, settings, flags)
+    entry = find_tenant(tenancy.registry, args.slug)
+    if entry is None:
+        return _fail(f"no active or suspended tenant {args.slug!r}")
+    print(json.dumps(catalog.describe(entry), indent=2))
+    return 0
+
+
 def _confirm(args, what: str) -> None:
     if not args.yes:
         raise provisioning.ProvisioningError(f"refusing to {what} {args.slug!r} without --yes")
@@ -236,6 +274,8 @@ def run(args: argparse.Namespace) -> int:
                 f" {report.rows} row(s), {report.rounds} catch-up round(s),"
                 f" writes paused {report.pause_ms:.0f} ms, {report.total_ms / 1000:.1f} s in all"
             )
+        elif args.command == "tenant-settings":
+            return _tenant_settings(registry, tenancy, args)
         elif args.command == "migrate":
             return _migrate(tenancy, args)
         return 0

@@ -6,7 +6,7 @@ the slug of every changed row, so suspending, renaming, moving or dropping a ten
 every process.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.engine import Engine
 
@@ -26,6 +26,8 @@ class TenantEntry:
     status: str
     mode: str = "schema"
     server: str = "default"
+    settings: dict = field(default_factory=dict, compare=False, hash=False)  # overrides
+    flags: dict = field(default_factory=dict, compare=False, hash=False)
 
 
 class TenantDirectory:

@@ -41,7 +41,7 @@ from .provisioning import (
     tenants_with_records,
 )
 from .roles import ensure_app_role, grant_serving
-from .servers import Server
+from .servers import DEFAULT, Server
 
 log = logging.getLogger(__name__)
 tenants = TenantRecord.__table__
@@ -320,8 +320,9 @@ def migration_sql(
     tenancy: Tenancy, slugs: list[str] | None = None, downgrade_to: str | None = None
 ) -> str:
     """The SQL a migrate run would execute (alembic's offline mode), without executing it: the
-    shared schema, the template schema and the tenants that are behind, from wherever each is
-    (an empty database included)."""
+    shared schema, the template schema and the schema-mode tenants on the default server that
+    are behind, from wherever each is (an empty database included). What it cannot cover (other
+    servers and databases, the pooled schema) is named in a comment."""
     engine = tenancy.registry
     out = io.StringIO()
     with engine.connect() as connection:
@@ -334,7 +335,16 @@ def migration_sql(
     target = downgrade_to or migrations.head_revision("tenant")
     schemas = [(templates.TEMPLATE_SCHEMA, template_at)]
     if shared_at is not None:
-        schemas += [(row.schema_name, row.revision) for row in _pending(engine, slugs, target)[1]]
+        pending = _pending(engine, slugs, target)[1]
+        here = [r for r in pending if r.mode == "schema" and r.server == DEFAULT]
+        schemas += [(row.schema_name, row.revision) for row in here]
+        elsewhere = sorted(row.slug for row in pending if row not in here)
+        if elsewhere:
+            out.write(f"-- not here: {', '.join(elsewhere)} (another server or database)\n")
+    out.write(
+        "-- not here: the pooled schema of shared mode and the template databases, whose DDL\n"
+        "-- migrate derives from the catalog as it runs: run migrate after applying this\n"
+    )
     for schema, revision in schemas:
         if revision == target:
             continue

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Text,
     func,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 SHARED_SCHEMA = "tenantapp"
@@ -55,6 +56,9 @@ class TenantRecord(SharedBase):
     mode: Mapped[str] = mapped_column(String(16), server_default="schema")
     server: Mapped[str] = mapped_column(String(63), server_default="default")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # overrides of the ini's per-tenant settings and flags (``tenantapp.tenant_settings``)
+    settings: Mapped[dict] = mapped_column(JSONB, server_default="{}")
+    flags: Mapped[dict] = mapped_column(JSONB, server_default="{}")
 
 
 class SchemaTemplate(SharedBase):
@@ -107,6 +111,20 @@ class TenantMove(SharedBase):
     error: Mapped[str | None] = mapped_column(Text)
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class TenantDomain(SharedBase):
+    """A custom domain a tenant is reached by once verified (``tenantapp.domains``)."""
+
+    __tablename__ = "tenant_domains"
+
+    domain: Mapped[str] = mapped_column(String(253), primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey(TenantRecord.id, ondelete="CASCADE"), index=True
+    )
+    token: Mapped[str] = mapped_column(String(64))
+    verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 TEMPLATE_SCHEMA = "tenant_template"

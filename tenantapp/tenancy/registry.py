@@ -21,6 +21,8 @@ ENTRY = select(
     TenantRecord.status,
     TenantRecord.mode,
     TenantRecord.server,
+    TenantRecord.settings,
+    TenantRecord.flags,
 )
 
 

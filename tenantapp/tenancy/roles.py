@@ -13,7 +13,7 @@ from .errors import ProvisioningError
 from .models import SHARED_SCHEMA
 from .servers import AppRole
 
-READABLE_REGISTRY = ("tenants", "alembic_version")
+READABLE_REGISTRY = ("tenants", "tenant_domains", "alembic_version")
 
 
 def ensure_app_role(connection: Connection, role: AppRole) -> None:

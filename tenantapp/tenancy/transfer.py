@@ -28,6 +28,7 @@ from .provisioning import (
     get_tenant,
     record_migration,
     register_tenant,
+    tenants,
 )
 from .servers import DEFAULT
 from .slugs import check_slug
@@ -85,6 +86,8 @@ def export_tenant(tenancy: Tenancy, slug: str, path: str | Path) -> int:
                 "revision": migrations.current_revision(connection, "tenant", binding.schema),
                 "slug": slug,
                 "name": entry.display_name,
+                "settings": entry.settings,
+                "flags": entry.flags,
                 "exported_at": datetime.now(timezone.utc).isoformat(),
                 "tables": [],
                 "not_exported": sorted(NOT_EXPORTED),
@@ -172,9 +175,20 @@ def import_tenant(
 
         with tenancy.registry.begin() as registry:
             entry = register_tenant(registry, slug, manifest.get("name") or slug, store, server)
+            registry.execute(  # overrides: checked against the declarations when read
+                tenants.update()
+                .where(tenants.c.id == entry.id)
+                .values(
+                    settings=_object(manifest.get("settings")), flags=_object(manifest.get("flags"))
+                )
+            )
             store.create(registry, entry, build=build)
             record_migration(registry, entry.id, head, "ok", None, 0)
     return get_tenant(tenancy, slug)
+
+
+def _object(value) -> dict:
+    return value if isinstance(value, dict) else {}
 
 
 def _advance_identities(connection: Connection, schema: str) -> None:

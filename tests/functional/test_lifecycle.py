@@ -163,6 +163,18 @@ def test_sql_prints_the_migration_without_running_it(
     migrating.migrate(tenancy, slugs=[tenant.slug])
 
 
+def test_sql_names_the_tenants_it_cannot_cover(config_uri, make_tenant, capsys, tenancy):
+    """A tenant in a database of its own is migrated there, by migrate itself: the printed SQL
+    (for the default server's database) says so rather than pretend to cover it."""
+    tenant = make_tenant("sq", mode="database")
+    downgrade_all(tenancy, [tenant.slug])
+    assert admin([config_uri, "migrate", "--tenant", tenant.slug, "--sql"]) == 0
+    sql = capsys.readouterr().out
+    assert f"-- not here: {tenant.slug} (another server or database)" in sql
+    assert "CREATE TABLE tokens" not in sql
+    migrating.migrate(tenancy, slugs=[tenant.slug])
+
+
 def test_unknown_tenants_are_named(engine, config_uri, capsys):
     assert admin([config_uri, "migrate", "--tenant", "no-such-one"]) == 1
     assert "no-such-one" in capsys.readouterr().err

@@ -1,0 +1,21 @@
+"""Per-tenant settings and feature flags (``catalog`` says how they are declared).
+
+An app author reads ``request.tenant.settings["theme"]`` and ``request.feature("new_dashboard")``.
+"""
+
+from ..interfaces import ISettingsCatalog, service
+from .catalog import Catalog
+
+
+def feature(request, name: str) -> bool:
+    """Whether flag ``name`` is on for the request's tenant (a declared flag's default, or off
+    for a percentage flag, outside any tenant)."""
+    tenant = getattr(request, "tenant", None)
+    catalog = service(request.registry, ISettingsCatalog)
+    return catalog.feature(None if tenant is None else tenant.record, name)
+
+
+def includeme(config):
+    config.register_service(Catalog.from_settings(config.get_settings()), ISettingsCatalog)
+    config.add_request_method(feature, "feature")
+    config.scan(".views")

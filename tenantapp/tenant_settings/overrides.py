@@ -1,0 +1,38 @@
+"""Changing a tenant's overrides on its registry row (the row's trigger tells every process)."""
+
+from ..tenancy.directory import TenantEntry, forget_tenant
+from ..tenancy.lifecycle import Tenancy
+from ..tenancy.models import TenantRecord
+from ..tenancy.provisioning import find_row
+
+tenants = TenantRecord.__table__
+
+
+def apply(current: dict, changes: dict) -> dict:
+    """``current`` with ``changes`` made: a value sets, None goes back to the default."""
+    merged = {**current, **changes}
+    return {name: value for name, value in merged.items() if value is not None}
+
+
+def update_overrides(tenancy: Tenancy, slug: str, settings: dict, flags: dict) -> TenantEntry:
+    """Set (or, with None, reset) overrides of an active or suspended tenant; its new entry."""
+    with tenancy.registry.begin() as registry:
+        entry = find_row(registry, slug, ("active", "suspended"))
+        new_settings, new_flags = apply(entry.settings, settings), apply(entry.flags, flags)
+        registry.execute(
+            tenants.update()
+            .where(tenants.c.id == entry.id)
+            .values(settings=new_settings, flags=new_flags)
+        )
+    forget_tenant(slug)
+    return TenantEntry(
+        entry.id,
+        entry.slug,
+        entry.schema_name,
+        entry.display_name,
+        entry.status,
+        entry.mode,
+        entry.server,
+        new_settings,
+        new_flags,
+    )

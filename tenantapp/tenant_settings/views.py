@@ -1,0 +1,75 @@
+"""Reading and changing per-tenant settings and flags: the tenant's owner for what the ini
+marks ``owner``, the operator for everything."""
+
+import logging
+
+from pyramid.view import view_config
+
+from .. import audit
+from ..errors import APIError
+from ..interfaces import ISettingsCatalog, ITenancy, service
+from ..platform.resources import ManagedTenant
+from ..tenancy.registry import find_tenant
+from ..validation import validated_body
+from .catalog import changes
+from .overrides import update_overrides
+from .resources import TenantSettings
+
+log = logging.getLogger(__name__)
+
+
+class TenantGone(APIError):
+    status = 409
+    code = "conflict"
+
+
+def _tenant_view(catalog, entry) -> dict:
+    return {"settings": catalog.values(entry), "flags": catalog.features(entry)}
+
+
+@view_config(context=TenantSettings, request_method="GET", renderer="json", permission="view")
+def read_settings(context: TenantSettings, request):
+    return _tenant_view(service(request.registry, ISettingsCatalog), context.tenant.record)
+
+
+@view_config(
+    context=TenantSettings, request_method="PATCH", renderer="json", permission="configure"
+)
+def change_settings(context: TenantSettings, request):
+    """The owner changes what the ini lets owners change; the change is in the audit log."""
+    catalog = service(request.registry, ISettingsCatalog)
+    settings, _ = changes(validated_body(request, catalog.owner_change))
+    record = context.tenant.record
+    tenancy = service(request.registry, ITenancy)
+    entry = update_overrides(tenancy, record.slug, settings, {})
+    audit.record(request, "settings.update", None, changes=settings)
+    return _tenant_view(catalog, entry)
+
+
+@view_config(
+    context=ManagedTenant,
+    name="settings",
+    request_method="GET",
+    renderer="json",
+    permission="operate",
+)
+def operator_settings(context: ManagedTenant, request):
+    entry = find_tenant(context.tenancy.registry, context.info.slug)
+    if entry is None:
+        raise TenantGone("the tenant is archived: restore it first")
+    return service(request.registry, ISettingsCatalog).describe(entry)
+
+
+@view_config(
+    context=ManagedTenant,
+    name="settings",
+    request_method="PATCH",
+    renderer="json",
+    permission="operate",
+)
+def operator_change_settings(context: ManagedTenant, request):
+    catalog = service(request.registry, ISettingsCatalog)
+    settings, flags = changes(validated_body(request, catalog.operator_change))
+    entry = update_overrides(context.tenancy, context.info.slug, settings, flags)
+    log.info("operator changed tenant %s: settings %s flags %s", entry.slug, settings, flags)
+    return catalog.describe(entry)
