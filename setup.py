@@ -21,6 +21,7 @@ requires = [
     "argon2-cffi>=23.1",
     "tqdm>=4.66",
     "dnspython>=2.6",
+    "prometheus-client>=0.20",
 ]
 
 tests_require = [

@@ -17,7 +17,7 @@ from psycopg_pool import ConnectionPool
 
 from .yardstick import serve
 
-COLUMNS = "id, email, name, role, created_at, updated_at"
+COLUMNS = "id, email, name, role, custom, created_at, updated_at"  # what tenantapp answers
 IDENTITY = (
     "SELECT u.id, u.role FROM {s}.tokens t JOIN {s}.users u ON u.id = t.user_id "
     "WHERE t.token_hash = %s AND t.expires_at > now()"

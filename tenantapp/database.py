@@ -20,6 +20,7 @@ from zope.sqlalchemy.datamanager import ZopeTransactionEvents
 
 from .embedded import start_embedded_postgres
 from .interfaces import IServers, ITenantStore, service
+from .quotas import session_settings
 from .tenancy import binding
 from .tenancy.errors import ProvisioningError
 from .tenancy.servers import DEFAULT, Server, Servers, app_role, server_urls
@@ -167,12 +168,13 @@ def request_dbsession(request) -> Session:
     store = service(request.registry, ITenantStore, tenant.record.mode)
     factory = request.registry["dbsession_factory"]
     engine = store.engine(tenant.record)
+    info = {binding.LOCAL_SETTINGS_KEY: session_settings(tenant)}
     if request.method in SAFE_METHODS:
-        session = factory(bind=engine, info={binding.READ_ONLY_KEY: True})
+        session = factory(bind=engine, info={**info, binding.READ_ONLY_KEY: True})
         request.add_finished_callback(lambda request: session.close())
     else:
         events = ZopeTransactionEvents(transaction_manager=request.tm)
-        session = factory(bind=engine, info={ZOPE_KEY: events})
+        session = factory(bind=engine, info={**info, ZOPE_KEY: events})
     binding.bind_session(session, store.binding(tenant.record))
     return session
 

@@ -36,11 +36,20 @@ def int_params(request, **bounds: tuple[int | None, int, int]) -> dict[str, int 
     return values
 
 
-def keyset_page(request, context, id_column, to_json, newest_first: bool = False) -> dict:
-    """One page of the rows of ``id_column``'s entity, in id order (or reversed)."""
+def keyset_page(
+    request,
+    context,
+    id_column,
+    to_json,
+    newest_first: bool = False,
+    where=(),
+    carry: dict | None = None,
+) -> dict:
+    """One page of the rows of ``id_column``'s entity, in id order (or reversed), filtered by
+    the ``where`` conditions, whose query parameters (``carry``) the ``next`` link keeps."""
     params = int_params(request, limit=(DEFAULT_LIMIT, 1, MAX_LIMIT), after=(None, 0, MAX_ID))
     limit, after = params["limit"], params["after"]
-    stmt = select(id_column.class_)
+    stmt = select(id_column.class_).where(*where)
     if newest_first:
         if after is not None:
             stmt = stmt.where(id_column < after)
@@ -52,5 +61,5 @@ def keyset_page(request, context, id_column, to_json, newest_first: bool = False
     next_url = None
     if len(rows) > limit:
         last = getattr(page[-1], id_column.key)
-        next_url = request.link(context, query={"limit": limit, "after": last})
+        next_url = request.link(context, query={**(carry or {}), "limit": limit, "after": last})
     return {"items": [to_json(row) for row in page], "limit": limit, "next": next_url}

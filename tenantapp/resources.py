@@ -17,7 +17,7 @@ from .interfaces import IHostResolver, ISettingsCatalog, ITenantDirectory, servi
 from .platform.resources import PLATFORM_SEGMENT, Platform
 from .tenancy.directory import TenantEntry
 from .tenant_settings.resources import TenantSettings
-from .users.resources import Users
+from .users.resources import CustomFields, Users
 
 MEMBER = ("view", "logout")
 ADMIN = (*MEMBER, "create", "update", "delete", "set-password", "view-audit")
@@ -70,6 +70,7 @@ class Tenant:
             "tokens": Tokens(self),
             "audit": AuditLog(self),
             "settings": TenantSettings(self),
+            "fields": CustomFields(self, request),
         }
 
     def __acl__(self):

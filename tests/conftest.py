@@ -141,6 +141,7 @@ def app(settings):
     yield app
     app.registry["cache_listener"].stop()
     app.registry["place_listeners"].stop()
+    app.registry["usage_ledger"].stop()
 
 
 @pytest.fixture(scope="session")

@@ -5,6 +5,7 @@ from zope.interface import implementer
 
 from ..domains.resources import DomainCheck, ManagedDomains
 from ..interfaces import IPlatform, IServers, ITenancy, service
+from ..metrics.resources import Metrics
 from ..tenancy import provisioning
 from ..tenancy.lifecycle import Tenancy
 from ..tenancy.servers import Server
@@ -30,7 +31,7 @@ class Platform:
         if registry["operator_enabled"]:
             tenancy = service(registry, ITenancy)
             tenants = ManagedTenants(self, tenancy, registry["custom_domains"])
-            self.children.update(tenants=tenants, stats=Stats(self))
+            self.children.update(tenants=tenants, stats=Stats(self), metrics=Metrics(self))
 
     def __getitem__(self, segment: str):
         return self.children[segment]

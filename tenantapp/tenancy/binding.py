@@ -42,6 +42,7 @@ LOCK_TIMEOUT_KEY = "tenantapp.lock_timeout"
 MAX_SCHEMAS_KEY = "tenantapp.max_schemas_per_connection"
 SCHEMAS_SEEN_KEY = "tenantapp.schemas_seen"  # in the pooled connection's info
 READ_ONLY_KEY = "tenantapp.read_only"
+LOCAL_SETTINGS_KEY = "tenantapp.local_settings"  # more SET LOCAL for the tenant (quotas)
 SCHEMA_PATTERN = re.compile(r"tenant_(?:[0-9]{1,19}|template|shared)")
 TENANT_ID_SETTING = "tenantapp.tenant_id"
 BINDING_OPTION = "tenantapp_binding"
@@ -73,6 +74,7 @@ def bind_connection(
     lock_timeout: str | None = None,
     read_only: bool = False,
     max_schemas: int | None = None,
+    local_settings: dict[str, str] | None = None,
 ) -> None:
     """Point this connection's current transaction at ``binding`` (a schema name will do;
     ``None``: at no tenant, an empty ``search_path``), optionally bound how long it waits for
@@ -103,6 +105,8 @@ def bind_connection(
         settings["lock_timeout"] = lock_timeout
     if read_only:
         settings["transaction_read_only"] = "on"
+    if local_settings:
+        settings.update(local_settings)
     guard = None
     if not read_only and binding is not None and binding.guard is not None:
         # the schema matched SCHEMA_PATTERN: it is safe as a literal
@@ -245,4 +249,5 @@ def _bind_transaction(session: Session, connection: Connection) -> None:
         info.get(LOCK_TIMEOUT_KEY),
         info.get(READ_ONLY_KEY, False),
         info.get(MAX_SCHEMAS_KEY),
+        info.get(LOCAL_SETTINGS_KEY),
     )

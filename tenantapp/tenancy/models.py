@@ -4,10 +4,11 @@ Tenant tables are declared without a schema: the session binding decides where t
 Shared tables name SHARED_SCHEMA explicitly, so no tenant binding can redirect them.
 """
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import (
     BigInteger,
+    Date,
     DateTime,
     ForeignKey,
     Integer,
@@ -125,6 +126,22 @@ class TenantDomain(SharedBase):
     token: Mapped[str] = mapped_column(String(64))
     verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class TenantUsage(SharedBase):
+    """A tenant's usage on one day, summed over the app processes (``tenantapp.metrics``)."""
+
+    __tablename__ = "tenant_usage"
+
+    tenant_id: Mapped[int] = mapped_column(
+        BigInteger, ForeignKey(TenantRecord.id, ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    requests: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    errors: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    db_ms: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    rows: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    bytes: Mapped[int] = mapped_column(BigInteger, server_default="0")
 
 
 TEMPLATE_SCHEMA = "tenant_template"

@@ -2,7 +2,8 @@
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, Identity, String, func
+from sqlalchemy import BigInteger, DateTime, Identity, String, func, text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..tenancy.models import TenantBase
@@ -19,6 +20,8 @@ class User(TenantBase):
     name: Mapped[str] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(16), server_default="member")
     password_hash: Mapped[str | None] = mapped_column(String(200), deferred=True)
+    # the tenant's custom fields (``users.custom``), validated against its definitions
+    custom: Mapped[dict] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()

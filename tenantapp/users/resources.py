@@ -42,3 +42,28 @@ class UserResource:
                 (Deny, Everyone, ("update", "delete", "set-password", "set-role")),
             ]
         return acl
+
+
+class CustomFields:
+    """``/{tenant}/fields``: the custom fields its users have (``users.custom``)."""
+
+    __name__ = "fields"
+
+    def __init__(self, parent, request):
+        self.__parent__ = parent
+        self.request = request
+
+    def __getitem__(self, name: str) -> "CustomFieldResource":
+        from .custom import CustomField
+
+        field = self.request.dbsession.get(CustomField, name)
+        if field is None:
+            raise KeyError(name)
+        return CustomFieldResource(self, field)
+
+
+class CustomFieldResource:
+    def __init__(self, parent: CustomFields, field):
+        self.__parent__ = parent
+        self.__name__ = field.name
+        self.field = field

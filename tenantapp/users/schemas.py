@@ -23,6 +23,7 @@ class UserCreate(_Input):
     email: Email
     name: Name
     password: Password | None = None
+    custom: dict | None = None  # checked against the tenant's custom fields
 
 
 class UserUpdate(_Input):
@@ -30,6 +31,7 @@ class UserUpdate(_Input):
 
     email: Email = None
     name: Name = None
+    custom: dict = None  # the fields named change; null removes one
 
 
 class RoleChange(_Input):
@@ -46,6 +48,7 @@ def user_json(user: User) -> dict:
         "email": user.email,
         "name": user.name,
         "role": user.role,
+        "custom": user.custom or {},
         "created_at": user.created_at.isoformat(),
         "updated_at": user.updated_at.isoformat(),
     }

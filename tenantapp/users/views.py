@@ -2,17 +2,21 @@
 
 from pyramid.httpexceptions import HTTPNoContent
 from pyramid.view import view_config
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from .. import audit
 from ..errors import Conflict, InvalidInput
 from ..identity.tokens import revoke_user_tokens
 from ..pagination import keyset_page
+from ..quotas import check_max_users, quotas
 from ..validation import validated_body
+from .custom import checked_custom, custom_filters
 from .models import User
 from .resources import UserResource, Users
 from .schemas import PasswordChange, RoleChange, UserCreate, UserUpdate, user_json
+
+MAX_USERS_LOCK = 1953853283  # the advisory lock namespace of user-limit checks
 
 
 def _flush_unique(request, email: str) -> None:
@@ -24,6 +28,17 @@ def _flush_unique(request, email: str) -> None:
         raise Conflict(
             "a user with this email already exists", {"email": f"{email} is taken"}
         ) from None
+
+
+def _within_max_users(request) -> None:
+    """The plan's user limit, counted under a per-tenant lock so that two creations at once
+    cannot both take the last place."""
+    if quotas(request)["max_users"] <= 0:
+        return
+    request.dbsession.execute(
+        select(func.pg_advisory_xact_lock(MAX_USERS_LOCK, request.tenant.record.id % 2**31))
+    )
+    check_max_users(request, request.dbsession.scalar(select(func.count()).select_from(User)))
 
 
 def _keep_an_owner(request, user: User) -> None:
@@ -41,13 +56,16 @@ def _keep_an_owner(request, user: User) -> None:
 
 @view_config(context=Users, request_method="GET", renderer="json", permission="view")
 def list_users(context: Users, request):
-    return keyset_page(request, context, User.id, user_json)
+    """``?custom.NAME=VALUE`` keeps the users whose custom field has that value."""
+    where, carry = custom_filters(request)
+    return keyset_page(request, context, User.id, user_json, where=where, carry=carry)
 
 
 @view_config(context=Users, request_method="POST", renderer="json", permission="create")
 def create_user(context: Users, request):
     data = validated_body(request, UserCreate)
-    user = User(email=data.email, name=data.name)
+    _within_max_users(request)
+    user = User(email=data.email, name=data.name, custom=checked_custom(request, data.custom))
     if data.password is not None:
         user.password_hash = request.registry["password_hasher"].hash(data.password)
     request.dbsession.add(user)
@@ -67,7 +85,9 @@ def get_user(context: UserResource, request):
 def update_user(context: UserResource, request):
     changes = validated_body(request, UserUpdate).model_dump(exclude_unset=True)
     if not changes:
-        raise InvalidInput("nothing to change: send email and/or name")
+        raise InvalidInput("nothing to change: send email, name and/or custom")
+    if "custom" in changes:
+        changes["custom"] = checked_custom(request, changes["custom"], context.user.custom)
     for name, value in changes.items():
         setattr(context.user, name, value)
     _flush_unique(request, context.user.email)

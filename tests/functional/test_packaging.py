@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tenantapp.tenancy import migrations
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -82,4 +84,5 @@ def test_an_installed_wheel_migrates_and_creates_tenants(
     assert Path(where) == site / "tenantapp" / "alembic"
     assert "0 migrated, 0 failed" in admin("migrate")
     assert "created tenant acme" in admin("create-tenant", "acme")
-    assert "acme\tactive\tschema\tdefault\tt004" in admin("list-tenants")
+    head = migrations.head_revision("tenant")  # the wheel carries every migration of the tree
+    assert f"acme\tactive\tschema\tdefault\t{head}" in admin("list-tenants")

@@ -17,7 +17,12 @@ from tenantapp.tenant_settings.catalog import bucket
 from tests.conftest import OPERATOR_TOKEN, PASSWORD, login
 
 OPERATOR = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
-DEFAULTS = {"theme": "light", "max_upload_mb": 10, "support_email": ""}
+QUOTAS = ("requests_per_second", "burst", "requests_in_flight", "max_users")
+QUOTAS += ("statement_timeout_ms", "work_mem_kb")
+# the app's declarations, and the quota limits every tenant has (0: none), which it may read
+DEFAULTS = {"theme": "light", "max_upload_mb": 10, "support_email": ""} | {
+    f"quota_{name}": 0 for name in QUOTAS
+}
 
 
 def test_a_new_tenant_has_the_defaults(testapp, tenant):

@@ -1,0 +1,87 @@
+"""Metrics: ``/-/metrics`` in Prometheus's format, and the per-tenant usage ledger.
+
+A tween outside everything else times each request and counts it under its tenant (see
+``instruments`` for how the tenant label stays bounded); statement hooks on every engine add up
+the database time and rows of the request; the ledger (``usage``) keeps exact per-tenant,
+per-day sums in the registry database.
+"""
+
+import atexit
+import time
+
+from pyramid.events import ApplicationCreated
+from pyramid.tweens import INGRESS
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from ..interfaces import IServers, ITenantDirectory, service
+from .instruments import Instruments
+from .usage import CURRENT, RequestUsage, UsageLedger
+
+STARTED = "_tenantapp_started"
+
+
+@event.listens_for(Engine, "before_cursor_execute")
+def _statement_started(conn, cursor, statement, parameters, context, executemany):
+    if CURRENT.get() is not None:
+        conn.info[STARTED] = time.perf_counter()
+
+
+@event.listens_for(Engine, "after_cursor_execute")
+def _statement_done(conn, cursor, statement, parameters, context, executemany):
+    usage = CURRENT.get()
+    started = conn.info.pop(STARTED, None)
+    if usage is not None and started is not None:
+        usage.db_seconds += time.perf_counter() - started
+        usage.rows += max(cursor.rowcount, 0)
+
+
+def metrics_tween_factory(handler, registry):
+    instruments = registry["instruments"]
+    ledger = registry["usage_ledger"]
+
+    def metrics_tween(request):
+        usage = RequestUsage()
+        token = CURRENT.set(usage)
+        started = time.perf_counter()
+        status = 500
+        response = None
+        try:
+            response = handler(request)
+            status = response.status_int
+            return response
+        finally:
+            CURRENT.reset(token)
+            elapsed = time.perf_counter() - started
+            tenant = request.__dict__.get("tenant")
+            record = None if tenant is None else tenant.record
+            slug = None if record is None else record.slug
+            instruments.observe(slug, request.method, status, elapsed, usage.db_seconds)
+            if record is not None:
+                size = 0 if response is None else (response.content_length or 0)
+                ledger.add(record.id, status >= 500, usage, size)
+
+    return metrics_tween
+
+
+def includeme(config):
+    settings = config.get_settings()
+    registry = config.registry
+
+    def caches() -> dict:
+        return {
+            "tenants": service(registry, ITenantDirectory).stats(),
+            "token_owners": registry["place_listeners"].stats("tenantapp_identities"),
+            "sql_compiled": registry["compiled_cache_stats"].stats(),
+        }
+
+    top = int(settings.get("tenantapp.metrics.top_tenants", 20))
+    registry["instruments"] = Instruments(top, caches)
+    interval = float(settings.get("tenantapp.metrics.usage_flush_seconds", 10))
+    ledger = registry["usage_ledger"] = UsageLedger(
+        service(registry, IServers).default.owner, interval
+    )
+    config.add_tween("tenantapp.metrics.metrics_tween_factory", under=INGRESS)
+    config.add_subscriber(lambda event: ledger.start(), ApplicationCreated)
+    atexit.register(ledger.stop)
+    config.scan(".views")

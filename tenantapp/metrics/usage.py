@@ -1,0 +1,114 @@
+"""The per-tenant usage ledger: counted in memory per request, added to
+``tenantapp.tenant_usage`` (one row per tenant and day) every few seconds by one thread."""
+
+import logging
+import threading
+from collections import defaultdict
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+from sqlalchemy import select, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from ..tenancy.models import TenantUsage
+
+log = logging.getLogger(__name__)
+
+FIELDS = ("requests", "errors", "db_ms", "rows", "bytes")
+UPSERT = text(
+    "INSERT INTO tenantapp.tenant_usage (tenant_id, day, requests, errors, db_ms, rows, bytes)"
+    " SELECT :tenant_id, :day, :requests, :errors, :db_ms, :rows, :bytes"
+    " WHERE EXISTS (SELECT 1 FROM tenantapp.tenants WHERE id = :tenant_id)"
+    " ON CONFLICT (tenant_id, day) DO UPDATE SET"
+    " requests = tenant_usage.requests + EXCLUDED.requests,"
+    " errors = tenant_usage.errors + EXCLUDED.errors,"
+    " db_ms = tenant_usage.db_ms + EXCLUDED.db_ms,"
+    " rows = tenant_usage.rows + EXCLUDED.rows,"
+    " bytes = tenant_usage.bytes + EXCLUDED.bytes"
+)
+
+
+@dataclass
+class RequestUsage:
+    """What one request used, filled by the database event hooks while it runs."""
+
+    db_seconds: float = 0.0
+    rows: int = 0
+
+
+CURRENT: ContextVar[RequestUsage | None] = ContextVar("tenantapp_request_usage", default=None)
+
+
+class UsageLedger:
+    def __init__(self, engine: Engine, interval: float):
+        self.engine = engine  # the registry's, as the owner
+        self.interval = interval
+        self._pending: dict[tuple[int, date], list[int]] = defaultdict(lambda: [0] * len(FIELDS))
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def add(self, tenant_id: int, error: bool, usage: RequestUsage, size: int) -> None:
+        day = datetime.now(UTC).date()
+        with self._lock:
+            counts = self._pending[(tenant_id, day)]
+            counts[0] += 1
+            counts[1] += int(error)
+            counts[2] += round(usage.db_seconds * 1000)
+            counts[3] += usage.rows
+            counts[4] += size
+
+    def flush(self, final: bool = False) -> int:
+        """Add what was counted to the ledger; returns the rows written. What cannot be written
+        (the database is away) is kept for the next flush (``final``: there is none, so it is
+        only logged, quietly: a process stopping after its database is expected in tests)."""
+        with self._lock:
+            pending, self._pending = self._pending, defaultdict(lambda: [0] * len(FIELDS))
+        if not pending:
+            return 0
+        rows = [
+            {"tenant_id": tenant_id, "day": day, **dict(zip(FIELDS, counts, strict=True))}
+            for (tenant_id, day), counts in pending.items()
+        ]
+        try:
+            with self.engine.begin() as connection:
+                connection.execute(UPSERT, rows)
+        except SQLAlchemyError as error:
+            if final:
+                log.info("usage ledger: %d row(s) not written at exit: %s", len(rows), error)
+                return 0
+            log.warning("usage ledger: keeping %d row(s) for later: %s", len(rows), error)
+            with self._lock:
+                for key, counts in pending.items():
+                    kept = self._pending[key]
+                    for i, value in enumerate(counts):
+                        kept[i] += value
+            return 0
+        return len(rows)
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="usage-ledger", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        if not self._stop.is_set():
+            self._stop.set()
+            self.flush(final=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.flush()
+
+
+def usage_of(engine: Engine, tenant_id: int, days: int) -> list[dict]:
+    """The tenant's ledger, newest day first."""
+    table = TenantUsage.__table__
+    query = (
+        select(table).where(table.c.tenant_id == tenant_id).order_by(table.c.day.desc()).limit(days)
+    )
+    with engine.connect() as connection:
+        rows = connection.execute(query).all()
+    return [{"day": row.day.isoformat(), **{f: getattr(row, f) for f in FIELDS}} for row in rows]

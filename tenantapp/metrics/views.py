@@ -1,0 +1,32 @@
+"""``/-/metrics`` for Prometheus and ``/-/tenants/{slug}/usage`` from the ledger."""
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from pyramid.response import Response
+from pyramid.view import view_config
+
+from ..errors import InvalidInput
+from ..platform.resources import ManagedTenant
+from ..validation import query_params
+from .resources import Metrics
+from .usage import usage_of
+
+MAX_DAYS = 366
+
+
+@view_config(context=Metrics, request_method="GET", permission="operate")
+def metrics(context: Metrics, request):
+    request.registry["usage_ledger"].flush()  # a scrape also brings the ledger up to date
+    body = generate_latest(request.registry["instruments"].registry)
+    return Response(body=body, headerlist=[("Content-Type", CONTENT_TYPE_LATEST)])
+
+
+@view_config(
+    context=ManagedTenant, name="usage", request_method="GET", renderer="json", permission="operate"
+)
+def tenant_usage(context: ManagedTenant, request):
+    """The tenant's daily usage, newest first (``?days=30``, at most a year)."""
+    raw = query_params(request).get("days", "30")
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_DAYS:
+        raise InvalidInput("invalid query", {"days": f"must be a number from 1 to {MAX_DAYS}"})
+    request.registry["usage_ledger"].flush()
+    return {"items": usage_of(context.tenancy.registry, context.info.id, int(raw))}

@@ -1,0 +1,99 @@
+"""Quotas and noisy-neighbour limits, per tenant, with defaults from the ini:
+
+    tenantapp.quota.requests_per_second = 0     # token bucket; 0: no limit
+    tenantapp.quota.burst = 0                   # bucket size (the rate when 0)
+    tenantapp.quota.requests_in_flight = 0      # at once, per process; 0: no limit
+    tenantapp.quota.max_users = 0               # 0: no limit
+    tenantapp.quota.statement_timeout_ms = 0    # SET LOCAL statement_timeout; 0: the server's
+    tenantapp.quota.work_mem_kb = 0             # SET LOCAL work_mem; 0: the server's
+
+Each is also an operator-only per-tenant setting (``quota_requests_per_second``, …), so a
+tenant's plan overrides it through ``PATCH /-/tenants/{slug}/settings`` or ``tenant-settings``.
+Over the rate: 429; over the requests in flight: 503; both with ``Retry-After``. The database
+limits travel in the BEGIN query the binding sends anyway: no round trip.
+"""
+
+from pyramid.events import ContextFound
+
+from ..errors import APIError
+from .limits import InFlight, TokenBuckets, retry_after
+
+QUOTAS = (
+    "requests_per_second",
+    "burst",
+    "requests_in_flight",
+    "max_users",
+    "statement_timeout_ms",
+    "work_mem_kb",
+)
+
+
+class TooManyRequests(APIError):
+    status = 429
+    code = "rate_limited"
+
+
+class TooBusy(APIError):
+    status = 503
+    code = "busy"
+
+
+class QuotaExceeded(APIError):
+    status = 403
+    code = "quota_exceeded"
+
+
+def quotas(request) -> dict[str, int]:
+    """The request's tenant's limits (0: none)."""
+    values = request.tenant.settings
+    return {name: values[f"quota_{name}"] for name in QUOTAS}
+
+
+def session_settings(tenant) -> dict[str, str]:
+    """What the tenant's transactions set locally, from its limits."""
+    values = tenant.settings
+    local = {}
+    if values["quota_statement_timeout_ms"] > 0:
+        local["statement_timeout"] = f"{values['quota_statement_timeout_ms']}ms"
+    if values["quota_work_mem_kb"] > 0:
+        local["work_mem"] = f"{values['quota_work_mem_kb']}kB"
+    return local
+
+
+def check_max_users(request, current: int) -> None:
+    limit = quotas(request)["max_users"]
+    if limit > 0 and current >= limit:
+        raise QuotaExceeded(f"this tenant's plan allows {limit} users")
+
+
+def includeme(config):
+    settings = config.get_settings()
+    for name in QUOTAS:  # declared as operator-only per-tenant settings
+        default = int(settings.get(f"tenantapp.quota.{name}", 0))
+        settings.setdefault(f"tenantapp.setting.quota_{name}", f"int {default}")
+    buckets, in_flight = TokenBuckets(), InFlight()
+
+    def limit(event):
+        request = event.request
+        tenant = request.__dict__.get("tenant")
+        if tenant is None:
+            return
+        values = quotas(request)
+        rate = values["requests_per_second"]
+        if rate > 0:
+            wait = buckets.take(tenant.record.id, rate, values["burst"])
+            if wait:
+                raise TooManyRequests(
+                    f"over this tenant's {rate} requests a second",
+                    headers={"Retry-After": retry_after(wait)},
+                )
+        most = values["requests_in_flight"]
+        if most > 0:
+            if not in_flight.enter(tenant.record.id, most):
+                raise TooBusy(
+                    f"this tenant already has {most} requests in progress",
+                    headers={"Retry-After": "1"},
+                )
+            request.add_finished_callback(lambda request: in_flight.leave(tenant.record.id))
+
+    config.add_subscriber(limit, ContextFound)

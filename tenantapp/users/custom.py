@@ -1,0 +1,177 @@
+"""Custom fields: a tenant's owner defines extra fields on its users; their values are
+validated by a pydantic model built from the tenant's definitions, and stored in
+``users.custom``.
+
+A definition is a name, a type (``text``, ``integer``, ``number``, ``boolean``, ``date``,
+``choice``), whether it is required, and for ``choice`` its choices. Values are checked on
+every write of a user's custom fields; a field made required later is required from the next
+such write of each user. Removing a field removes its values.
+"""
+
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    create_model,
+    model_validator,
+)
+from sqlalchemy import Boolean, DateTime, String, func, select
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from ..errors import InvalidInput
+from ..tenancy.models import TenantBase
+from ..validation import PlainText, field_errors, query_params
+from .models import User
+
+MAX_FIELDS = 50
+FILTER_PREFIX = "custom."
+MAX_TEXT = 1000
+FieldName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,62}$")]
+
+
+def iso_date(value: Any) -> Any:
+    """JSON has no dates: one comes as ``YYYY-MM-DD``, nothing else."""
+    if not isinstance(value, str):
+        raise ValueError("a date is a string YYYY-MM-DD")
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ValueError("a date is a string YYYY-MM-DD") from None
+
+
+TYPES: dict[str, Any] = {
+    "text": Annotated[PlainText, StringConstraints(max_length=MAX_TEXT)],
+    "integer": int,
+    "number": float,
+    "boolean": bool,
+    "date": Annotated[date, BeforeValidator(iso_date)],
+}
+
+
+class CustomField(TenantBase):
+    __tablename__ = "custom_fields"
+
+    name: Mapped[str] = mapped_column(String(63), primary_key=True)
+    type: Mapped[str] = mapped_column(String(16))
+    required: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    choices: Mapped[list | None] = mapped_column(JSONB)
+    created_at: Mapped[Any] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class FieldDefinition(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    name: FieldName
+    type: Literal["text", "integer", "number", "boolean", "date", "choice"]
+    required: bool = False
+    choices: list[Annotated[PlainText, StringConstraints(min_length=1, max_length=200)]] | None = (
+        Field(default=None, min_length=1, max_length=100)
+    )
+
+    @model_validator(mode="after")
+    def choices_go_with_choice(self):
+        if (self.type == "choice") != (self.choices is not None):
+            raise ValueError("choices are given for a choice field, and only for one")
+        return self
+
+
+def field_json(field: CustomField) -> dict:
+    return {
+        "name": field.name,
+        "type": field.type,
+        "required": field.required,
+        "choices": field.choices,
+    }
+
+
+def definitions(session: Session) -> list[CustomField]:
+    return list(session.scalars(select(CustomField).order_by(CustomField.name)))
+
+
+def values_model(fields: list[CustomField]) -> type[BaseModel]:
+    """The model of a user's ``custom`` object for these definitions."""
+    spec: dict[str, Any] = {}
+    for field in fields:
+        kind = Literal[tuple(field.choices)] if field.type == "choice" else TYPES[field.type]
+        if field.required:
+            spec[field.name] = (kind, ...)
+        else:
+            spec[field.name] = (kind | None, None)
+    config = ConfigDict(extra="forbid", strict=True)
+    return create_model("CustomValues", __config__=config, **spec)
+
+
+def as_stored(values: BaseModel) -> dict:
+    """What goes into ``users.custom``: JSON types (dates as ISO strings), nulls dropped."""
+    return {k: v for k, v in values.model_dump(mode="json", exclude_unset=True).items()}
+
+
+def _problems(error: ValidationError) -> dict[str, str]:
+    return {f"custom.{name}": problem for name, problem in field_errors(error).items()}
+
+
+def checked_custom(request, given: dict | None, current: dict | None = None) -> dict:
+    """The user's ``custom`` after a write: ``given`` checked against the tenant's fields
+    (for an update, merged over ``current``, a null removing a value), required ones included.
+    400 naming each bad field."""
+    merged = {**(current or {}), **(given or {})}
+    merged = {name: value for name, value in merged.items() if value is not None}
+    try:
+        values = values_model(definitions(request.dbsession)).model_validate(merged)
+    except ValidationError as error:
+        raise InvalidInput("invalid custom fields", _problems(error)) from None
+    return as_stored(values)
+
+
+def custom_filters(request) -> tuple[list, dict]:
+    """``custom.NAME=VALUE`` query parameters: JSONB containment conditions, and the parameters
+    to keep in the next page's link. An unknown field or a value not of its type is a 400."""
+    params = query_params(request)
+    asked = {key: params[key] for key in params if key.startswith(FILTER_PREFIX)}
+    if not asked:
+        return [], {}
+    fields = {field.name: field for field in definitions(request.dbsession)}
+    where, problems = [], {}
+    for key, raw in asked.items():
+        field = fields.get(key.removeprefix(FILTER_PREFIX))
+        if field is None:
+            problems[key] = "no such custom field"
+            continue
+        try:
+            value = _typed(field, raw)
+        except ValueError as error:
+            problems[key] = str(error)
+            continue
+        where.append(User.custom.contains({field.name: value}))
+    if problems:
+        raise InvalidInput("invalid custom field filter", problems)
+    return where, asked
+
+
+def _typed(field: CustomField, raw: str) -> Any:
+    """A query string's text as the field's JSON value."""
+    if field.type in ("text", "date"):
+        if field.type == "date":
+            iso_date(raw)
+        return raw
+    if field.type == "choice":
+        if raw not in field.choices:
+            raise ValueError(f"must be one of {', '.join(field.choices)}")
+        return raw
+    if field.type == "boolean":
+        if raw not in ("true", "false"):
+            raise ValueError("must be true or false")
+        return raw == "true"
+    try:
+        return int(raw) if field.type == "integer" else float(raw)
+    except ValueError:
+        raise ValueError(
+            f"must be a{'n integer' if field.type == 'integer' else ' number'}"
+        ) from None

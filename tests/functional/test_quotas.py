@@ -1,0 +1,134 @@
+"""Per-tenant quotas: a rate (429), requests in flight (503), users, and the database limits
+set in each transaction; one tenant's limits never touch another's."""
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import sqlalchemy as sa
+import webtest
+
+from tenantapp import configure
+from tenantapp.interfaces import IServers, service
+from tenantapp.resources import Tenant
+from tests.conftest import OPERATOR_TOKEN
+
+OPERATOR = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
+
+
+def set_quota(testapp, tenant, **values) -> None:
+    settings = {f"quota_{name}": value for name, value in values.items()}
+    testapp.patch_json(
+        f"/-/tenants/{tenant.slug}/settings", {"settings": settings}, headers=OPERATOR
+    )
+
+
+def test_over_the_rate_is_429_with_retry_after_and_others_are_untouched(
+    testapp, tenant, other_tenant
+):
+    set_quota(testapp, tenant, requests_per_second=1, burst=1)
+    url = f"/{tenant.slug}/users"
+    testapp.get(url, headers=tenant.auth, status=200)
+    refused = testapp.get(url, headers=tenant.auth, status=429)
+    assert refused.json["error"] == "rate_limited"
+    assert refused.headers["Retry-After"] == "1"
+    testapp.get(f"/{other_tenant.slug}/users", headers=other_tenant.auth, status=200)
+
+
+def test_over_the_requests_in_flight_is_503_until_one_finishes(
+    engine, testapp, tenancy, tenant, other_tenant
+):
+    set_quota(testapp, tenant, requests_in_flight=1)
+    url = f"/{tenant.slug}/users"
+    table = f'"{tenant.schema_name}".users' if tenant.mode != "shared" else "tenant_shared.users"
+    locker = tenant.owner_engine(tenancy).connect()
+    locker.exec_driver_sql(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
+    try:
+        held = ThreadPoolExecutor(1).submit(testapp.get, url, headers=tenant.auth)
+        started = time.monotonic()
+        while not blocked(locker):  # the first request waits on the lock, in flight
+            assert time.monotonic() - started < 10, "the request never reached the lock"
+        refused = testapp.get(url, headers=tenant.auth, status=503)
+        assert refused.json["error"] == "busy" and refused.headers["Retry-After"] == "1"
+        if tenant.mode != "shared":  # a shared table's lock holds up every shared tenant
+            testapp.get(f"/{other_tenant.slug}/users", headers=other_tenant.auth, status=200)
+    finally:
+        locker.rollback()
+        locker.close()
+    assert held.result(timeout=30).status_int == 200
+    testapp.get(url, headers=tenant.auth, status=200)  # its place was given back
+
+
+def blocked(connection) -> bool:
+    return bool(
+        connection.exec_driver_sql(
+            "SELECT count(*) FROM pg_locks WHERE NOT granted AND locktype = 'relation'"
+        ).scalar()
+    )
+
+
+def test_the_user_limit_refuses_the_user_too_many(testapp, tenant, add_user):
+    set_quota(testapp, tenant, max_users=2)  # the owner and one more
+    add_user(tenant.slug, "second@q.example")
+    refused = testapp.post_json(
+        f"/{tenant.slug}/users",
+        {"email": "third@q.example", "name": "Third"},
+        headers=tenant.auth,
+        status=403,
+    )
+    assert refused.json["error"] == "quota_exceeded"
+    page = testapp.get(f"/{tenant.slug}/users", headers=tenant.auth).json["items"]
+    assert len(page) == 2
+
+
+def test_users_created_at_once_never_pass_the_limit(testapp, tenant):
+    set_quota(testapp, tenant, max_users=4)
+    barrier = threading.Barrier(6)
+
+    def create(i: int) -> int:
+        barrier.wait()
+        return testapp.post_json(
+            f"/{tenant.slug}/users",
+            {"email": f"racer{i}@q.example", "name": "Racer"},
+            headers=tenant.auth,
+            expect_errors=True,
+        ).status_int
+
+    with ThreadPoolExecutor(6) as pool:
+        statuses = sorted(pool.map(create, range(6)))
+    assert statuses == [201, 201, 201, 403, 403, 403]
+
+
+def test_database_limits_are_set_in_the_tenants_transactions(
+    settings, testapp, tenant, other_tenant
+):
+    set_quota(testapp, tenant, statement_timeout_ms=1500, work_mem_kb=2048)
+
+    def limits(context, request):
+        show = request.dbsession.execute
+        return {
+            "statement_timeout": show(sa.text("SHOW statement_timeout")).scalar(),
+            "work_mem": show(sa.text("SHOW work_mem")).scalar(),
+        }
+
+    config = configure(settings)
+    config.add_view(limits, context=Tenant, name="limits", renderer="json", permission="view")
+    app = config.make_wsgi_app()
+    try:
+        client = webtest.TestApp(app, extra_environ={"HTTP_HOST": "example.com"})
+        mine = client.get(f"/{tenant.slug}/limits", headers=tenant.auth).json
+        assert mine == {"statement_timeout": "1500ms", "work_mem": "2MB"}
+        theirs = client.get(f"/{other_tenant.slug}/limits", headers=other_tenant.auth).json
+        assert theirs["statement_timeout"] != "1500ms"
+    finally:
+        app.registry["cache_listener"].stop()
+        app.registry["usage_ledger"].stop()
+        service(app.registry, IServers).dispose()
+
+
+def test_quotas_are_the_operators_not_the_tenants(testapp, tenant):
+    change = {"settings": {"quota_max_users": 1000}}
+    refused = testapp.patch_json(
+        f"/{tenant.slug}/settings", change, headers=tenant.auth, status=400
+    )
+    assert "settings.quota_max_users" in refused.json["fields"]
