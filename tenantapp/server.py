@@ -3,17 +3,24 @@
 ``pserve INI http_port=N`` overrides the port of ``listen``: PasteDeploy lets an ini's own
 ``[DEFAULT]`` win over command-line variables, so a default port cannot live there.
 
+Requests wait for a thread in a queue per tenant, served in turn (``FairTaskDispatcher``): a
+tenant with many requests waiting does not make every other tenant wait behind all of them, as
+waitress's single first-come queue would; and with ``threads_per_tenant = N`` in the server's
+section, no tenant has more than N threads at once, its other requests waiting their turn.
+
 waitress refuses some requests itself (a body over ``max_request_body_size``, a bad
 ``Content-Length``, headers too large) with a text/plain page; here those answers are JSON in
 the API's error shape, with a request id and the security headers, like every other answer.
 """
 
 import json
+from collections import OrderedDict, deque
 
 from waitress import serve_paste
+from waitress.adjustments import Adjustments
 from waitress.channel import HTTPChannel
 from waitress.server import BaseWSGIServer, create_server
-from waitress.task import ErrorTask
+from waitress.task import ErrorTask, ThreadedTaskDispatcher
 
 from .errors import error_body
 from .hardening import SECURITY_HEADERS, new_request_id
@@ -43,9 +50,101 @@ class APIChannel(HTTPChannel):
     error_task_class = APIErrorTask
 
 
+def tenant_key(task) -> tuple[str, str]:
+    """Whose request a task is: its host and the first segment of its path, which name the
+    tenant (path-prefixed URLs, or a tenant's host); the rest share a key per host."""
+    request = getattr(task, "request", None)
+    if request is None:
+        return ("", "")
+    first = (request.path or "").lstrip("/").split("/", 1)[0]
+    return (request.headers.get("HOST", "").lower(), first)
+
+
+class FairQueue:
+    """A queue per key, taken in turn: the first task of the key served longest ago goes
+    next, skipping keys that already have ``per_key`` tasks running (they wait, costing
+    nothing, until one of theirs is done). What waitress's dispatcher asks of its queue:
+    append, popleft, len, and truth meaning "a task can be taken now"."""
+
+    def __init__(self, key=tenant_key, per_key: int = 0, on_done=None):
+        self._key = key
+        self._queues: OrderedDict = OrderedDict()
+        self._running: dict = {}
+        self._size = 0
+        self.per_key = per_key  # 0: no cap
+        self.on_done = on_done or (lambda key: self.done(key))
+
+    def _ready(self, key) -> bool:
+        return not self.per_key or self._running.get(key, 0) < self.per_key
+
+    def append(self, task) -> None:
+        key = self._key(task)
+        queue = self._queues.get(key)
+        if queue is None:
+            queue = self._queues[key] = deque()
+        queue.append(task)
+        self._size += 1
+
+    def popleft(self):
+        key = next((key for key in self._queues if self._ready(key)), None)
+        if key is None:
+            raise IndexError("no task can be taken now")
+        queue = self._queues[key]
+        task = queue.popleft()
+        del self._queues[key]
+        if queue:
+            self._queues[key] = queue  # to the back of the line
+        self._size -= 1
+        if self.per_key:
+            self._running[key] = self._running.get(key, 0) + 1
+            service = task.service
+
+            def service_then_release():
+                try:
+                    service()
+                finally:
+                    self.on_done(key)
+
+            task.service = service_then_release
+        return task
+
+    def done(self, key) -> None:
+        """One of ``key``'s tasks finished (called under the dispatcher's lock)."""
+        count = self._running.get(key, 0) - 1
+        if count > 0:
+            self._running[key] = count
+        else:
+            self._running.pop(key, None)
+
+    def __len__(self) -> int:
+        return self._size
+
+    def __bool__(self) -> bool:
+        return any(self._ready(key) for key in self._queues)
+
+
+class FairTaskDispatcher(ThreadedTaskDispatcher):
+    """waitress's thread pool, taking tasks from a ``FairQueue``."""
+
+    def __init__(self, per_tenant: int = 0):
+        super().__init__()
+        self.queue = FairQueue(per_key=per_tenant, on_done=self._done)
+
+    def _done(self, key) -> None:
+        with self.lock:
+            self.queue.done(key)
+            self.queue_cv.notify()  # a task of that tenant may be taken now
+
+
 def create_api_server(app, **kw):
-    """waitress's ``create_server``, its listening sockets using ``APIChannel``."""
+    """waitress's ``create_server``, with tenants served in turn and its listening sockets
+    using ``APIChannel``."""
     socket_map = kw.pop("map", None) or {}
+    per_tenant = int(kw.pop("threads_per_tenant", 0))
+    if "_dispatcher" not in kw:
+        dispatcher = kw["_dispatcher"] = FairTaskDispatcher(per_tenant)
+        adjustments = Adjustments(**{k: v for k, v in kw.items() if not k.startswith("_")})
+        dispatcher.set_thread_count(adjustments.threads)
     server = create_server(app, map=socket_map, **kw)
     for dispatcher in socket_map.values():
         if isinstance(dispatcher, BaseWSGIServer):

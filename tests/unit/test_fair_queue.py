@@ -1,0 +1,66 @@
+"""Requests wait for a thread in turn per tenant: one tenant's backlog is not everyone's."""
+
+from types import SimpleNamespace
+
+import pytest
+
+from tenantapp.server import FairQueue, FairTaskDispatcher, tenant_key
+
+
+def task(path: str, host: str = "api.example.com"):
+    return SimpleNamespace(
+        request=SimpleNamespace(path=path, headers={"HOST": host}), path=path, service=lambda: None
+    )
+
+
+def test_a_backlog_of_one_tenant_lets_the_others_through_in_turn():
+    queue = FairQueue()
+    for i in range(30):
+        queue.append(task(f"/hot/users/{i}"))
+    queue.append(task("/quiet/users/1"))
+    queue.append(task("/calm/users/1"))
+    served = [queue.popleft().path for _ in range(4)]
+    assert served == ["/hot/users/0", "/quiet/users/1", "/calm/users/1", "/hot/users/1"]
+    assert len(queue) == 28
+    rest = [queue.popleft().path for _ in range(28)]
+    assert rest == [f"/hot/users/{i}" for i in range(2, 30)]  # in order within a tenant
+    assert not queue
+    with pytest.raises(IndexError):
+        queue.popleft()
+
+
+def test_tenants_are_told_apart_by_path_and_by_host():
+    assert tenant_key(task("/acme/users")) == ("api.example.com", "acme")
+    assert tenant_key(task("/users/1", "Acme.Example.com")) == ("acme.example.com", "users")
+    assert tenant_key(SimpleNamespace()) == ("", "")
+
+
+def test_the_server_uses_it(app):
+    from tenantapp.server import create_api_server
+
+    server = create_api_server(app, listen="127.0.0.1:0", threads=2)
+    try:
+        assert isinstance(server.task_dispatcher, FairTaskDispatcher)
+        assert len(server.task_dispatcher.threads) == 2
+    finally:
+        server.close()
+
+
+def test_a_tenant_at_its_thread_cap_waits_while_others_go():
+    done = []
+    queue = FairQueue(per_key=2, on_done=lambda key: done.append(key))
+    for i in range(5):
+        queue.append(task(f"/hot/users/{i}"))
+    first, second = queue.popleft(), queue.popleft()
+    assert not queue  # hot has two running: nothing can be taken
+    assert len(queue) == 3
+    queue.append(task("/quiet/users/1"))
+    assert queue.popleft().path == "/quiet/users/1"
+    first.service()  # a hot task finishes: one more hot may go
+    assert done == [("api.example.com", "hot")]
+    queue.done(done[0])
+    assert queue.popleft().path == "/hot/users/2"
+    assert not queue
+    second.service()
+    queue.done(done[1])
+    assert queue.popleft().path == "/hot/users/3"
