@@ -6,7 +6,9 @@
 Requests wait for a thread in a queue per tenant, served in turn (``FairTaskDispatcher``): a
 tenant with many requests waiting does not make every other tenant wait behind all of them, as
 waitress's single first-come queue would; and with ``threads_per_tenant = N`` in the server's
-section, no tenant has more than N threads at once, its other requests waiting their turn.
+section, no tenant has more than N threads at once, its other requests waiting their turn; and
+with ``requests_per_tenant_per_second = R``, a tenant's requests are taken at most R a second
+(held, not refused: a flooding client waits instead of burning the CPU on refusals).
 
 waitress refuses some requests itself (a body over ``max_request_body_size``, a bad
 ``Content-Length``, headers too large) with a text/plain page; here those answers are JSON in
@@ -14,6 +16,8 @@ the API's error shape, with a request id and the security headers, like every ot
 """
 
 import json
+import threading
+import time
 from collections import OrderedDict, deque
 
 from waitress import serve_paste
@@ -66,16 +70,45 @@ class FairQueue:
     nothing, until one of theirs is done). What waitress's dispatcher asks of its queue:
     append, popleft, len, and truth meaning "a task can be taken now"."""
 
-    def __init__(self, key=tenant_key, per_key: int = 0, on_done=None):
+    def __init__(
+        self,
+        key=tenant_key,
+        per_key: int = 0,
+        on_done=None,
+        rate: float = 0.0,
+        clock=time.monotonic,
+    ):
         self._key = key
         self._queues: OrderedDict = OrderedDict()
         self._running: dict = {}
         self._size = 0
         self.per_key = per_key  # 0: no cap
         self.on_done = on_done or (lambda key: self.done(key))
+        self.rate = rate  # tasks a second per key, bursts of up to one second's; 0: no limit
+        self._clock = clock
+        self._tokens: dict = {}  # key -> (tokens, at)
+
+    def _tokens_now(self, key) -> float:
+        tokens, at = self._tokens.get(key, (self.rate, None))
+        if at is None:
+            return max(self.rate, 1.0)
+        return min(max(self.rate, 1.0), tokens + (self._clock() - at) * self.rate)
 
     def _ready(self, key) -> bool:
-        return not self.per_key or self._running.get(key, 0) < self.per_key
+        if self.per_key and self._running.get(key, 0) >= self.per_key:
+            return False
+        return not self.rate or self._tokens_now(key) >= 1
+
+    def next_ready_in(self) -> float | None:
+        """Seconds until a waiting task's key has a token again (None: none waits on one)."""
+        if not self.rate:
+            return None
+        waits = [
+            (1 - self._tokens_now(key)) / self.rate
+            for key in self._queues
+            if not (self.per_key and self._running.get(key, 0) >= self.per_key)
+        ]
+        return max(0.0, min(waits)) if waits else None
 
     def append(self, task) -> None:
         key = self._key(task)
@@ -91,6 +124,8 @@ class FairQueue:
             raise IndexError("no task can be taken now")
         queue = self._queues[key]
         task = queue.popleft()
+        if self.rate:
+            self._tokens[key] = (self._tokens_now(key) - 1, self._clock())
         del self._queues[key]
         if queue:
             self._queues[key] = queue  # to the back of the line
@@ -124,11 +159,24 @@ class FairQueue:
 
 
 class FairTaskDispatcher(ThreadedTaskDispatcher):
-    """waitress's thread pool, taking tasks from a ``FairQueue``."""
+    """waitress's thread pool, taking tasks from a ``FairQueue``. With a rate, a timer thread
+    wakes a worker when a waiting tenant's next token is due (nothing else would)."""
 
-    def __init__(self, per_tenant: int = 0):
+    def __init__(self, per_tenant: int = 0, rate: float = 0.0):
         super().__init__()
-        self.queue = FairQueue(per_key=per_tenant, on_done=self._done)
+        self.queue = FairQueue(per_key=per_tenant, on_done=self._done, rate=rate)
+        if rate:
+            threading.Thread(target=self._wake_when_due, name="fair-queue", daemon=True).start()
+
+    def _wake_when_due(self) -> None:
+        while True:
+            with self.lock:
+                due = self.queue.next_ready_in()
+                if due is not None and due <= 0 and self.queue:
+                    self.queue_cv.notify()
+                if self.stop_count:
+                    return
+            time.sleep(0.05 if due is None else min(max(due, 0.001), 0.05))
 
     def _done(self, key) -> None:
         with self.lock:
@@ -141,8 +189,9 @@ def create_api_server(app, **kw):
     using ``APIChannel``."""
     socket_map = kw.pop("map", None) or {}
     per_tenant = int(kw.pop("threads_per_tenant", 0))
+    rate = float(kw.pop("requests_per_tenant_per_second", 0))
     if "_dispatcher" not in kw:
-        dispatcher = kw["_dispatcher"] = FairTaskDispatcher(per_tenant)
+        dispatcher = kw["_dispatcher"] = FairTaskDispatcher(per_tenant, rate)
         adjustments = Adjustments(**{k: v for k, v in kw.items() if not k.startswith("_")})
         dispatcher.set_thread_count(adjustments.threads)
     server = create_server(app, map=socket_map, **kw)

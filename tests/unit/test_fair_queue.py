@@ -64,3 +64,20 @@ def test_a_tenant_at_its_thread_cap_waits_while_others_go():
     second.service()
     queue.done(done[1])
     assert queue.popleft().path == "/hot/users/3"
+
+
+def test_a_tenant_over_its_rate_is_held_not_refused():
+    now = [100.0]
+    queue = FairQueue(rate=2, clock=lambda: now[0])
+    for i in range(5):
+        queue.append(task(f"/hot/users/{i}"))
+    assert [queue.popleft().path for _ in range(2)] == ["/hot/users/0", "/hot/users/1"]
+    assert not queue and len(queue) == 3  # held: a burst of a second's worth went
+    assert queue.next_ready_in() == pytest.approx(0.5)
+    queue.append(task("/quiet/users/1"))
+    assert queue.popleft().path == "/quiet/users/1"  # others are not held
+    now[0] += 0.5
+    assert queue and queue.popleft().path == "/hot/users/2"
+    assert not queue
+    now[0] += 10  # a long pause refills no more than the burst
+    assert [queue.popleft().path for _ in range(2)] == ["/hot/users/3", "/hot/users/4"]
