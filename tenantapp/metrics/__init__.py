@@ -14,6 +14,7 @@ from pyramid.tweens import INGRESS
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+from ..identity.tokens import CHANNEL as TOKEN_OWNERS
 from ..interfaces import IServers, ITenantDirectory, service
 from .instruments import Instruments
 from .usage import CURRENT, RequestUsage, UsageLedger
@@ -71,7 +72,7 @@ def includeme(config):
     def caches() -> dict:
         return {
             "tenants": service(registry, ITenantDirectory).stats(),
-            "token_owners": registry["place_listeners"].stats("tenantapp_identities"),
+            "token_owners": registry["place_listeners"].stats(TOKEN_OWNERS),
             "sql_compiled": registry["compiled_cache_stats"].stats(),
         }
 
