@@ -6,6 +6,8 @@ request's session is bound, by the store of the tenant's isolation mode. ``/-/``
 API: ``-`` can never be a slug.
 """
 
+from functools import cached_property
+
 from pyramid.authorization import ALL_PERMISSIONS, DENY_ALL, Allow
 from pyramid.traversal import ResourceURL
 
@@ -90,9 +92,10 @@ class Tenant:
     def users(self) -> Users:
         return self.children["users"]
 
-    @property
+    @cached_property
     def settings(self) -> dict:
-        """The tenant's settings: its overrides over the ini's defaults (``tenant_settings``)."""
+        """The tenant's settings: its overrides over the ini's defaults (``tenant_settings``);
+        worked out once per request (the quota check, the binding and app code all read it)."""
         return service(self.registry, ISettingsCatalog).values(self.record)
 
 

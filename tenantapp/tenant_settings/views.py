@@ -6,7 +6,7 @@ import logging
 from pyramid.view import view_config
 
 from .. import audit
-from ..errors import APIError
+from ..errors import Conflict
 from ..interfaces import ISettingsCatalog, ITenancy, service
 from ..platform.resources import ManagedTenant
 from ..tenancy.registry import find_tenant
@@ -16,11 +16,6 @@ from .overrides import update_overrides
 from .resources import TenantSettings
 
 log = logging.getLogger(__name__)
-
-
-class TenantGone(APIError):
-    status = 409
-    code = "conflict"
 
 
 def _tenant_view(catalog, entry) -> dict:
@@ -56,7 +51,7 @@ def change_settings(context: TenantSettings, request):
 def operator_settings(context: ManagedTenant, request):
     entry = find_tenant(context.tenancy.registry, context.info.slug)
     if entry is None:
-        raise TenantGone("the tenant is archived: restore it first")
+        raise Conflict("the tenant is archived: restore it first")
     return service(request.registry, ISettingsCatalog).describe(entry)
 
 
