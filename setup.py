@@ -22,6 +22,8 @@ requires = [
     "tqdm>=4.66",
     "dnspython>=2.6",
     "prometheus-client>=0.20",
+    "procrastinate>=3.10",
+    "psycopg-pool>=3.2",
 ]
 
 tests_require = [
@@ -55,6 +57,9 @@ setup(
     entry_points={
         "paste.app_factory": ["main = tenantapp:main"],
         "paste.server_runner": ["main = tenantapp.server:serve"],
-        "console_scripts": ["tenantapp-admin = tenantapp.scripts.admin:main"],
+        "console_scripts": [
+            "tenantapp-admin = tenantapp.scripts.admin:main",
+            "tenantapp-worker = tenantapp.scripts.worker:main",
+        ],
     },
 )

@@ -165,17 +165,25 @@ def request_dbsession(request) -> Session:
     tenant = request.tenant
     if tenant is None:
         raise LookupError("request.dbsession serves a tenant: this request has none")
-    store = service(request.registry, ITenantStore, tenant.record.mode)
-    factory = request.registry["dbsession_factory"]
-    engine = store.engine(tenant.record)
     info = {binding.LOCAL_SETTINGS_KEY: session_settings(tenant)}
     if request.method in SAFE_METHODS:
-        session = factory(bind=engine, info={**info, binding.READ_ONLY_KEY: True})
+        session = tenant_session(
+            request.registry, tenant.record, {**info, binding.READ_ONLY_KEY: True}
+        )
         request.add_finished_callback(lambda request: session.close())
     else:
         events = ZopeTransactionEvents(transaction_manager=request.tm)
-        session = factory(bind=engine, info={**info, ZOPE_KEY: events})
-    binding.bind_session(session, store.binding(tenant.record))
+        session = tenant_session(request.registry, tenant.record, {**info, ZOPE_KEY: events})
+    return session
+
+
+def tenant_session(registry, entry, info: dict | None = None) -> Session:
+    """A session bound to ``entry``'s tenant, as its store says; the request path's sessions
+    are made here, and so is the rare one made outside a request (``jobs``), which manages
+    its own transactions."""
+    store = service(registry, ITenantStore, entry.mode)
+    session = registry["dbsession_factory"](bind=store.engine(entry), info=info or {})
+    binding.bind_session(session, store.binding(entry))
     return session
 
 

@@ -64,3 +64,7 @@ class ISettingsCatalog(Interface):
 
 class IHostResolver(Interface):
     """Which tenant a request's Host names, if any (``domains``)."""
+
+
+class IJobQueue(Interface):
+    """Tenant jobs: declared tasks, deferring in a request's transaction, workers (``jobs``)."""

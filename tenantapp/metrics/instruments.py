@@ -16,6 +16,8 @@ OTHER = "other"
 NO_TENANT = ""  # the operator API, readiness, unknown paths
 RECOUNT = 1000
 LATENCY_BUCKETS = (0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+JOB_BUCKETS = (0.01, 0.05, 0.25, 1.0, 5.0, 30.0, 120.0, 600.0)
+JOB_STATUSES = ("todo", "doing", "succeeded", "failed", "cancelled", "aborted")
 
 
 class TopTenants:
@@ -68,6 +70,20 @@ class Instruments:
             ("tenant",),
             registry=self.registry,
         )
+        self.jobs = Counter(
+            "tenantapp_jobs",
+            "Jobs a worker of this process finished, by outcome (done, failed, refused, gone,"
+            " duplicate)",
+            ("task", "tenant", "outcome"),
+            registry=self.registry,
+        )
+        self.job_latency = Histogram(
+            "tenantapp_job_duration_seconds",
+            "Time to run a job",
+            ("task",),
+            buckets=JOB_BUCKETS,
+            registry=self.registry,
+        )
         self.registry.register(CacheCollector(caches))
         for tenant in (OTHER, NO_TENANT):  # exposed at 0 from the start, not when first seen
             self.errors.labels(tenant)
@@ -79,6 +95,15 @@ class Instruments:
             self.errors.labels(tenant).inc()
         self.latency.labels(tenant).observe(seconds)
         self.db_time.labels(tenant).inc(db)
+
+    def observe_job(self, task: str, slug: str | None, outcome: str, seconds: float) -> None:
+        tenant = NO_TENANT if not slug else self.tenants.label(slug)
+        self.jobs.labels(task, tenant, outcome).inc()
+        self.job_latency.labels(task).observe(seconds)
+
+    def watch_queue(self, depth) -> None:
+        """Expose the job queue's depth, ``depth() -> {status: count}``, read at scrape time."""
+        self.registry.register(QueueCollector(depth))
 
 
 class CacheCollector:
@@ -100,3 +125,17 @@ class CacheCollector:
             misses.add_metric([name], stats["misses"])
             entries.add_metric([name], stats["size"])
         yield from (hits, misses, entries)
+
+
+class QueueCollector:
+    """Jobs in the queue by status, counted at scrape time (one query)."""
+
+    def __init__(self, depth):
+        self.depth = depth
+
+    def collect(self):
+        jobs = GaugeMetricFamily("tenantapp_jobs_queued", "Jobs in the queue", labels=["status"])
+        counts = self.depth()
+        for status in JOB_STATUSES:
+            jobs.add_metric([status], counts.get(status, 0))
+        yield jobs

@@ -6,6 +6,7 @@
     tenantapp.quota.max_users = 0               # 0: no limit
     tenantapp.quota.statement_timeout_ms = 0    # SET LOCAL statement_timeout; 0: the server's
     tenantapp.quota.work_mem_kb = 0             # SET LOCAL work_mem; 0: the server's
+    tenantapp.quota.jobs_at_once = 2            # the tenant's jobs running at once; 0: no cap
 
 Each is also an operator-only per-tenant setting (``quota_requests_per_second``, …), so a
 tenant's plan overrides it through ``PATCH /-/tenants/{slug}/settings`` or ``tenant-settings``.
@@ -25,7 +26,9 @@ QUOTAS = (
     "max_users",
     "statement_timeout_ms",
     "work_mem_kb",
+    "jobs_at_once",
 )
+DEFAULTS = {"jobs_at_once": 2}  # every other quota: 0, no limit
 
 
 class TooManyRequests(APIError):
@@ -69,7 +72,7 @@ def check_max_users(request, current: int) -> None:
 def includeme(config):
     settings = config.get_settings()
     for name in QUOTAS:  # declared as operator-only per-tenant settings
-        default = int(settings.get(f"tenantapp.quota.{name}", 0))
+        default = int(settings.get(f"tenantapp.quota.{name}", DEFAULTS.get(name, 0)))
         settings.setdefault(f"tenantapp.setting.quota_{name}", f"int {default}")
     buckets, in_flight = TokenBuckets(), InFlight()
 

@@ -44,3 +44,12 @@ def find_tenant(engine: Engine, slug: str) -> TenantEntry | None:
             raise NotReady("the database is not migrated yet") from None
         raise
     return None if row is None else TenantEntry(*row)
+
+
+def active_tenants(engine: Engine) -> list[TenantEntry]:
+    """Every active tenant, oldest first (periodic jobs fan out over them)."""
+    with engine.connect() as connection:
+        rows = connection.execute(
+            ENTRY.where(TenantRecord.status == "active").order_by(TenantRecord.id)
+        ).all()
+    return [TenantEntry(*row) for row in rows]

@@ -36,7 +36,7 @@ from .slugs import check_slug
 FORMAT = "tenantapp-archive/1"
 VERSION_TABLE = "alembic_version"
 # Bearer tokens are credentials, not data: a copy of a tenant must not accept the original's.
-NOT_EXPORTED = {"tokens"}
+NOT_EXPORTED = {"tokens", "job_tickets"}  # secrets; jobs queued for the old id
 
 
 class ArchiveError(ProvisioningError):

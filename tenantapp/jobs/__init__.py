@@ -1,0 +1,63 @@
+"""Tenant-aware background jobs on PostgreSQL (procrastinate): no broker to run.
+
+An app declares a job with ``@tenant_task("name")`` on ``fn(request, **args)`` in a module the
+configuration scans, defers it from a request with ``request.defer("name", **args)`` (in the
+request's transaction: nothing is queued unless it commits), and runs workers with
+``tenantapp-worker CONFIG_URI``. ``cron=`` also runs it for every active tenant on a schedule.
+How jobs are bound, capped per tenant and kept exactly-once is in ``queue``.
+
+    tenantapp.jobs.sweep_cron = */10 * * * *   # relay tickets a dead process left unrelayed
+    tenantapp.jobs.concurrency = 4              # jobs a worker runs at once (threads)
+"""
+
+import venusian
+
+from ..interfaces import IJobQueue, IServers, service
+from .queue import JobQueue, JobRefused, TenantTask
+
+__all__ = ["JobRefused", "tenant_task"]
+
+DEFAULT_SWEEP_CRON = "*/10 * * * *"
+
+
+class tenant_task:
+    """Declare ``fn(request, **args)`` a job that runs in a request of its tenant; found by
+    ``config.scan``, like a view."""
+
+    def __init__(self, name: str, *, retry: int = 0, cron: str | None = None):
+        self.task = {"name": name, "retry": retry, "cron": cron}
+
+    def __call__(self, wrapped):
+        def register(context, name, ob):
+            config = context.config
+            task = TenantTask(fn=ob, **self.task)
+            # after the queue's registration; two tasks of one name are a configuration conflict
+            config.action(
+                ("tenantapp.tenant_task", task.name),
+                lambda: service(config.registry, IJobQueue).add(task),
+                order=1,
+            )
+
+        venusian.attach(wrapped, register, category="pyramid")  # what config.scan looks for
+        return wrapped
+
+
+def defer(request, task: str, **args) -> int:
+    """Queue ``task`` for the request's tenant when the request commits; the ticket's id."""
+    return service(request.registry, IJobQueue).defer(request, task, args)
+
+
+def sweep(request) -> None:
+    """Relay the tenant's tickets a process died before relaying."""
+    service(request.registry, IJobQueue).sweep(request)
+
+
+def includeme(config):
+    settings = config.get_settings()
+    registry = config.registry
+    queue = JobQueue(registry, service(registry, IServers).default.owner, registry["instruments"])
+    config.register_service(queue, IJobQueue)
+    registry["instruments"].watch_queue(queue.depth)
+    cron = settings.get("tenantapp.jobs.sweep_cron", DEFAULT_SWEEP_CRON)
+    queue.add(TenantTask("jobs.sweep", sweep, cron=cron or None))
+    config.add_request_method(defer, "defer")

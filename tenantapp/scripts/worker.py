@@ -1,0 +1,53 @@
+"""``tenantapp-worker CONFIG_URI``: run the tenant jobs the app defers, with its settings."""
+
+import argparse
+import logging
+import sys
+
+from prometheus_client import start_http_server
+from pyramid.paster import get_appsettings, setup_logging
+
+from .. import configure
+from ..interfaces import IJobQueue, service
+
+log = logging.getLogger(__name__)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tenantapp-worker", description=__doc__)
+    parser.add_argument("config_uri", help="the application's ini file, e.g. development.ini")
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        help="jobs run at once, each in a thread (default: tenantapp.jobs.concurrency, else 4)",
+    )
+    parser.add_argument(
+        "--once", action="store_true", help="run the jobs queued now, then exit (cron, tests)"
+    )
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        help="serve this worker's job metrics for Prometheus on 127.0.0.1:PORT",
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging(args.config_uri)
+    settings = get_appsettings(args.config_uri)
+    registry = configure(dict(settings)).registry
+    concurrency = args.concurrency or int(settings.get("tenantapp.jobs.concurrency", 4))
+    if args.metrics_port:
+        start_http_server(args.metrics_port, "127.0.0.1", registry["instruments"].registry)
+    try:
+        queue = service(registry, IJobQueue)
+        run = queue.drain if args.once else queue.run_worker
+        run(concurrency=concurrency, name="tenantapp-worker")
+    finally:
+        registry["usage_ledger"].stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

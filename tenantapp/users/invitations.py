@@ -1,0 +1,47 @@
+"""Invitations: ``POST /{tenant}/users/{id}/invitation`` queues a job that sends the user an
+invitation. Sending is a stub that writes what would be mailed to the tenant's audit log."""
+
+import logging
+
+from pyramid.view import view_config
+
+from .. import audit
+from ..jobs import tenant_task
+from .models import User
+from .resources import UserResource
+
+log = logging.getLogger(__name__)
+TASK = "users.invite"
+
+
+@view_config(
+    context=UserResource,
+    name="invitation",
+    request_method="POST",
+    renderer="json",
+    permission="create",
+)
+def invite_user(context: UserResource, request):
+    """202: the invitation goes out once this request has committed, from a worker."""
+    user = context.user
+    inviter = request.identity.userid
+    ticket = request.defer(TASK, user_id=user.id, invited_by=inviter)
+    audit.record(request, "invitation.requested", f"user:{user.id}", ticket=ticket)
+    request.response.status_int = 202
+    return {"user": user.id, "status": "queued"}
+
+
+@tenant_task(TASK, retry=3)
+def send_invitation(request, user_id: int, invited_by: str) -> None:
+    user = request.dbsession.get(User, user_id)
+    if user is None:  # removed since: nobody to invite
+        return
+    log.info("invitation to %s (tenant %s)", user.email, request.tenant.record.slug)
+    audit.record(
+        request,
+        "invitation.sent",
+        f"user:{user.id}",
+        actor=invited_by,
+        email=user.email,
+        via="stub",
+    )
