@@ -23,14 +23,13 @@ SCHEMA = "procrastinate"
 
 def upgrade() -> None:
     op.execute(f"CREATE SCHEMA {SCHEMA}")
-    driver = op.get_bind().connection.driver_connection
-    path = driver.execute("SELECT current_setting('search_path')").fetchone()[0]
     # procrastinate's SQL names its objects without a schema: it is created where the path points
-    driver.execute(f"SELECT set_config('search_path', '{SCHEMA}', true)")
-    driver.execute(SchemaManager.get_schema())  # no parameters: psycopg leaves '%' alone
-    driver.execute("SELECT set_config('search_path', %s, true)", (path,))
+    # (the shared tree sets no path of its own: DEFAULT puts it back)
+    op.execute(f"SET LOCAL search_path = {SCHEMA}")
+    _verbatim(SchemaManager.get_schema())
+    op.execute("SET LOCAL search_path TO DEFAULT")
     # its functions and triggers find its tables from any connection, whatever its path
-    op.execute(
+    _verbatim(
         f"""
         DO $$
         DECLARE f record;
@@ -43,6 +42,16 @@ def upgrade() -> None:
         END $$
         """
     )
+
+
+def _verbatim(sql: str) -> None:
+    """Run ``sql`` as written: it has ``%`` and ``:`` that are not parameters (``--sql``
+    would double the one, SQLAlchemy would bind the other)."""
+    context = op.get_context()
+    if context.as_sql:
+        context.impl.static_output(sql.strip() + context.impl.command_terminator)
+    else:
+        op.get_bind().connection.driver_connection.execute(sql)  # no parameters: as written
 
 
 def downgrade() -> None:
