@@ -25,6 +25,8 @@ def configure(settings: dict) -> Configurator:
     config.scan(".users.views")
     config.scan(".users.custom_views")
     config.scan(".users.invitations")
+    config.scan(".jobs")
+    config.scan(".quotas.storage")
     config.scan(".audit.views")
     config.scan(".platform.views")
     config.scan(".errors")

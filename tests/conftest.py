@@ -109,8 +109,9 @@ def settings(database_url, second_server_url):
         "tenantapp.setting.support_email": 'str ""',
         "tenantapp.flag.new_dashboard": "bool false",
         "tenantapp.flag.fast_search": "percent 50",
-        # no scheduled sweep: a worker started near a tick would queue one for every tenant
-        "tenantapp.jobs.sweep_cron": "",
+        # no schedules: a worker started near a tick would queue a job for every tenant
+        "tenantapp.jobs.cron.jobs.sweep": "",
+        "tenantapp.jobs.cron.quotas.measure_storage": "",
     }
 
 

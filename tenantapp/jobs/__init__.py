@@ -3,11 +3,12 @@
 An app declares a job with ``@tenant_task("name")`` on ``fn(request, **args)`` in a module the
 configuration scans, defers it from a request with ``request.defer("name", **args)`` (in the
 request's transaction: nothing is queued unless it commits), and runs workers with
-``tenantapp-worker CONFIG_URI``. ``cron=`` also runs it for every active tenant on a schedule.
-How jobs are bound, capped per tenant and kept exactly-once is in ``queue``.
+``tenantapp-worker CONFIG_URI``. ``cron=`` also runs it for every active tenant on a schedule,
+which the ini may change or turn off (empty) per task. How jobs are bound, capped per tenant and
+kept exactly-once is in ``queue``.
 
-    tenantapp.jobs.sweep_cron = */10 * * * *   # relay tickets a dead process left unrelayed
-    tenantapp.jobs.concurrency = 4              # jobs a worker runs at once (threads)
+    tenantapp.jobs.concurrency = 4                      # jobs a worker runs at once (threads)
+    tenantapp.jobs.cron.jobs.sweep = */10 * * * *       # a task's schedule, by its name
 """
 
 import venusian
@@ -16,8 +17,6 @@ from ..interfaces import IJobQueue, IServers, service
 from .queue import JobQueue, JobRefused, TenantTask
 
 __all__ = ["JobRefused", "tenant_task"]
-
-DEFAULT_SWEEP_CRON = "*/10 * * * *"
 
 
 class tenant_task:
@@ -47,17 +46,15 @@ def defer(request, task: str, **args) -> int:
     return service(request.registry, IJobQueue).defer(request, task, args)
 
 
+@tenant_task("jobs.sweep", cron="*/10 * * * *")
 def sweep(request) -> None:
     """Relay the tenant's tickets a process died before relaying."""
     service(request.registry, IJobQueue).sweep(request)
 
 
 def includeme(config):
-    settings = config.get_settings()
     registry = config.registry
     queue = JobQueue(registry, service(registry, IServers).default.owner, registry["instruments"])
     config.register_service(queue, IJobQueue)
     registry["instruments"].watch_queue(queue.depth)
-    cron = settings.get("tenantapp.jobs.sweep_cron", DEFAULT_SWEEP_CRON)
-    queue.add(TenantTask("jobs.sweep", sweep, cron=cron or None))
     config.add_request_method(defer, "defer")

@@ -22,7 +22,7 @@ import logging
 import time
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 import attr
@@ -47,6 +47,7 @@ SCHEMA = "procrastinate"  # shared revision s009
 QUEUE = "tenants"
 MAX_TASK_NAME = 100
 FAN_OUT_BATCH = 500
+CRON_PREFIX = "tenantapp.jobs.cron."  # + a task's name: its schedule in the ini ("": none)
 
 
 class JobRefused(ValueError):
@@ -100,6 +101,8 @@ class JobQueue:
             raise ValueError(f"two tenant tasks are named {task.name!r}")
         if not task.name or len(task.name) > MAX_TASK_NAME:
             raise ValueError(f"a task name is 1 to {MAX_TASK_NAME} characters: {task.name!r}")
+        cron = self.registry.settings.get(f"{CRON_PREFIX}{task.name}", task.cron)
+        task = replace(task, cron=cron or None)
         self.tasks[task.name] = task
         retry = TenantRetry(max_attempts=task.retry, exponential_wait=2) if task.retry else False
         self.app.task(name=task.name, queue=QUEUE, pass_context=True, retry=retry)(

@@ -7,10 +7,13 @@
     tenantapp.quota.statement_timeout_ms = 0    # SET LOCAL statement_timeout; 0: the server's
     tenantapp.quota.work_mem_kb = 0             # SET LOCAL work_mem; 0: the server's
     tenantapp.quota.jobs_at_once = 2            # the tenant's jobs running at once; 0: no cap
+    tenantapp.quota.max_storage_mb = 0          # as last measured (``storage``); 0: no limit
 
 Each is also an operator-only per-tenant setting (``quota_requests_per_second``, …), so a
 tenant's plan overrides it through ``PATCH /-/tenants/{slug}/settings`` or ``tenant-settings``.
-Over the rate: 429; over the requests in flight: 503; both with ``Retry-After``. The database
+Over the rate: 429; over the requests in flight: 503; both with ``Retry-After``. Over its
+storage, a tenant's writes are refused (403) but for deletions and logging in, until a
+measurement finds it back under. The database
 limits travel in the BEGIN query the binding sends anyway: no round trip.
 """
 
@@ -27,7 +30,10 @@ QUOTAS = (
     "statement_timeout_ms",
     "work_mem_kb",
     "jobs_at_once",
+    "max_storage_mb",
 )
+WRITES = frozenset({"POST", "PUT", "PATCH"})  # DELETE frees storage: never refused for it
+MB = 1024 * 1024
 DEFAULTS = {"jobs_at_once": 2}  # every other quota: 0, no limit
 
 
@@ -61,6 +67,18 @@ def session_settings(tenant) -> dict[str, str]:
     if values["quota_work_mem_kb"] > 0:
         local["work_mem"] = f"{values['quota_work_mem_kb']}kB"
     return local
+
+
+def check_storage(request, entry, limit_mb: int) -> None:
+    """Refuse a write while the tenant's last measured size is over its limit; logging in
+    (``POST /{tenant}/tokens``) stays open, so its people can come in and delete."""
+    from ..identity.resources import Tokens
+
+    if (entry.storage_bytes or 0) > limit_mb * MB and not isinstance(request.context, Tokens):
+        raise QuotaExceeded(
+            f"this tenant's plan allows {limit_mb} MB of storage and it holds"
+            f" {entry.storage_bytes / MB:.1f} MB: delete data to write again"
+        )
 
 
 def check_max_users(request, current: int) -> None:
@@ -98,5 +116,8 @@ def includeme(config):
                     headers={"Retry-After": "1"},
                 )
             request.add_finished_callback(lambda request: in_flight.leave(tenant.record.id))
+        storage = values["max_storage_mb"]
+        if storage > 0 and request.method in WRITES:
+            check_storage(request, tenant.record, storage)
 
     config.add_subscriber(limit, ContextFound)

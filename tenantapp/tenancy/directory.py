@@ -28,6 +28,7 @@ class TenantEntry:
     server: str = "default"
     settings: dict = field(default_factory=dict, compare=False, hash=False)  # overrides
     flags: dict = field(default_factory=dict, compare=False, hash=False)
+    storage_bytes: int | None = field(default=None, compare=False, hash=False)  # last measured
 
 
 class TenantDirectory:

@@ -60,6 +60,9 @@ class TenantRecord(SharedBase):
     # overrides of the ini's per-tenant settings and flags (``tenantapp.tenant_settings``)
     settings: Mapped[dict] = mapped_column(JSONB, server_default="{}")
     flags: Mapped[dict] = mapped_column(JSONB, server_default="{}")
+    # its size when last measured (``quotas.storage``), for the storage quota
+    storage_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    storage_measured_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class SchemaTemplate(SharedBase):

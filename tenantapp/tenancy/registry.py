@@ -23,6 +23,7 @@ ENTRY = select(
     TenantRecord.server,
     TenantRecord.settings,
     TenantRecord.flags,
+    TenantRecord.storage_bytes,
 )
 
 

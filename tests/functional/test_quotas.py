@@ -11,9 +11,10 @@ import webtest
 from tenantapp import configure
 from tenantapp.interfaces import IServers, service
 from tenantapp.resources import Tenant
-from tests.conftest import OPERATOR_TOKEN
+from tests.conftest import OPERATOR_TOKEN, PASSWORD
 
 OPERATOR = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
+MB = 1024 * 1024
 
 
 def set_quota(testapp, tenant, **values) -> None:
@@ -132,3 +133,49 @@ def test_quotas_are_the_operators_not_the_tenants(testapp, tenant):
         f"/{tenant.slug}/settings", change, headers=tenant.auth, status=400
     )
     assert "settings.quota_max_users" in refused.json["fields"]
+
+
+def test_a_tenant_over_its_storage_may_read_log_in_and_delete_but_not_write(
+    app, testapp, engine, tenancy, tenant, other_tenant
+):
+    from tenantapp.interfaces import IJobQueue
+    from tenantapp.tenancy.directory import forget_tenant
+    from tenantapp.tenancy.registry import find_tenant
+
+    queue = service(app.registry, IJobQueue)
+    assert queue.fan_out("quotas.measure_storage") >= 2
+    queue.drain(install_signal_handlers=False)
+    measured = find_tenant(engine, tenant.slug).storage_bytes
+    assert measured == tenancy.store(tenant.mode).sizes([tenant.entry])[tenant.id] > 0
+
+    limit = measured // MB + 2  # room for a few users (a database-mode tenant holds ~8 MB)
+    set_quota(testapp, tenant, max_storage_mb=limit)
+    set_quota(testapp, other_tenant, max_storage_mb=limit)
+    user = testapp.post_json(
+        f"/{tenant.slug}/users", {"email": "x@example.com", "name": "X"}, headers=tenant.auth
+    ).json["id"]
+    with engine.begin() as connection:  # as a measurement finding it over would leave it
+        connection.execute(
+            sa.text("UPDATE tenantapp.tenants SET storage_bytes = :size WHERE id = :id"),
+            {"size": (limit + 1) * MB, "id": tenant.id},
+        )
+    forget_tenant(tenant.slug)
+    body = {"email": "y@example.com", "name": "Y"}
+    refused = testapp.post_json(f"/{tenant.slug}/users", body, headers=tenant.auth, status=403)
+    assert refused.json["error"] == "quota_exceeded"
+    assert f"{limit} MB of storage" in refused.json["message"]
+    testapp.patch_json(
+        f"/{tenant.slug}/users/{user}", {"name": "Z"}, headers=tenant.auth, status=403
+    )
+    testapp.get(f"/{tenant.slug}/users", headers=tenant.auth, status=200)
+    testapp.post_json(
+        f"/{tenant.slug}/tokens",
+        {"email": tenant.owner_email, "password": PASSWORD},
+        status=201,
+    )
+    testapp.delete(f"/{tenant.slug}/users/{user}", headers=tenant.auth, status=204)
+    testapp.post_json(f"/{other_tenant.slug}/users", body, headers=other_tenant.auth, status=201)
+
+    queue.fan_out("quotas.measure_storage")  # measured again: back under its limit
+    queue.drain(install_signal_handlers=False)
+    testapp.post_json(f"/{tenant.slug}/users", body, headers=tenant.auth, status=201)

@@ -18,11 +18,13 @@ from tests.conftest import OPERATOR_TOKEN, PASSWORD, login
 
 OPERATOR = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
 QUOTAS = ("requests_per_second", "burst", "requests_in_flight", "max_users")
-QUOTAS += ("statement_timeout_ms", "work_mem_kb")
+QUOTAS += ("statement_timeout_ms", "work_mem_kb", "max_storage_mb")
 # the app's declarations, and the quota limits every tenant has (0: none), which it may read
-DEFAULTS = {"theme": "light", "max_upload_mb": 10, "support_email": ""} | {
-    f"quota_{name}": 0 for name in QUOTAS
-}
+DEFAULTS = (
+    {"theme": "light", "max_upload_mb": 10, "support_email": ""}
+    | {f"quota_{name}": 0 for name in QUOTAS}
+    | {"quota_jobs_at_once": 2}
+)
 
 
 def test_a_new_tenant_has_the_defaults(testapp, tenant):
