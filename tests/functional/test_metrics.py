@@ -9,7 +9,7 @@ import webtest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tenantapp import main
-from tenantapp.interfaces import IServers, service
+from tenantapp.interfaces import IJobQueue, IServers, service
 from tests.conftest import OPERATOR_TOKEN
 
 OPERATOR = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
@@ -96,6 +96,9 @@ def test_the_usage_ledger_sums_each_tenants_day(app, measured, tenant):
 def test_the_grafana_dashboard_asks_for_metrics_that_exist(measured, tenant):
     """Every series the shipped dashboard queries is one the app exposes."""
     measured.get(f"/{tenant.slug}/users", headers=tenant.auth, status=200)
+    users = measured.get(f"/{tenant.slug}/users", headers=tenant.auth).json["items"]
+    measured.post(f"/{tenant.slug}/users/{users[0]['id']}/invitation", headers=tenant.auth)
+    service(measured.app.registry, IJobQueue).drain(install_signal_handlers=False)
     exposed = {name for name, _ in scrape(measured)}
     dashboard = json.loads((ROOT / "docs" / "grafana-dashboard.json").read_text())
     queried = {
