@@ -35,15 +35,17 @@ def run_wrk(
     seconds: int,
     connections: int,
     refusals_ok: bool = False,
+    delay_ms: int = 0,
 ) -> dict:
     """One wrk run; any non-2xx answer (unless ``refusals_ok``: a flood expects 429/503) or
-    socket error fails the benchmark."""
+    socket error fails the benchmark. ``delay_ms`` paces each connection (``users.lua``)."""
     argv = [wrk, "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "-s", str(LUA)]
     done = subprocess.run(
         [*argv, url, "--", str(targets), kind, str(max_id)],
         capture_output=True,
         text=True,
         check=True,
+        env={**os.environ, "WRK_DELAY_MS": str(delay_ms)},
     )
     figures = json.loads(done.stdout.strip().splitlines()[-1])
     if (figures["non2xx"] and not refusals_ok) or figures["socket_errors"]:

@@ -7,6 +7,15 @@
 -- done() prints one JSON line with the figures the benchmark reads.
 
 local targets, kind, max_id = {}, "item", 1
+
+-- WRK_DELAY_MS paces each connection: that long between a response and its next request, so
+-- the load is a rate the server can keep up with rather than all it can take (bench.noisy)
+local pace = tonumber(os.getenv("WRK_DELAY_MS") or "0")
+if pace > 0 then
+  function delay()
+    return pace
+  end
+end
 local thread_id = 0
 
 function setup(thread)

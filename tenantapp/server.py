@@ -7,8 +7,10 @@ Requests wait for a thread in a queue per tenant, served in turn (``FairTaskDisp
 tenant with many requests waiting does not make every other tenant wait behind all of them, as
 waitress's single first-come queue would; and with ``threads_per_tenant = N`` in the server's
 section, no tenant has more than N threads at once, its other requests waiting their turn; and
-with ``requests_per_tenant_per_second = R``, a tenant's requests are taken at most R a second
-(held, not refused: a flooding client waits instead of burning the CPU on refusals).
+a tenant whose plan paces it (its ``quota_paced_requests_per_second``, ``tenantapp.quotas``) has
+its requests taken at most that often (held, not refused: a flooding client waits instead of
+burning the CPU on refusals). The app tells the server a tenant's pace with each of its
+requests (``PACE_KEY`` in the environ), so a changed plan applies from its next request on.
 
 waitress refuses some requests itself (a body over ``max_request_body_size``, a bad
 ``Content-Length``, headers too large) with a text/plain page; here those answers are JSON in
@@ -16,6 +18,7 @@ the API's error shape, with a request id and the security headers, like every ot
 """
 
 import json
+import sys
 import threading
 import time
 from collections import OrderedDict, deque
@@ -28,6 +31,7 @@ from waitress.task import ErrorTask, ThreadedTaskDispatcher
 
 from .errors import error_body
 from .hardening import SECURITY_HEADERS, new_request_id
+from .quotas import PACE_KEY
 
 CODES = {413: "body_too_large", 431: "headers_too_large"}
 
@@ -83,30 +87,34 @@ class FairQueue:
         self._running: dict = {}
         self._size = 0
         self.per_key = per_key  # 0: no cap
-        self.on_done = on_done or (lambda key: self.done(key))
+        self.on_done = on_done or self.done
         self.rate = rate  # tasks a second per key, bursts of up to one second's; 0: no limit
+        self._paces: dict = {}  # key -> its own rate, as its last finished task said
         self._clock = clock
         self._tokens: dict = {}  # key -> (tokens, at)
 
-    def _tokens_now(self, key) -> float:
-        tokens, at = self._tokens.get(key, (self.rate, None))
+    def _rate(self, key) -> float:
+        return self._paces.get(key, self.rate)
+
+    def _tokens_now(self, key, rate: float) -> float:
+        tokens, at = self._tokens.get(key, (rate, None))
         if at is None:
-            return max(self.rate, 1.0)
-        return min(max(self.rate, 1.0), tokens + (self._clock() - at) * self.rate)
+            return max(rate, 1.0)
+        return min(max(rate, 1.0), tokens + (self._clock() - at) * rate)
 
     def _ready(self, key) -> bool:
         if self.per_key and self._running.get(key, 0) >= self.per_key:
             return False
-        return not self.rate or self._tokens_now(key) >= 1
+        rate = self._rate(key)
+        return not rate or self._tokens_now(key, rate) >= 1
 
     def next_ready_in(self) -> float | None:
         """Seconds until a waiting task's key has a token again (None: none waits on one)."""
-        if not self.rate:
-            return None
         waits = [
-            (1 - self._tokens_now(key)) / self.rate
+            (1 - self._tokens_now(key, rate)) / rate
             for key in self._queues
-            if not (self.per_key and self._running.get(key, 0) >= self.per_key)
+            if (rate := self._rate(key))
+            and not (self.per_key and self._running.get(key, 0) >= self.per_key)
         ]
         return max(0.0, min(waits)) if waits else None
 
@@ -124,32 +132,39 @@ class FairQueue:
             raise IndexError("no task can be taken now")
         queue = self._queues[key]
         task = queue.popleft()
-        if self.rate:
-            self._tokens[key] = (self._tokens_now(key) - 1, self._clock())
+        rate = self._rate(key)
+        if rate:
+            self._tokens[key] = (self._tokens_now(key, rate) - 1, self._clock())
         del self._queues[key]
         if queue:
             self._queues[key] = queue  # to the back of the line
         self._size -= 1
-        if self.per_key:
-            self._running[key] = self._running.get(key, 0) + 1
-            service = task.service
+        self._running[key] = self._running.get(key, 0) + 1
+        service = task.service
 
-            def service_then_release():
-                try:
-                    service()
-                finally:
-                    self.on_done(key)
+        def service_then_release():
+            try:
+                service()
+            finally:
+                self.on_done(key, (getattr(task, "environ", None) or {}).get(PACE_KEY))
 
-            task.service = service_then_release
+        task.service = service_then_release
         return task
 
-    def done(self, key) -> None:
-        """One of ``key``'s tasks finished (called under the dispatcher's lock)."""
+    def done(self, key, pace: float | None = None) -> None:
+        """One of ``key``'s tasks finished (called under the dispatcher's lock); the app said
+        its pace (a tenant's request: 0 for none), or nothing (not a tenant's)."""
         count = self._running.get(key, 0) - 1
         if count > 0:
             self._running[key] = count
         else:
             self._running.pop(key, None)
+        if pace is not None:
+            if pace > 0:
+                self._paces[key] = float(pace)
+            else:
+                self._paces.pop(key, None)
+                self._tokens.pop(key, None)
 
     def __len__(self) -> int:
         return self._size
@@ -162,11 +177,15 @@ class FairTaskDispatcher(ThreadedTaskDispatcher):
     """waitress's thread pool, taking tasks from a ``FairQueue``. With a rate, a timer thread
     wakes a worker when a waiting tenant's next token is due (nothing else would)."""
 
-    def __init__(self, per_tenant: int = 0, rate: float = 0.0):
+    def __init__(self, per_tenant: int = 0):
         super().__init__()
-        self.queue = FairQueue(per_key=per_tenant, on_done=self._done, rate=rate)
-        if rate:
-            threading.Thread(target=self._wake_when_due, name="fair-queue", daemon=True).start()
+        self.queue = FairQueue(per_key=per_tenant, on_done=self._done)
+        self._closed = False
+        threading.Thread(target=self._wake_when_due, name="fair-queue", daemon=True).start()
+
+    def shutdown(self, *args, **kw):
+        self._closed = True
+        return super().shutdown(*args, **kw)
 
     def _wake_when_due(self) -> None:
         while True:
@@ -174,13 +193,13 @@ class FairTaskDispatcher(ThreadedTaskDispatcher):
                 due = self.queue.next_ready_in()
                 if due is not None and due <= 0 and self.queue:
                     self.queue_cv.notify()
-                if self.stop_count:
+                if self._closed:
                     return
             time.sleep(0.05 if due is None else min(max(due, 0.001), 0.05))
 
-    def _done(self, key) -> None:
+    def _done(self, key, pace: float | None = None) -> None:
         with self.lock:
-            self.queue.done(key)
+            self.queue.done(key, pace)
             self.queue_cv.notify()  # a task of that tenant may be taken now
 
 
@@ -188,10 +207,12 @@ def create_api_server(app, **kw):
     """waitress's ``create_server``, with tenants served in turn and its listening sockets
     using ``APIChannel``."""
     socket_map = kw.pop("map", None) or {}
+    switch_ms = float(kw.pop("switch_interval_ms", 0))
+    if switch_ms > 0:  # how long a thread may hold the GIL while others wait (Python's: 5 ms)
+        sys.setswitchinterval(switch_ms / 1000)
     per_tenant = int(kw.pop("threads_per_tenant", 0))
-    rate = float(kw.pop("requests_per_tenant_per_second", 0))
     if "_dispatcher" not in kw:
-        dispatcher = kw["_dispatcher"] = FairTaskDispatcher(per_tenant, rate)
+        dispatcher = kw["_dispatcher"] = FairTaskDispatcher(per_tenant)
         adjustments = Adjustments(**{k: v for k, v in kw.items() if not k.startswith("_")})
         dispatcher.set_thread_count(adjustments.threads)
     server = create_server(app, map=socket_map, **kw)

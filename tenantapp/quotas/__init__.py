@@ -3,6 +3,7 @@
     tenantapp.quota.requests_per_second = 0     # token bucket; 0: no limit
     tenantapp.quota.burst = 0                   # bucket size (the rate when 0)
     tenantapp.quota.requests_in_flight = 0      # at once, per process; 0: no limit
+    tenantapp.quota.paced_requests_per_second = 0   # taken at most this often, the rest held
     tenantapp.quota.max_users = 0               # 0: no limit
     tenantapp.quota.statement_timeout_ms = 0    # SET LOCAL statement_timeout; 0: the server's
     tenantapp.quota.work_mem_kb = 0             # SET LOCAL work_mem; 0: the server's
@@ -11,7 +12,9 @@
 
 Each is also an operator-only per-tenant setting (``quota_requests_per_second``, …), so a
 tenant's plan overrides it through ``PATCH /-/tenants/{slug}/settings`` or ``tenant-settings``.
-Over the rate: 429; over the requests in flight: 503; both with ``Retry-After``. Over its
+Over the rate: 429; over the requests in flight: 503; both with ``Retry-After``. Over its pace,
+a tenant's requests are not refused but held in its queue in the server (``tenantapp.server``),
+which costs nothing while they wait: the app hands the server the pace with every request. Over its
 storage, a tenant's writes are refused (403) but for deletions and logging in, until a
 measurement finds it back under. The database
 limits travel in the BEGIN query the binding sends anyway: no round trip.
@@ -26,6 +29,7 @@ QUOTAS = (
     "requests_per_second",
     "burst",
     "requests_in_flight",
+    "paced_requests_per_second",
     "max_users",
     "statement_timeout_ms",
     "work_mem_kb",
@@ -34,6 +38,7 @@ QUOTAS = (
 )
 WRITES = frozenset({"POST", "PUT", "PATCH"})  # DELETE frees storage: never refused for it
 MB = 1024 * 1024
+PACE_KEY = "tenantapp.pace"  # in the environ: the tenant's pace, for the server's queue
 DEFAULTS = {"jobs_at_once": 2}  # every other quota: 0, no limit
 
 
@@ -100,6 +105,7 @@ def includeme(config):
         if tenant is None:
             return
         values = quotas(request)
+        request.environ[PACE_KEY] = values["paced_requests_per_second"]
         rate = values["requests_per_second"]
         if rate > 0:
             wait = buckets.take(tenant.record.id, rate, values["burst"])

@@ -179,3 +179,22 @@ def test_a_tenant_over_its_storage_may_read_log_in_and_delete_but_not_write(
     queue.fan_out("quotas.measure_storage")  # measured again: back under its limit
     queue.drain(install_signal_handlers=False)
     testapp.post_json(f"/{tenant.slug}/users", body, headers=tenant.auth, status=201)
+
+
+def test_each_tenant_request_tells_the_server_its_pace(app, testapp, tenant, other_tenant):
+    from webob import Request
+
+    from tenantapp.quotas import PACE_KEY
+
+    set_quota(testapp, tenant, paced_requests_per_second=10)
+
+    def pace(handle) -> float | None:
+        request = Request.blank(f"/{handle.slug}/users", headers=handle.auth)
+        assert request.get_response(app).status_int == 200
+        return request.environ.get(PACE_KEY)
+
+    assert pace(tenant) == 10
+    assert pace(other_tenant) == 0
+    outside = Request.blank("/-/ready")
+    outside.get_response(app)
+    assert PACE_KEY not in outside.environ  # not a tenant's: the server keeps its own

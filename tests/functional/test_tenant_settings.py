@@ -18,6 +18,7 @@ from tests.conftest import OPERATOR_TOKEN, PASSWORD, login
 
 OPERATOR = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
 QUOTAS = ("requests_per_second", "burst", "requests_in_flight", "max_users")
+QUOTAS += ("paced_requests_per_second",)
 QUOTAS += ("statement_timeout_ms", "work_mem_kb", "max_storage_mb")
 # the app's declarations, and the quota limits every tenant has (0: none), which it may read
 DEFAULTS = (

@@ -4,6 +4,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from tenantapp.quotas import PACE_KEY
 from tenantapp.server import FairQueue, FairTaskDispatcher, tenant_key
 
 
@@ -46,9 +47,23 @@ def test_the_server_uses_it(app):
         server.close()
 
 
+def test_the_server_sets_how_long_a_thread_holds_the_gil(app):
+    import sys
+
+    from tenantapp.server import create_api_server
+
+    before = sys.getswitchinterval()
+    server = create_api_server(app, listen="127.0.0.1:0", threads=1, switch_interval_ms="1")
+    try:
+        assert sys.getswitchinterval() == 0.001
+    finally:
+        server.close()
+        sys.setswitchinterval(before)
+
+
 def test_a_tenant_at_its_thread_cap_waits_while_others_go():
     done = []
-    queue = FairQueue(per_key=2, on_done=lambda key: done.append(key))
+    queue = FairQueue(per_key=2, on_done=lambda key, pace: done.append(key))
     for i in range(5):
         queue.append(task(f"/hot/users/{i}"))
     first, second = queue.popleft(), queue.popleft()
@@ -81,3 +96,23 @@ def test_a_tenant_over_its_rate_is_held_not_refused():
     assert not queue
     now[0] += 10  # a long pause refills no more than the burst
     assert [queue.popleft().path for _ in range(2)] == ["/hot/users/3", "/hot/users/4"]
+
+
+def test_a_tenant_is_paced_as_its_last_request_said():
+    now = [100.0]
+    queue = FairQueue(clock=lambda: now[0])
+    for i in range(4):
+        queue.append(task(f"/hot/users/{i}"))
+    first = queue.popleft()
+    first.environ = {PACE_KEY: 1}  # the app: this tenant's plan paces it at 1 a second
+    first.service()
+    queue.popleft()  # its burst: one second's worth
+    assert not queue and len(queue) == 2  # the rest are held
+    queue.append(task("/quiet/users/1"))
+    assert queue.popleft().path == "/quiet/users/1"  # others are not paced
+    now[0] += 1
+    second = queue.popleft()
+    assert second.path == "/hot/users/2" and not queue
+    second.environ = {PACE_KEY: 0}  # its plan changed: no pace
+    second.service()
+    assert queue.popleft().path == "/hot/users/3"
