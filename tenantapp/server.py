@@ -27,7 +27,7 @@ from waitress import serve_paste
 from waitress.adjustments import Adjustments
 from waitress.channel import HTTPChannel
 from waitress.server import BaseWSGIServer, create_server
-from waitress.task import ErrorTask, ThreadedTaskDispatcher
+from waitress.task import ErrorTask, ThreadedTaskDispatcher, WSGITask
 
 from .errors import error_body
 from .hardening import SECURITY_HEADERS, new_request_id
@@ -54,8 +54,21 @@ class APIErrorTask(ErrorTask):
         self.write(body)
 
 
+class PacedTask(WSGITask):
+    """Leaves the pace the app gave the request (``PACE_KEY``) on its channel, which is what
+    the dispatcher's queue holds and sees finish."""
+
+    def execute(self):
+        try:
+            super().execute()
+        finally:
+            self.channel.pace = (self.environ or {}).get(PACE_KEY)
+
+
 class APIChannel(HTTPChannel):
     error_task_class = APIErrorTask
+    task_class = PacedTask
+    pace = None
 
 
 def tenant_key(task) -> tuple[str, str]:
@@ -146,7 +159,8 @@ class FairQueue:
             try:
                 service()
             finally:
-                self.on_done(key, (getattr(task, "environ", None) or {}).get(PACE_KEY))
+                pace, task.pace = getattr(task, "pace", None), None
+                self.on_done(key, pace)
 
         task.service = service_then_release
         return task

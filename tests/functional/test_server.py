@@ -71,3 +71,22 @@ def test_requests_waitress_accepts_reach_the_app(server):
     assert status == 200
     assert json.loads(body)["status"] == "ready"
     assert len(headers["X-Request-Id"]) == 32
+
+
+def test_the_server_paces_a_tenant_as_its_plan_says(server, testapp, tenant, other_tenant):
+    from tests.functional.test_quotas import set_quota
+
+    set_quota(testapp, tenant, paced_requests_per_second=3)
+    paces = server.task_dispatcher.queue._paces
+    for handle in (tenant, other_tenant):
+        request = (
+            f"GET /{handle.slug}/users HTTP/1.1\r\nHost: x\r\n"
+            f"Authorization: Bearer {handle.token}\r\nConnection: close\r\n\r\n"
+        )
+        assert exchange(server, request.encode())[0] == 200
+    # the channel finished before the dispatcher's done(): wait for that, not for time
+    dispatcher = server.task_dispatcher
+    with dispatcher.lock:
+        assert dispatcher.queue_cv.wait_for(lambda: not dispatcher.queue._running, timeout=10)
+    assert paces.get(("x", tenant.slug)) == 3
+    assert ("x", other_tenant.slug) not in paces

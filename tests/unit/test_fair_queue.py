@@ -4,7 +4,6 @@ from types import SimpleNamespace
 
 import pytest
 
-from tenantapp.quotas import PACE_KEY
 from tenantapp.server import FairQueue, FairTaskDispatcher, tenant_key
 
 
@@ -104,7 +103,7 @@ def test_a_tenant_is_paced_as_its_last_request_said():
     for i in range(4):
         queue.append(task(f"/hot/users/{i}"))
     first = queue.popleft()
-    first.environ = {PACE_KEY: 1}  # the app: this tenant's plan paces it at 1 a second
+    first.pace = 1  # the app: this tenant's plan paces it at 1 a second
     first.service()
     queue.popleft()  # its burst: one second's worth
     assert not queue and len(queue) == 2  # the rest are held
@@ -113,6 +112,6 @@ def test_a_tenant_is_paced_as_its_last_request_said():
     now[0] += 1
     second = queue.popleft()
     assert second.path == "/hot/users/2" and not queue
-    second.environ = {PACE_KEY: 0}  # its plan changed: no pace
+    second.pace = 0  # its plan changed: no pace
     second.service()
     assert queue.popleft().path == "/hot/users/3"
