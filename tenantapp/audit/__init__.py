@@ -11,7 +11,7 @@ def record(
     or user it tried)."""
     if actor is None:
         identity = request.identity
-        actor = identity.userid if identity else "anonymous"
+        actor = identity.actor if identity else "anonymous"
     request.dbsession.add(
         AuditEntry(
             actor=actor,

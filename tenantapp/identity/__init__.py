@@ -46,4 +46,6 @@ def includeme(config):
 
     # A view registered without a permission still needs "view": forgetting one never opens it.
     config.set_default_permission("view")
+    config.include(".impersonation")
     config.scan(".views")
+    config.scan(".impersonation")

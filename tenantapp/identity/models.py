@@ -21,6 +21,8 @@ class Token(TenantBase):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # an operator acting as the user (``identity.impersonation``): who, as they named themselves
+    impersonated_by: Mapped[str | None] = mapped_column(String(200))
 
 
 class LoginThrottle(TenantBase):

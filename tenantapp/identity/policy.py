@@ -18,6 +18,7 @@ from pyramid.traversal import find_interface
 from ..caching import PlaceListeners
 from ..interfaces import IPlatform, ITenantStore, service
 from ..tenancy.binding import bound_scope
+from .impersonation import impersonating
 from .tokens import CHANNEL, digest, token_owner
 
 OPERATOR = "operator"
@@ -28,6 +29,14 @@ class Identity:
     userid: str
     principals: tuple[str, ...]
     token: str | None = None
+    impersonator: str | None = None  # the operator acting as ``userid`` (``impersonation``)
+
+    @property
+    def actor(self) -> str:
+        """Who acted, as the audit log names them."""
+        if self.impersonator is None:
+            return self.userid
+        return f"{self.impersonator} as {self.userid}"
 
 
 def bearer_token(request) -> str | None:
@@ -59,7 +68,10 @@ class TenantSecurityPolicy:
             if owner is None or owner.expires_at <= datetime.now(UTC):
                 return None
             userid = f"user:{owner.user_id}"
-            return Identity(userid, (userid, f"role:{owner.role}"), token)
+            identity = Identity(userid, (userid, f"role:{owner.role}"), token)
+            if owner.impersonated_by is not None:
+                return impersonating(request, identity, owner.impersonated_by)
+            return identity
         if (
             find_interface(request.context, IPlatform) is not None
             and self.operator_token

@@ -22,9 +22,16 @@ def digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def issue_token(session: Session, user: User, expires_at: datetime) -> tuple[str, Token]:
+def issue_token(
+    session: Session, user: User, expires_at: datetime, impersonated_by: str | None = None
+) -> tuple[str, Token]:
     plain = PREFIX + secrets.token_urlsafe(32)
-    row = Token(user_id=user.id, token_hash=digest(plain), expires_at=expires_at)
+    row = Token(
+        user_id=user.id,
+        token_hash=digest(plain),
+        expires_at=expires_at,
+        impersonated_by=impersonated_by,
+    )
     session.add(row)
     session.flush()
     return plain, row
@@ -37,6 +44,7 @@ class TokenOwner:
     user_id: int
     role: str
     expires_at: datetime
+    impersonated_by: str | None = None  # an operator acting as the user
 
 
 def token_owners(capacity: int) -> NotifiedCache:
@@ -51,7 +59,7 @@ def forget_token_owners(scope: str) -> None:
 
 def token_owner(session: Session, token_hash: str) -> TokenOwner | None:
     row = session.execute(
-        select(User.id, User.role, Token.expires_at)
+        select(User.id, User.role, Token.expires_at, Token.impersonated_by)
         .join(Token, Token.user_id == User.id)
         .where(Token.token_hash == token_hash, Token.expires_at > func.now())
     ).first()

@@ -24,7 +24,7 @@ TASK = "users.invite"
 def invite_user(context: UserResource, request):
     """202: the invitation goes out once this request has committed, from a worker."""
     user = context.user
-    inviter = request.identity.userid
+    inviter = request.identity.actor
     ticket = request.defer(TASK, user_id=user.id, invited_by=inviter)
     audit.record(request, "invitation.requested", f"user:{user.id}", ticket=ticket)
     request.response.status_int = 202

@@ -1,0 +1,133 @@
+"""Impersonation for support: an operator gets a short-lived token acting as one of a tenant's
+users, unless the tenant forbids it (its owner-editable setting ``allow_impersonation``).
+
+``POST /-/tenants/{slug}/impersonation`` with the user, the operator's own name and a reason
+writes ``impersonation.started`` to the tenant's audit log and answers the token (at most an
+hour). Every request made with it is written there too (``impersonation.used``, before it is
+served) and every change it makes names ``operator:NAME as user:ID``. Turning the setting off
+stops the tokens already given out at their next request.
+"""
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pyramid.view import view_config
+
+from ..audit.models import AuditEntry
+from ..database import tenant_session
+from ..errors import APIError
+from ..interfaces import ISettingsCatalog, service
+from ..platform.resources import ManagedTenant
+from ..tenancy.registry import find_tenant
+from ..users.models import User
+from ..users.schemas import user_json
+from ..validation import validated_body
+from .tokens import issue_token
+
+SETTING = "allow_impersonation"
+DECLARATION = "bool true owner"  # tenantapp.setting.allow_impersonation: the owner decides
+MAX_MINUTES = 60
+
+
+class ImpersonationForbidden(APIError):
+    status = 403
+    code = "impersonation_forbidden"
+
+
+class UnknownUser(APIError):
+    status = 404
+    code = "not_found"
+
+
+class ImpersonationRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    user_id: Annotated[int, Field(ge=1)]
+    operator: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+    minutes: Annotated[int, Field(ge=1, le=MAX_MINUTES)] = 15
+
+
+def allowed(registry, entry) -> bool:
+    return bool(service(registry, ISettingsCatalog).values(entry)[SETTING])
+
+
+def impersonating(request, identity, operator: str):
+    """``identity`` with its impersonator, once this use is in the tenant's audit log (in a
+    transaction of its own: a read is recorded too); None while the tenant forbids it."""
+    tenant = request.tenant
+    if not tenant.settings[SETTING]:
+        return None
+    acting = replace(identity, impersonator=operator)
+    session = tenant_session(request.registry, tenant.record)
+    try:
+        session.add(
+            AuditEntry(
+                actor=acting.actor,
+                action="impersonation.used",
+                target=f"{request.method} {request.path}"[:300],
+                request_id=request.request_id,
+                client_request_id=request.client_request_id,
+            )
+        )
+        session.commit()
+    finally:
+        session.close()
+    return acting
+
+
+def start(request, entry, data: ImpersonationRequest) -> dict:
+    """Issue the token and write ``impersonation.started``, together."""
+    if not allowed(request.registry, entry):
+        raise ImpersonationForbidden(f"tenant {entry.slug!r} does not allow impersonation")
+    operator = f"operator:{data.operator}"
+    expires_at = datetime.now(UTC) + timedelta(minutes=data.minutes)
+    session = tenant_session(request.registry, entry)
+    try:
+        user = session.get(User, data.user_id)
+        if user is None:
+            raise UnknownUser(f"tenant {entry.slug!r} has no user {data.user_id}")
+        token, _ = issue_token(session, user, expires_at, impersonated_by=operator)
+        session.add(
+            AuditEntry(
+                actor=operator,
+                action="impersonation.started",
+                target=f"user:{user.id}",
+                request_id=request.request_id,
+                detail={"reason": data.reason, "expires_at": expires_at.isoformat()},
+            )
+        )
+        body = {
+            "token": token,
+            "token_type": "Bearer",
+            "expires_at": expires_at.isoformat(),
+            "user": user_json(user),
+            "operator": operator,
+        }
+        session.commit()
+    finally:
+        session.close()
+    return body
+
+
+def includeme(config):
+    config.get_settings().setdefault(f"tenantapp.setting.{SETTING}", DECLARATION)
+
+
+@view_config(
+    context=ManagedTenant,
+    name="impersonation",
+    request_method="POST",
+    renderer="json",
+    permission="operate",
+)
+def impersonate(context: ManagedTenant, request):
+    data = validated_body(request, ImpersonationRequest)
+    entry = find_tenant(context.tenancy.registry, context.info.slug)
+    if entry is None:
+        raise UnknownUser(f"no tenant {context.info.slug!r}")
+    body = start(request, entry, data)
+    request.response.status_int = 201
+    return body
