@@ -57,6 +57,7 @@ setup(
     entry_points={
         "paste.app_factory": ["main = tenantapp:main"],
         "paste.server_runner": ["main = tenantapp.server:serve"],
+        "pytest11": ["tenantapp = tenantapp.testing"],  # fixtures for apps built on it
         "console_scripts": [
             "tenantapp-admin = tenantapp.scripts.admin:main",
             "tenantapp-worker = tenantapp.scripts.worker:main",

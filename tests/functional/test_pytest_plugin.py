@@ -1,0 +1,39 @@
+"""The pytest plugin app authors get (``tenantapp.testing``): their tests, run as theirs are."""
+
+EXAMPLE = """
+from tenantapp.users.models import User
+
+
+def test_members_cannot_add_users_but_admins_can(tenant, tenant_app):
+    body = {"email": "new@example.com", "name": "New"}
+    tenant_app("member").post_json(f"/{tenant.slug}/users", body, status=403)
+    tenant_app("admin").post_json(f"/{tenant.slug}/users", body, status=201)
+
+
+def test_rows_added_in_the_tenant_session_are_the_tenants(tenant, tenant_session, tenant_app):
+    tenant_session.add(User(email="direct@example.com", name="Direct"))
+    tenant_session.commit()
+    listed = tenant_app().get(f"/{tenant.slug}/users").json["items"]
+    assert "direct@example.com" in [user["email"] for user in listed]
+
+
+SEEN = []
+
+
+def test_each_test_has_a_tenant_of_its_own(tenant, tenant_app):
+    SEEN.append(tenant.slug)
+    assert len(tenant_app().get(f"/{tenant.slug}/users").json["items"]) == 1
+
+
+def test_and_another(tenant, tenant_app):
+    SEEN.append(tenant.slug)
+    assert len(tenant_app().get(f"/{tenant.slug}/users").json["items"]) == 1
+    assert len(set(SEEN)) == 2
+"""
+
+
+def test_an_app_authors_tests_run_on_the_plugins_fixtures(pytester, server_url, monkeypatch):
+    monkeypatch.setenv("TENANTAPP_TEST_DATABASE_URL", server_url)  # no second embedded server
+    pytester.makepyfile(test_example=EXAMPLE)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q")
+    result.assert_outcomes(passed=4)
