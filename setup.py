@@ -32,6 +32,7 @@ tests_require = [
     "hypothesis>=6.100",
     "ruff>=0.6",
     "dnslib>=0.9.24",  # a real DNS server the custom-domain tests control
+    "openapi-spec-validator>=0.7",
 ]
 
 bench_require = [  # python -m bench.serving: the floor's pool and the chart

@@ -29,6 +29,7 @@ def configure(settings: dict) -> Configurator:
     config.scan(".quotas.storage")
     config.scan(".audit.views")
     config.scan(".platform.views")
+    config.scan(".openapi")
     config.scan(".errors")
     config.commit()
     return config

@@ -1,0 +1,424 @@
+"""The API described in OpenAPI 3.1: ``GET /openapi.json``, and a page of it, ``/openapi.html``.
+
+Traversal has no route table to read paths from, so ``OPERATIONS`` names each view (its context
+and view name) with its path; a test checks that every view the app registers is here, so a new
+view cannot go undescribed. Request bodies are the pydantic models the views validate with
+(``validated_body``), so the document and the validation cannot disagree; the settings bodies
+are the models built from the ini's declarations. Built once per app.
+"""
+
+from dataclasses import dataclass
+from html import escape
+
+from pydantic import BaseModel
+from pyramid.response import Response
+from pyramid.security import NO_PERMISSION_REQUIRED
+from pyramid.view import view_config
+
+from .audit.resources import AuditLog
+from .domains.resources import DomainCheck, ManagedDomain, ManagedDomains
+from .domains.views import DomainClaim
+from .identity.impersonation import ImpersonationRequest
+from .identity.resources import Tokens
+from .identity.views import Login
+from .interfaces import ISettingsCatalog, service
+from .metrics.resources import Metrics
+from .platform.resources import ManagedTenant, ManagedTenants, Readiness, Stats
+from .platform.views import TenantCreate, TenantMove
+from .resources import Root, Tenant
+from .tenant_settings.resources import TenantSettings
+from .users.custom import FieldDefinition
+from .users.resources import CustomFieldResource, CustomFields, UserResource, Users
+from .users.schemas import PasswordChange, RoleChange, UserCreate, UserUpdate
+
+SPEC_KEY = "tenantapp.openapi"
+TENANT = {"name": "tenant", "in": "path", "required": True, "schema": {"type": "string"}}
+USER_ID = {"name": "user_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+SLUG = {"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}}
+FIELD = {"name": "field", "in": "path", "required": True, "schema": {"type": "string"}}
+DOMAIN = {"name": "domain", "in": "path", "required": True, "schema": {"type": "string"}}
+PAGE = [
+    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1}},
+    {"name": "after", "in": "query", "schema": {"type": "integer"}},
+]
+
+
+@dataclass(frozen=True)
+class Operation:
+    context: type
+    name: str
+    method: str
+    path: str
+    summary: str
+    status: int = 200
+    body: type[BaseModel] | str | None = None  # a model, or the catalog's model by attribute
+    auth: str | None = "tenant"  # "tenant", "operator" or None
+    params: tuple = ()
+    errors: tuple[int, ...] = (400, 401, 403, 404)
+
+
+USERS = "/{tenant}/users"
+USER = "/{tenant}/users/{user_id}"
+MANAGED = "/-/tenants/{slug}"
+OPERATIONS = (
+    Operation(Root, "", "GET", "/", "What this server is", auth=None, errors=()),
+    Operation(Readiness, "", "GET", "/-/ready", "Ready to serve (503 until migrated)", auth=None),
+    Operation(
+        DomainCheck, "", "GET", "/-/domain-check", "May a TLS proxy get a certificate?", auth=None
+    ),
+    Operation(Tenant, "", "GET", "/{tenant}", "The tenant", params=(TENANT,)),
+    Operation(Tokens, "", "POST", "/{tenant}/tokens", "Log in", 201, Login, None, (TENANT,)),
+    Operation(Tokens, "", "DELETE", "/{tenant}/tokens", "Log out", 204, params=(TENANT,)),
+    Operation(Users, "", "GET", USERS, "List users", params=(TENANT, *PAGE)),
+    Operation(Users, "", "POST", USERS, "Add a user", 201, UserCreate, params=(TENANT,)),
+    Operation(UserResource, "", "GET", USER, "A user", params=(TENANT, USER_ID)),
+    Operation(
+        UserResource, "", "PATCH", USER, "Change a user", body=UserUpdate, params=(TENANT, USER_ID)
+    ),
+    Operation(UserResource, "", "DELETE", USER, "Remove a user", 204, params=(TENANT, USER_ID)),
+    Operation(
+        UserResource,
+        "role",
+        "PUT",
+        USER + "/role",
+        "Set a role",
+        200,
+        RoleChange,
+        params=(TENANT, USER_ID),
+    ),
+    Operation(
+        UserResource,
+        "password",
+        "PUT",
+        USER + "/password",
+        "Set a password",
+        204,
+        PasswordChange,
+        params=(TENANT, USER_ID),
+    ),
+    Operation(
+        UserResource,
+        "invitation",
+        "POST",
+        USER + "/invitation",
+        "Invite (a job)",
+        202,
+        params=(TENANT, USER_ID),
+    ),
+    Operation(AuditLog, "", "GET", "/{tenant}/audit", "The audit log", params=(TENANT, *PAGE)),
+    Operation(TenantSettings, "", "GET", "/{tenant}/settings", "Settings", params=(TENANT,)),
+    Operation(
+        TenantSettings,
+        "",
+        "PATCH",
+        "/{tenant}/settings",
+        "Change settings",
+        200,
+        "owner_change",
+        params=(TENANT,),
+    ),
+    Operation(CustomFields, "", "GET", "/{tenant}/fields", "Custom fields", params=(TENANT,)),
+    Operation(
+        CustomFields,
+        "",
+        "POST",
+        "/{tenant}/fields",
+        "Define a field",
+        201,
+        FieldDefinition,
+        params=(TENANT,),
+    ),
+    Operation(
+        CustomFieldResource,
+        "",
+        "GET",
+        "/{tenant}/fields/{field}",
+        "A field",
+        params=(TENANT, FIELD),
+    ),
+    Operation(
+        CustomFieldResource,
+        "",
+        "DELETE",
+        "/{tenant}/fields/{field}",
+        "Remove a field",
+        204,
+        params=(TENANT, FIELD),
+    ),
+    Operation(ManagedTenants, "", "GET", "/-/tenants", "Tenants", auth="operator"),
+    Operation(
+        ManagedTenants, "", "POST", "/-/tenants", "Create a tenant", 201, TenantCreate, "operator"
+    ),
+    Operation(ManagedTenant, "", "GET", MANAGED, "A tenant", auth="operator", params=(SLUG,)),
+    Operation(
+        ManagedTenant,
+        "",
+        "DELETE",
+        MANAGED,
+        "Archive (or purge) a tenant",
+        204,
+        auth="operator",
+        params=(SLUG,),
+    ),
+    Operation(
+        ManagedTenant,
+        "move",
+        "POST",
+        MANAGED + "/move",
+        "Move a tenant online",
+        200,
+        TenantMove,
+        "operator",
+        (SLUG,),
+    ),
+    Operation(
+        ManagedTenant,
+        "suspend",
+        "POST",
+        MANAGED + "/suspend",
+        "Suspend",
+        auth="operator",
+        params=(SLUG,),
+    ),
+    Operation(
+        ManagedTenant,
+        "resume",
+        "POST",
+        MANAGED + "/resume",
+        "Resume",
+        auth="operator",
+        params=(SLUG,),
+    ),
+    Operation(
+        ManagedTenant,
+        "restore",
+        "POST",
+        MANAGED + "/restore",
+        "Restore",
+        auth="operator",
+        params=(SLUG,),
+    ),
+    Operation(
+        ManagedTenant,
+        "settings",
+        "GET",
+        MANAGED + "/settings",
+        "Settings and flags",
+        auth="operator",
+        params=(SLUG,),
+    ),
+    Operation(
+        ManagedTenant,
+        "settings",
+        "PATCH",
+        MANAGED + "/settings",
+        "Change settings and flags",
+        200,
+        "operator_change",
+        "operator",
+        (SLUG,),
+    ),
+    Operation(
+        ManagedTenant,
+        "usage",
+        "GET",
+        MANAGED + "/usage",
+        "Usage by day",
+        auth="operator",
+        params=(SLUG, {"name": "days", "in": "query", "schema": {"type": "integer"}}),
+    ),
+    Operation(
+        ManagedTenant,
+        "impersonation",
+        "POST",
+        MANAGED + "/impersonation",
+        "A token acting as a user",
+        201,
+        ImpersonationRequest,
+        "operator",
+        (SLUG,),
+    ),
+    Operation(
+        ManagedDomains,
+        "",
+        "GET",
+        MANAGED + "/domains",
+        "Custom domains",
+        auth="operator",
+        params=(SLUG,),
+    ),
+    Operation(
+        ManagedDomains,
+        "",
+        "POST",
+        MANAGED + "/domains",
+        "Claim a domain",
+        201,
+        DomainClaim,
+        "operator",
+        (SLUG,),
+    ),
+    Operation(
+        ManagedDomain,
+        "",
+        "GET",
+        MANAGED + "/domains/{domain}",
+        "A domain",
+        auth="operator",
+        params=(SLUG, DOMAIN),
+    ),
+    Operation(
+        ManagedDomain,
+        "",
+        "DELETE",
+        MANAGED + "/domains/{domain}",
+        "Release a domain",
+        204,
+        auth="operator",
+        params=(SLUG, DOMAIN),
+    ),
+    Operation(
+        ManagedDomain,
+        "verify",
+        "POST",
+        MANAGED + "/domains/{domain}/verify",
+        "Verify by DNS TXT",
+        auth="operator",
+        params=(SLUG, DOMAIN),
+    ),
+    Operation(Metrics, "", "GET", "/-/metrics", "Prometheus metrics", auth="operator"),
+    Operation(Stats, "", "GET", "/-/stats", "This process's caches and pools", auth="operator"),
+)
+DESCRIBED_ELSEWHERE = {(Root, "openapi.json", "GET"), (Root, "openapi.html", "GET")}
+ERROR = {
+    "type": "object",
+    "required": ["error", "message"],
+    "properties": {
+        "error": {"type": "string"},
+        "message": {"type": "string"},
+        "fields": {"type": "object", "additionalProperties": {"type": "string"}},
+    },
+}
+REASONS = {
+    200: "OK",
+    201: "Created",
+    202: "Accepted",
+    204: "No content",
+    400: "Invalid input: the fields say which",
+    401: "No valid token",
+    403: "Not allowed",
+    404: "No such resource (or not yours to know of)",
+}
+
+
+def build(registry) -> dict:
+    catalog = service(registry, ISettingsCatalog)
+    schemas = {"Error": ERROR}
+    paths: dict = {}
+    for op in OPERATIONS:
+        model = getattr(catalog, op.body) if isinstance(op.body, str) else op.body
+        operation = {
+            "summary": op.summary,
+            "operationId": f"{op.method.lower()}_{op.path}",
+            "parameters": list(op.params),
+            "responses": _responses(op),
+        }
+        if op.auth is not None:
+            operation["security"] = [{op.auth: []}]
+        if model is not None:
+            name = model.__name__
+            schema = _without_null_defaults(
+                model.model_json_schema(ref_template="#/components/schemas/{model}")
+            )
+            schemas.update(schema.pop("$defs", {}))
+            schemas[name] = schema
+            operation["requestBody"] = {
+                "required": True,
+                "content": {
+                    "application/json": {"schema": {"$ref": f"#/components/schemas/{name}"}}
+                },
+            }
+        paths.setdefault(op.path, {})[op.method.lower()] = operation
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "tenantapp", "version": "1"},
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {
+                "tenant": {"type": "http", "scheme": "bearer", "description": "a user's token"},
+                "operator": {"type": "http", "scheme": "bearer", "description": "the operator's"},
+            },
+        },
+    }
+
+
+def _without_null_defaults(schema):
+    """pydantic writes ``"default": null`` for a field left out by default that may not be sent
+    as null (``UserUpdate``): true of the model, but not a value of its own schema."""
+    if isinstance(schema, dict):
+        cleaned = {key: _without_null_defaults(value) for key, value in schema.items()}
+        if cleaned.get("default", 0) is None and cleaned.get("type") not in (None, "null"):
+            del cleaned["default"]
+        return cleaned
+    if isinstance(schema, list):
+        return [_without_null_defaults(item) for item in schema]
+    return schema
+
+
+def _responses(op: Operation) -> dict:
+    error = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    responses = {str(op.status): {"description": REASONS[op.status]}}
+    if op.status != 204:
+        responses[str(op.status)]["content"] = {"application/json": {"schema": {}}}
+    for status in op.errors:
+        if status == 401 and op.auth is None:
+            continue
+        responses[str(status)] = {"description": REASONS[status], **error}
+    return responses
+
+
+def document(request) -> dict:
+    spec = request.registry.get(SPEC_KEY)
+    if spec is None:
+        spec = request.registry[SPEC_KEY] = build(request.registry)
+    return spec
+
+
+@view_config(
+    context=Root,
+    name="openapi.json",
+    request_method="GET",
+    renderer="json",
+    permission=NO_PERMISSION_REQUIRED,
+)
+def openapi_json(context, request):
+    return document(request)
+
+
+@view_config(
+    context=Root, name="openapi.html", request_method="GET", permission=NO_PERMISSION_REQUIRED
+)
+def openapi_html(context, request):
+    """Every operation, server-rendered: no script, so the strict CSP stands."""
+    spec = document(request)
+    rows = []
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            body = operation.get("requestBody", {}).get("content", {}).get("application/json")
+            model = body["schema"]["$ref"].rsplit("/", 1)[1] if body else ""
+            statuses = ", ".join(operation["responses"])
+            auth = ", ".join(next(iter(s)) for s in operation.get("security", [])) or "none"
+            rows.append(
+                f"<tr><td>{escape(method.upper())}</td><td><code>{escape(path)}</code></td>"
+                f"<td>{escape(operation['summary'])}</td><td>{escape(model)}</td>"
+                f"<td>{escape(auth)}</td><td>{escape(statuses)}</td></tr>"
+            )
+    html = (
+        "<!doctype html><html lang=en><head><meta charset=utf-8><title>tenantapp API</title>"
+        "</head><body><h1>tenantapp API</h1><p>The full description: "
+        '<a href="openapi.json">openapi.json</a> (OpenAPI 3.1).</p><table><thead><tr>'
+        "<th>method</th><th>path</th><th>what</th><th>body</th><th>token</th><th>answers</th>"
+        f"</tr></thead><tbody>{''.join(rows)}</tbody></table></body></html>"
+    )
+    return Response(html, content_type="text/html", charset="utf-8")

@@ -1,0 +1,49 @@
+"""The OpenAPI 3.1 description: valid, served, and naming every view the app has."""
+
+from openapi_spec_validator import validate
+
+from tenantapp.openapi import DESCRIBED_ELSEWHERE, OPERATIONS
+
+
+def test_the_description_is_valid_openapi_3_1(testapp):
+    spec = testapp.get("/openapi.json", status=200).json
+    assert spec["openapi"] == "3.1.0"
+    validate(spec)
+
+
+def test_every_view_of_the_app_is_described(app):
+    registered = {
+        (view["context"], view["name"], method)
+        for view in (i["introspectable"] for i in app.registry.introspector.get_category("views"))
+        if not view["exception_only"] and view["context"] is not None
+        for method in _methods(view["request_methods"])
+    }
+    described = {(op.context, op.name, op.method) for op in OPERATIONS}
+    assert registered - DESCRIBED_ELSEWHERE <= described, registered - described
+
+
+def _methods(methods) -> tuple:
+    return (methods,) if isinstance(methods, str) else tuple(methods or ())
+
+
+def test_request_bodies_are_the_models_the_views_validate_with(testapp, tenant):
+    spec = testapp.get("/openapi.json").json
+    create = spec["paths"]["/{tenant}/users"]["post"]["requestBody"]["content"]
+    schema = spec["components"]["schemas"][create["application/json"]["schema"]["$ref"][21:]]
+    assert set(schema["required"]) == {"email", "name"}
+    refused = testapp.post_json(
+        f"/{tenant.slug}/users", {"email": "a@example.com"}, headers=tenant.auth, status=400
+    )
+    assert "name" in refused.json["fields"]
+    settings = spec["paths"]["/{tenant}/settings"]["patch"]["requestBody"]["content"]
+    owner_change = settings["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+    assert owner_change == "OwnerChange"
+    assert "theme" in spec["components"]["schemas"]["OwnerChangeSettings"]["properties"]  # the ini
+
+
+def test_the_page_lists_every_operation_without_script(testapp):
+    page = testapp.get("/openapi.html", status=200)
+    assert page.content_type == "text/html"
+    assert "<script" not in page.text
+    for op in OPERATIONS:
+        assert f"<code>{op.path}</code>" in page.text.replace("&#x27;", "'")
