@@ -24,6 +24,7 @@ import secrets
 import statistics
 import sys
 import tempfile
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -35,11 +36,13 @@ from .loadgen import find_wrk, run_wrk, sweep
 from .serving import Server, free_port, tenantapp_ini, write_targets
 
 USERS = 200
+SETTLE = 5  # seconds between rounds
 CONFIGS = (
     ("shaped", 2, 25, 0),
     ("shaped-1ms", 2, 25, 1),
     ("gentle", 1, 10, 0),
     ("gentle-1ms", 1, 10, 1),
+    ("slow-1ms", 1, 5, 1),
     ("capped", 2, 0, 0),
     ("in turn", 0, 0, 0),
 )
@@ -105,6 +108,7 @@ def main() -> None:
                 sweep(server.url, targets, "/users?limit=20")
                 run_wrk(wrk, server.url, quiet_file, "item", USERS, 3, 4)  # warm-up
                 for _ in range(args.repeat):  # alone and flooded in turn, on one server
+                    time.sleep(SETTLE)  # the last flood's held requests are drained first
                     alone = ask_quiet(wrk, server.url, quiet_file, seconds, **quiet_load)
                     with ThreadPoolExecutor(1) as pool:
                         flooding = pool.submit(

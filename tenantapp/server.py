@@ -17,6 +17,7 @@ waitress refuses some requests itself (a body over ``max_request_body_size``, a 
 the API's error shape, with a request id and the security headers, like every other answer.
 """
 
+import gc
 import json
 import sys
 import threading
@@ -237,6 +238,11 @@ def create_api_server(app, **kw):
 
 
 def serve(app, global_conf, **settings):
+    """pserve's server: the app is built; what it built at start-up is frozen out of the
+    garbage collector's full passes (``gc.freeze``), which would otherwise walk all of it again
+    and again while requests wait."""
+    gc.collect()
+    gc.freeze()
     port = global_conf.get("http_port")
     if port:
         host = settings.get("listen", "127.0.0.1:6543").rsplit(":", 1)[0]
