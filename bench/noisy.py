@@ -123,9 +123,11 @@ def main() -> None:
         for name, rounds in results.items():  # medians: one hiccup of the machine is not a round
             alone = statistics.median(a for a, _ in rounds)
             noisy = statistics.median(n for _, n in rounds)
+            ratio = statistics.median(n / a for a, n in rounds)
             print(
                 f"{name:>10}: over {len(rounds)} rounds, median quiet p99 alone {alone:.1f} ms,"
-                f" with the flood {noisy:.1f} ms: x{noisy / alone:.2f}",
+                f" with the flood {noisy:.1f} ms: x{noisy / alone:.2f}; median of the rounds'"
+                f" ratios x{ratio:.2f}",
                 flush=True,
             )
 
