@@ -33,6 +33,7 @@ tests_require = [
     "ruff>=0.6",
     "dnslib>=0.9.24",  # a real DNS server the custom-domain tests control
     "openapi-spec-validator>=0.7",
+    "schemathesis>=4.0",  # .ci/api-fuzz: the API against its description, on a live server
 ]
 
 bench_require = [  # python -m bench.serving: the floor's pool and the chart

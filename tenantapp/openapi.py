@@ -13,6 +13,7 @@ from html import escape
 from pydantic import BaseModel
 from pyramid.response import Response
 from pyramid.security import NO_PERMISSION_REQUIRED
+from pyramid.settings import asbool
 from pyramid.view import view_config
 
 from .audit.resources import AuditLog
@@ -23,6 +24,7 @@ from .identity.resources import Tokens
 from .identity.views import Login
 from .interfaces import ISettingsCatalog, service
 from .metrics.resources import Metrics
+from .pagination import MAX_ID, MAX_LIMIT
 from .platform.resources import ManagedTenant, ManagedTenants, Readiness, Stats
 from .platform.views import TenantCreate, TenantMove
 from .resources import Root, Tenant
@@ -33,13 +35,26 @@ from .users.schemas import PasswordChange, RoleChange, UserCreate, UserUpdate
 
 SPEC_KEY = "tenantapp.openapi"
 TENANT = {"name": "tenant", "in": "path", "required": True, "schema": {"type": "string"}}
-USER_ID = {"name": "user_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+USER_ID = {
+    "name": "user_id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+}
 SLUG = {"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}}
 FIELD = {"name": "field", "in": "path", "required": True, "schema": {"type": "string"}}
 DOMAIN = {"name": "domain", "in": "path", "required": True, "schema": {"type": "string"}}
 PAGE = [
-    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1}},
-    {"name": "after", "in": "query", "schema": {"type": "integer"}},
+    {
+        "name": "limit",
+        "in": "query",
+        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT},
+    },
+    {
+        "name": "after",
+        "in": "query",
+        "schema": {"type": "integer", "minimum": 0, "maximum": MAX_ID},
+    },
 ]
 
 
@@ -54,20 +69,49 @@ class Operation:
     body: type[BaseModel] | str | None = None  # a model, or the catalog's model by attribute
     auth: str | None = "tenant"  # "tenant", "operator" or None
     params: tuple = ()
-    errors: tuple[int, ...] = (400, 401, 403, 404)
+    errors: tuple[int, ...] | None = None  # None: what any operation of its kind may answer
+    content: str = "application/json"
+    setting: str | None = None  # described only when this setting is on
+
+    def offered(self, settings) -> bool:
+        return self.setting is None or asbool(settings.get(self.setting))
+
+    def statuses(self) -> tuple[int, ...]:
+        if self.errors is not None:
+            return self.errors
+        found = [400, 403, 404, 503]
+        if self.auth is not None:
+            found += [401, 429]
+        if self.method != "GET" or self.auth == "operator":
+            found.append(409)  # a taken email, the last owner, an archived tenant, …
+        if self.body is not None:
+            found += [413, 415]
+        return tuple(sorted(found))
 
 
 USERS = "/{tenant}/users"
 USER = "/{tenant}/users/{user_id}"
 MANAGED = "/-/tenants/{slug}"
+CUSTOM_DOMAINS = "tenantapp.custom_domains"
 OPERATIONS = (
-    Operation(Root, "", "GET", "/", "What this server is", auth=None, errors=()),
+    Operation(Root, "", "GET", "/", "What this server is", auth=None, errors=(503,)),
     Operation(Readiness, "", "GET", "/-/ready", "Ready to serve (503 until migrated)", auth=None),
     Operation(
         DomainCheck, "", "GET", "/-/domain-check", "May a TLS proxy get a certificate?", auth=None
     ),
     Operation(Tenant, "", "GET", "/{tenant}", "The tenant", params=(TENANT,)),
-    Operation(Tokens, "", "POST", "/{tenant}/tokens", "Log in", 201, Login, None, (TENANT,)),
+    Operation(
+        Tokens,
+        "",
+        "POST",
+        "/{tenant}/tokens",
+        "Log in",
+        201,
+        Login,
+        None,
+        (TENANT,),
+        (400, 401, 403, 404, 413, 415, 429, 503),
+    ),
     Operation(Tokens, "", "DELETE", "/{tenant}/tokens", "Log out", 204, params=(TENANT,)),
     Operation(Users, "", "GET", USERS, "List users", params=(TENANT, *PAGE)),
     Operation(Users, "", "POST", USERS, "Add a user", 201, UserCreate, params=(TENANT,)),
@@ -246,6 +290,7 @@ OPERATIONS = (
         "Custom domains",
         auth="operator",
         params=(SLUG,),
+        setting=CUSTOM_DOMAINS,
     ),
     Operation(
         ManagedDomains,
@@ -257,6 +302,7 @@ OPERATIONS = (
         DomainClaim,
         "operator",
         (SLUG,),
+        setting=CUSTOM_DOMAINS,
     ),
     Operation(
         ManagedDomain,
@@ -266,6 +312,7 @@ OPERATIONS = (
         "A domain",
         auth="operator",
         params=(SLUG, DOMAIN),
+        setting=CUSTOM_DOMAINS,
     ),
     Operation(
         ManagedDomain,
@@ -276,6 +323,7 @@ OPERATIONS = (
         204,
         auth="operator",
         params=(SLUG, DOMAIN),
+        setting=CUSTOM_DOMAINS,
     ),
     Operation(
         ManagedDomain,
@@ -285,8 +333,17 @@ OPERATIONS = (
         "Verify by DNS TXT",
         auth="operator",
         params=(SLUG, DOMAIN),
+        setting=CUSTOM_DOMAINS,
     ),
-    Operation(Metrics, "", "GET", "/-/metrics", "Prometheus metrics", auth="operator"),
+    Operation(
+        Metrics,
+        "",
+        "GET",
+        "/-/metrics",
+        "Prometheus metrics",
+        auth="operator",
+        content="text/plain",
+    ),
     Operation(Stats, "", "GET", "/-/stats", "This process's caches and pools", auth="operator"),
 )
 DESCRIBED_ELSEWHERE = {(Root, "openapi.json", "GET"), (Root, "openapi.html", "GET")}
@@ -308,6 +365,11 @@ REASONS = {
     401: "No valid token",
     403: "Not allowed",
     404: "No such resource (or not yours to know of)",
+    409: "Conflicts with what is there (a taken email, the last owner, …)",
+    413: "Body too large",
+    415: "The body must be JSON (Content-Type: application/json)",
+    429: "Too many requests: Retry-After says when to ask again",
+    503: "Cannot serve now (a move, a migration, the database): Retry-After says when",
 }
 
 
@@ -316,6 +378,8 @@ def build(registry) -> dict:
     schemas = {"Error": ERROR}
     paths: dict = {}
     for op in OPERATIONS:
+        if not op.offered(registry.settings):
+            continue
         model = getattr(catalog, op.body) if isinstance(op.body, str) else op.body
         operation = {
             "summary": op.summary,
@@ -370,10 +434,8 @@ def _responses(op: Operation) -> dict:
     error = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
     responses = {str(op.status): {"description": REASONS[op.status]}}
     if op.status != 204:
-        responses[str(op.status)]["content"] = {"application/json": {"schema": {}}}
-    for status in op.errors:
-        if status == 401 and op.auth is None:
-            continue
+        responses[str(op.status)]["content"] = {op.content: {"schema": {}}}
+    for status in op.statuses():
         responses[str(status)] = {"description": REASONS[status], **error}
     return responses
 

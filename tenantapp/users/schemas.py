@@ -29,6 +29,8 @@ class UserCreate(_Input):
 class UserUpdate(_Input):
     """Fields left out stay as they are; null is not a value for either."""
 
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"minProperties": 1})
+
     email: Email = None
     name: Name = None
     custom: dict = None  # the fields named change; null removes one
