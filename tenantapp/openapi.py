@@ -347,6 +347,73 @@ OPERATIONS = (
     Operation(Stats, "", "GET", "/-/stats", "This process's caches and pools", auth="operator"),
 )
 DESCRIBED_ELSEWHERE = {(Root, "openapi.json", "GET"), (Root, "openapi.html", "GET")}
+NULLABLE_STRING = {"type": ["string", "null"]}
+USER_SCHEMA = {
+    "type": "object",
+    "required": ["id", "email", "name", "role", "custom", "created_at", "updated_at"],
+    "properties": {
+        "id": {"type": "integer"},
+        "email": {"type": "string"},
+        "name": {"type": "string"},
+        "role": {"enum": ["owner", "admin", "member"]},
+        "custom": {"type": "object", "description": "the tenant's custom fields' values"},
+        "created_at": {"type": "string", "format": "date-time"},
+        "updated_at": {"type": "string", "format": "date-time"},
+    },
+}
+AUDIT_ENTRY_SCHEMA = {
+    "type": "object",
+    "required": ["id", "occurred_at", "actor", "action", "target", "request_id", "detail"],
+    "properties": {
+        "id": {"type": "integer"},
+        "occurred_at": {"type": "string", "format": "date-time"},
+        "actor": {"type": "string"},
+        "action": {"type": "string"},
+        "target": NULLABLE_STRING,
+        "request_id": NULLABLE_STRING,
+        "client_request_id": NULLABLE_STRING,
+        "detail": {"type": ["object", "null"]},
+    },
+}
+TOKEN_SCHEMA = {
+    "type": "object",
+    "required": ["token", "token_type", "expires_at", "user"],
+    "properties": {
+        "token": {"type": "string"},
+        "token_type": {"const": "Bearer"},
+        "expires_at": {"type": "string", "format": "date-time"},
+        "user": {"$ref": "#/components/schemas/User"},
+    },
+}
+
+
+def page_of(ref: str) -> dict:
+    return {
+        "type": "object",
+        "required": ["items", "limit", "next"],
+        "properties": {
+            "items": {"type": "array", "items": {"$ref": ref}},
+            "limit": {"type": "integer"},
+            "next": NULLABLE_STRING,
+        },
+    }
+
+
+USER_REF = {"$ref": "#/components/schemas/User"}
+RETURNS = {  # the success bodies described so far, by operation
+    (Users, "", "GET"): page_of("#/components/schemas/User"),
+    (Users, "", "POST"): USER_REF,
+    (UserResource, "", "GET"): USER_REF,
+    (UserResource, "", "PATCH"): USER_REF,
+    (UserResource, "role", "PUT"): USER_REF,
+    (UserResource, "invitation", "POST"): {
+        "type": "object",
+        "required": ["user", "status"],
+        "properties": {"user": {"type": "integer"}, "status": {"const": "queued"}},
+    },
+    (Tokens, "", "POST"): {"$ref": "#/components/schemas/Token"},
+    (AuditLog, "", "GET"): page_of("#/components/schemas/AuditEntry"),
+}
 ERROR = {
     "type": "object",
     "required": ["error", "message"],
@@ -375,7 +442,12 @@ REASONS = {
 
 def build(registry) -> dict:
     catalog = service(registry, ISettingsCatalog)
-    schemas = {"Error": ERROR}
+    schemas = {
+        "Error": ERROR,
+        "User": USER_SCHEMA,
+        "AuditEntry": AUDIT_ENTRY_SCHEMA,
+        "Token": TOKEN_SCHEMA,
+    }
     paths: dict = {}
     for op in OPERATIONS:
         if not op.offered(registry.settings):
@@ -434,7 +506,8 @@ def _responses(op: Operation) -> dict:
     error = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
     responses = {str(op.status): {"description": REASONS[op.status]}}
     if op.status != 204:
-        responses[str(op.status)]["content"] = {op.content: {"schema": {}}}
+        returned = RETURNS.get((op.context, op.name, op.method), {})
+        responses[str(op.status)]["content"] = {op.content: {"schema": returned}}
     for status in op.statuses():
         responses[str(status)] = {"description": REASONS[status], **error}
     return responses
