@@ -399,7 +399,38 @@ def page_of(ref: str) -> dict:
     }
 
 
+TENANT_SCHEMA = {
+    "type": "object",
+    "required": ["id", "slug", "name", "status", "mode", "server", "revision", "schema"],
+    "properties": {
+        "id": {"type": "integer"},
+        "slug": {"type": "string"},
+        "name": {"type": "string"},
+        "status": {"enum": ["active", "suspended", "deleted"]},
+        "mode": {"enum": ["schema", "shared", "database"]},
+        "server": {"type": "string"},
+        "revision": NULLABLE_STRING,
+        "schema": {"type": "string"},
+        "size_bytes": {"type": ["integer", "null"]},
+        "migration": {"type": "object"},
+    },
+}
+DESCRIBED_SETTINGS = {
+    "type": "object",
+    "required": ["settings", "flags"],
+    "properties": {
+        "settings": {
+            "type": "object",
+            "additionalProperties": {
+                "type": "object",
+                "required": ["type", "default", "override", "value", "owner_editable"],
+            },
+        },
+        "flags": {"type": "object"},
+    },
+}
 USER_REF = {"$ref": "#/components/schemas/User"}
+TENANT_REF = {"$ref": "#/components/schemas/Tenant"}
 RETURNS = {  # the success bodies described so far, by operation
     (Users, "", "GET"): page_of("#/components/schemas/User"),
     (Users, "", "POST"): USER_REF,
@@ -413,6 +444,36 @@ RETURNS = {  # the success bodies described so far, by operation
     },
     (Tokens, "", "POST"): {"$ref": "#/components/schemas/Token"},
     (AuditLog, "", "GET"): page_of("#/components/schemas/AuditEntry"),
+    (ManagedTenants, "", "GET"): {
+        "type": "object",
+        "required": ["items"],
+        "properties": {"items": {"type": "array", "items": TENANT_REF}},
+    },
+    (ManagedTenants, "", "POST"): TENANT_REF,
+    (ManagedTenant, "", "GET"): TENANT_REF,
+    (ManagedTenant, "suspend", "POST"): TENANT_REF,
+    (ManagedTenant, "resume", "POST"): TENANT_REF,
+    (ManagedTenant, "restore", "POST"): TENANT_REF,
+    (ManagedTenant, "settings", "GET"): DESCRIBED_SETTINGS,
+    (ManagedTenant, "settings", "PATCH"): DESCRIBED_SETTINGS,
+    (ManagedTenant, "usage", "GET"): {
+        "type": "object",
+        "required": ["items"],
+        "properties": {
+            "items": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["day", "requests", "errors", "db_ms", "rows", "bytes"],
+                },
+            }
+        },
+    },
+    (ManagedTenant, "impersonation", "POST"): {
+        "type": "object",
+        "required": ["token", "token_type", "expires_at", "user", "operator"],
+        "properties": {"user": USER_REF, "operator": {"type": "string"}},
+    },
 }
 ERROR = {
     "type": "object",
@@ -447,6 +508,7 @@ def build(registry) -> dict:
         "User": USER_SCHEMA,
         "AuditEntry": AUDIT_ENTRY_SCHEMA,
         "Token": TOKEN_SCHEMA,
+        "Tenant": TENANT_SCHEMA,
     }
     paths: dict = {}
     for op in OPERATIONS:
