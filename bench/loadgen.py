@@ -26,6 +26,9 @@ def find_wrk() -> str:
     return found
 
 
+WRK_CPUS_ENV = "BENCH_WRK_CPUS"  # e.g. "1": run wrk there (taskset); see bench.noisy --pin
+
+
 def run_wrk(
     wrk: str,
     url: str,
@@ -40,6 +43,9 @@ def run_wrk(
     """One wrk run; any non-2xx answer (unless ``refusals_ok``: a flood expects 429/503) or
     socket error fails the benchmark. ``delay_ms`` paces each connection (``users.lua``)."""
     argv = [wrk, "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "-s", str(LUA)]
+    cpus = os.environ.get(WRK_CPUS_ENV)
+    if cpus:  # the load generators on CPUs of their own, off the server's
+        argv = ["taskset", "-c", cpus, *argv]
     done = subprocess.run(
         [*argv, url, "--", str(targets), kind, str(max_id)],
         capture_output=True,

@@ -1,6 +1,10 @@
 """Noisy neighbour: does one tenant flooding the server raise the others' p99?
 
     python -m bench.noisy [--quick] [--database-url URL] [--pace-ms MS] [--quiet-connections N]
+                          [--repeat N] [--pin] [--configs NAME,...]
+
+The README's figure: ``--pin --pace-ms 50 --quiet-connections 4 --seconds 10 --repeat 5
+--configs "gentle-1ms,in turn"``.
 
 101 tenants on one tenantapp process (waitress, 8 threads). ``wrk`` asks the 100 quiet tenants
 for single users at a steady 4 connections, alone and then while a second ``wrk`` floods the
@@ -32,7 +36,7 @@ from sqlalchemy import create_engine
 
 from .database import throwaway_database
 from .dataset import make_tenants
-from .loadgen import find_wrk, run_wrk, sweep
+from .loadgen import WRK_CPUS_ENV, find_wrk, run_wrk, sweep
 from .serving import Server, free_port, tenantapp_ini, write_targets
 
 USERS = 200
@@ -66,10 +70,18 @@ def main() -> None:
     parser.add_argument("--quiet-connections", type=int, default=4)
     parser.add_argument("--repeat", type=int, default=1, help="rounds per server (median)")
     parser.add_argument(
+        "--pin",
+        action="store_true",
+        help="the server and PostgreSQL on CPU 0, the load generators on CPU 1 (taskset)",
+    )
+    parser.add_argument(
         "--configs", default="shaped,capped,in turn", help="which servers, comma-separated"
     )
     args = parser.parse_args()
     quiet_load = {"connections": args.quiet_connections, "delay_ms": args.pace_ms}
+    if args.pin:  # this process starts PostgreSQL and the server: they inherit CPU 0
+        os.sched_setaffinity(0, {0})
+        os.environ[WRK_CPUS_ENV] = "1"
     configs = [c for c in CONFIGS if c[0] in args.configs.split(",")]
     seconds = args.seconds or (5 if args.quick else 15)
     wrk = find_wrk()
