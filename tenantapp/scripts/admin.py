@@ -2,17 +2,13 @@
 
 import argparse
 import json
-import logging
 import shutil
 import sys
 
 from pydantic import ValidationError
-from pyramid.exceptions import ConfigurationError
 from pyramid.paster import get_appsettings, setup_logging
-from sqlalchemy.exc import SQLAlchemyError
 
 from .. import configure
-from ..errors import database_unavailable
 from ..interfaces import ISettingsCatalog, ITenancy, service
 from ..tenancy import migrating, moving, provisioning, transfer
 from ..tenancy.models import MODES
@@ -22,8 +18,9 @@ from ..tenancy.slugs import InvalidSlug
 from ..tenant_settings.catalog import changes
 from ..tenant_settings.overrides import update_overrides
 from ..validation import field_errors
+from . import fail, one_line_errors
 
-log = logging.getLogger(__name__)
+PROG = "tenantapp-admin"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -286,30 +283,16 @@ def run(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Errors are one line on stderr and exit status 1: a message, never a traceback."""
     args = build_parser().parse_args(argv)
-    try:
+
+    def go() -> int:
         setup_logging(args.config_uri)
         return run(args)
-    except (provisioning.ProvisioningError, InvalidSlug, ConfigurationError) as error:
-        return _fail(str(error))
-    except FileNotFoundError as error:
-        return _fail(f"no such file: {error.filename}")
-    except SQLAlchemyError as error:
-        detail = _first_line(getattr(error, "orig", None) or error)
-        if database_unavailable(error):
-            return _fail(f"cannot reach the database: {detail}")
-        return _fail(f"database error: {detail}")
-    except Exception as error:  # anything else: still one line, the traceback in the debug log
-        log.debug("tenantapp-admin failed", exc_info=True)
-        return _fail(f"{type(error).__name__}: {_first_line(error)}")
 
-
-def _first_line(error: object) -> str:
-    return next(iter(str(error).strip().splitlines()), "")
+    return one_line_errors(PROG, go, (provisioning.ProvisioningError, InvalidSlug))
 
 
 def _fail(message: str) -> int:
-    print(f"tenantapp-admin: {message}", file=sys.stderr)
-    return 1
+    return fail(PROG, message)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from pyramid.paster import get_appsettings, setup_logging
 
 from .. import configure
 from ..interfaces import IJobQueue, service
+from . import one_line_errors
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +34,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Errors are one line on stderr and exit status 1, as ``tenantapp-admin``'s."""
     args = build_parser().parse_args(argv)
+    return one_line_errors("tenantapp-worker", lambda: work(args))
+
+
+def work(args) -> int:
     setup_logging(args.config_uri)
     settings = get_appsettings(args.config_uri)
     registry = configure(dict(settings)).registry

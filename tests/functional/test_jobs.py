@@ -332,3 +332,15 @@ def test_tenantapp_worker_runs_the_queue_from_the_ini(config_uri, testapp, tenan
     )
     assert done.returncode == 0, done.stderr
     assert any(a[0] == "invitation.sent" for a in audit_actions(testapp, tenant))
+
+
+def test_tenantapp_worker_fails_in_one_line(tmp_path):
+    done = subprocess.run(  # noqa: S603 - our own interpreter and module
+        [sys.executable, "-m", "tenantapp.scripts.worker", str(tmp_path / "missing.ini"), "--once"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert done.stderr.startswith("tenantapp-worker: ")
+    assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
