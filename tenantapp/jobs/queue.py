@@ -37,6 +37,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.sql import func
 
 from ..database import SAFE_METHODS, tenant_session
+from ..interfaces import ISettingsCatalog, service
 from ..tenancy.directory import TenantEntry
 from ..tenancy.registry import active_tenants
 from .models import JobTicket
@@ -134,10 +135,13 @@ class JobQueue:
         ticket = JobTicket(task=task, args=args)
         request.dbsession.add(ticket)
         request.dbsession.flush()
-        pending = request.environ.get("tenantapp.job_tickets")
-        if pending is None:
-            pending = request.environ["tenantapp.job_tickets"] = []
-            request.tm.get().addAfterCommitHook(self._after_commit, (tenant.record, pending))
+        transaction = request.tm.get()  # per attempt: a retried request has a new one
+        try:
+            pending = transaction.data(self)
+        except KeyError:
+            pending = []
+            transaction.set_data(self, pending)
+            transaction.addAfterCommitHook(self._after_commit, (tenant.record, pending))
         pending.append((ticket.id, task, args))
         return ticket.id
 
@@ -171,8 +175,6 @@ class JobQueue:
         )
 
     def _cap(self, entry: TenantEntry) -> int:
-        from ..interfaces import ISettingsCatalog, service
-
         return service(self.registry, ISettingsCatalog).values(entry)["quota_jobs_at_once"]
 
     def relay(self, entry: TenantEntry, pending: list) -> None:

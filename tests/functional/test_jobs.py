@@ -344,3 +344,16 @@ def test_tenantapp_worker_fails_in_one_line(tmp_path):
     assert done.returncode == 1
     assert done.stderr.startswith("tenantapp-worker: ")
     assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_a_retried_request_relays_what_its_last_attempt_deferred(app, engine, tenancy, tenant):
+    with tenant_request(app, tenant.slug) as request:  # as pyramid_retry runs a request again
+        request.tm.begin()
+        request.defer("users.invite", user_id=1, invited_by="user:1")
+        request.tm.abort()  # e.g. a serialization failure
+        request.tm.begin()
+        request.defer("users.invite", user_id=1, invited_by="user:1")
+        request.tm.commit()
+    [ticket] = tickets_of(tenancy, tenant)
+    assert ticket.relayed_at is not None
+    assert len(jobs_of(engine, tenant)) == 1
