@@ -45,6 +45,13 @@ class Conflict(APIError):
     code = "conflict"
 
 
+class NotFound(APIError):
+    """A thing the client named (a tenant, a user, a domain) that is not there."""
+
+    status = 404
+    code = "not_found"
+
+
 class NotReady(APIError):
     """The database is there but not migrated: nothing can be served until it is."""
 

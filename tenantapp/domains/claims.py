@@ -6,7 +6,7 @@ from datetime import datetime
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from ..errors import APIError, Conflict, InvalidInput
+from ..errors import APIError, Conflict, InvalidInput, NotFound
 from ..tenancy.lifecycle import Tenancy
 from ..tenancy.models import TenantDomain
 from ..tenancy.provisioning import find_row
@@ -19,11 +19,6 @@ domains = TenantDomain.__table__
 class NotVerified(APIError):
     status = 409
     code = "not_verified"
-
-
-class UnknownDomain(APIError):
-    status = 404
-    code = "not_found"
 
 
 class DnsUnavailable(APIError):
@@ -90,7 +85,7 @@ def _claimed(registry, slug: str, domain: str):
         select(domains).where(domains.c.domain == domain, domains.c.tenant_id == entry.id)
     ).first()
     if row is None:
-        raise UnknownDomain(f"tenant {slug!r} has not claimed {domain!r}")
+        raise NotFound(f"tenant {slug!r} has not claimed {domain!r}")
     return row
 
 

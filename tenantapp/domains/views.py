@@ -7,7 +7,7 @@ from pyramid.httpexceptions import HTTPNoContent
 from pyramid.security import NO_PERMISSION_REQUIRED
 from pyramid.view import view_config
 
-from ..errors import error_body
+from ..errors import NotFound, error_body
 from ..interfaces import IHostResolver, ITenantDirectory, service
 from ..validation import query_params, validated_body
 from . import claims
@@ -42,7 +42,7 @@ def show_domain(context: ManagedDomain, request):
     for item in claims.listed(context.tenancy, context.slug):
         if item["domain"] == context.domain:
             return item
-    raise claims.UnknownDomain(f"tenant {context.slug!r} has not claimed {context.domain!r}")
+    raise NotFound(f"tenant {context.slug!r} has not claimed {context.domain!r}")
 
 
 @view_config(

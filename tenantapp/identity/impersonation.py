@@ -17,7 +17,7 @@ from pyramid.view import view_config
 
 from ..audit.models import AuditEntry
 from ..database import tenant_session
-from ..errors import APIError
+from ..errors import APIError, NotFound
 from ..interfaces import ISettingsCatalog, service
 from ..platform.resources import ManagedTenant
 from ..tenancy.registry import find_tenant
@@ -34,11 +34,6 @@ MAX_MINUTES = 60
 class ImpersonationForbidden(APIError):
     status = 403
     code = "impersonation_forbidden"
-
-
-class UnknownUser(APIError):
-    status = 404
-    code = "not_found"
 
 
 class ImpersonationRequest(BaseModel):
@@ -88,7 +83,7 @@ def start(request, entry, data: ImpersonationRequest) -> dict:
     try:
         user = session.get(User, data.user_id)
         if user is None:
-            raise UnknownUser(f"tenant {entry.slug!r} has no user {data.user_id}")
+            raise NotFound(f"tenant {entry.slug!r} has no user {data.user_id}")
         token, _ = issue_token(session, user, expires_at, impersonated_by=operator)
         session.add(
             AuditEntry(
@@ -127,7 +122,7 @@ def impersonate(context: ManagedTenant, request):
     data = validated_body(request, ImpersonationRequest)
     entry = find_tenant(context.tenancy.registry, context.info.slug)
     if entry is None:
-        raise UnknownUser(f"no tenant {context.info.slug!r}")
+        raise NotFound(f"no tenant {context.info.slug!r}")
     body = start(request, entry, data)
     request.response.status_int = 201
     return body
