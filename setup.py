@@ -24,6 +24,7 @@ requires = [
     "prometheus-client>=0.20",
     "procrastinate>=3.10",
     "psycopg-pool>=3.2",
+    "pyramid_jinja2>=2.10",  # the web console's pages
 ]
 
 tests_require = [
@@ -34,6 +35,7 @@ tests_require = [
     "dnslib>=0.9.24",  # a real DNS server the custom-domain tests control
     "openapi-spec-validator>=0.7",
     "schemathesis>=4.0",  # .ci/api-fuzz: the API against its description, on a live server
+    "playwright>=1.50",  # the web console in Debian's chromium (no browser download)
 ]
 
 bench_require = [  # python -m bench.serving: the floor's pool and the chart
@@ -51,7 +53,10 @@ setup(
     # tenantapp only (bench/ and tests/ stay out), with its migrations (tenantapp/alembic: the
     # version directories are namespace packages, so their scripts ship as modules do)
     packages=find_namespace_packages(include=["tenantapp", "tenantapp.*"]),
-    package_data={"tenantapp.alembic": ["alembic.ini", "script.py.mako"]},
+    package_data={
+        "tenantapp.alembic": ["alembic.ini", "script.py.mako"],
+        "tenantapp.console": ["templates/*.jinja2", "static/*"],
+    },
     include_package_data=True,
     zip_safe=False,
     install_requires=requires,

@@ -21,6 +21,7 @@ def configure(settings: dict) -> Configurator:
     config.include(".validation")
     config.include(".hardening")
     config.include(".resources")
+    config.include(".console")
     config.scan(".views")
     config.scan(".users.views")
     config.scan(".users.custom_views")

@@ -11,6 +11,11 @@ class IPlatform(Interface):
     """The operator API under ``/-/``, which can never be a tenant slug."""
 
 
+class IConsole(Interface):
+    """The web console's pages (``/{tenant}/console``, ``/-/console``): the only place the
+    console's cookie is taken as a credential, and where every change needs a CSRF token."""
+
+
 class IServers(Interface):
     """The PostgreSQL servers tenants are placed on, by name, each with one bounded pool."""
 

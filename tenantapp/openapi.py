@@ -20,13 +20,13 @@ from .audit.resources import AuditLog
 from .domains.resources import DomainCheck, ManagedDomain, ManagedDomains
 from .domains.views import DomainClaim
 from .identity.impersonation import ImpersonationRequest
+from .identity.login import Login
 from .identity.resources import Tokens
-from .identity.views import Login
 from .interfaces import ISettingsCatalog, service
 from .metrics.resources import Metrics
 from .pagination import MAX_ID, MAX_LIMIT
+from .platform.actions import TenantCreate, TenantMove
 from .platform.resources import ManagedTenant, ManagedTenants, Readiness, Stats
-from .platform.views import TenantCreate, TenantMove
 from .resources import Root, Tenant
 from .tenant_settings.resources import TenantSettings
 from .users.custom import FieldDefinition

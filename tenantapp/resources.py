@@ -1,4 +1,5 @@
-"""The traversal tree: ``/`` → ``Tenant`` (first segment) → ``users`` | ``tokens`` | ``audit``.
+"""The traversal tree: ``/`` → ``Tenant`` (first segment) → ``users`` | ``tokens`` | ``audit`` |
+``settings`` | ``fields`` | ``console`` (the web console's pages).
 
 The root factory's ``__getitem__`` is the only place a tenant is resolved: it sets
 ``request.tenant``, and ``request.dbsession`` (``tenantapp.database``) is the only place a
@@ -12,6 +13,7 @@ from pyramid.authorization import ALL_PERMISSIONS, DENY_ALL, Allow
 from pyramid.traversal import ResourceURL
 
 from .audit.resources import AuditLog
+from .console.resources import TenantConsole
 from .domains.resolution import VHM_ROOT
 from .errors import APIError
 from .identity.resources import Tokens
@@ -73,6 +75,7 @@ class Tenant:
             "audit": AuditLog(self),
             "settings": TenantSettings(self),
             "fields": CustomFields(self, request),
+            "console": TenantConsole(self),
         }
 
     def __acl__(self):

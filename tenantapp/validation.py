@@ -77,10 +77,26 @@ def validated_body(request, model: type[M]) -> M:
         raise InvalidInput("request body is not valid JSON") from None
     if not isinstance(data, dict):
         raise InvalidInput("request body must be a JSON object")
+    return validated(model, data)
+
+
+def validated(model: type[M], data: dict, strict: bool | None = None) -> M:
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, strict=strict)
     except ValidationError as error:
         raise InvalidInput("invalid fields", field_errors(error)) from None
+
+
+def form_fields(request) -> dict[str, str]:
+    """A console form's fields, its CSRF token and blank ones left out, read within the body
+    limit the JSON API has. Validate them with ``validated(model, fields, strict=False)``: the
+    API's own input model, taking text for numbers and booleans as a form sends them."""
+    _read_limited(request)
+    return {
+        name: value
+        for name, value in request.POST.items()
+        if name != "csrf_token" and value.strip() != ""
+    }
 
 
 def includeme(config):

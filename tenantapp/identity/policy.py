@@ -16,12 +16,14 @@ from pyramid.request import RequestLocalCache
 from pyramid.traversal import find_interface
 
 from ..caching import PlaceListeners
-from ..interfaces import IPlatform, ITenantStore, service
+from ..interfaces import IConsole, IPlatform, ITenantStore, service
 from ..tenancy.binding import bound_scope
 from .impersonation import impersonating
 from .tokens import CHANNEL, digest, token_owner
 
 OPERATOR = "operator"
+CONSOLE_COOKIE = "tenantapp_console"
+MAX_TOKEN = 200
 
 
 @dataclass(frozen=True)
@@ -42,9 +44,17 @@ class Identity:
 def bearer_token(request) -> str | None:
     scheme, _, value = request.headers.get("Authorization", "").partition(" ")
     value = value.strip()
-    if scheme.lower() != "bearer" or not value or len(value) > 200:
+    if scheme.lower() != "bearer" or not value or len(value) > MAX_TOKEN:
         return None
     return value
+
+
+def console_token(request) -> str | None:
+    """The console's cookie, on console pages only (see the module's docstring)."""
+    if find_interface(getattr(request, "context", None), IConsole) is None:
+        return None
+    value = request.cookies.get(CONSOLE_COOKIE, "")
+    return value if 0 < len(value) <= MAX_TOKEN else None
 
 
 class TenantSecurityPolicy:
@@ -55,7 +65,7 @@ class TenantSecurityPolicy:
         self.cache = RequestLocalCache(self._load_identity)
 
     def _load_identity(self, request) -> Identity | None:
-        token = bearer_token(request)
+        token = bearer_token(request) or console_token(request)
         if token is None:
             return None
         tenant = request.tenant
@@ -74,11 +84,15 @@ class TenantSecurityPolicy:
             return identity
         if (
             find_interface(request.context, IPlatform) is not None
-            and self.operator_token
-            and hmac.compare_digest(token.encode(), self.operator_token.encode())
+            and self.is_operator_token(token)
         ):
             return Identity(OPERATOR, (OPERATOR,))
         return None
+
+    def is_operator_token(self, token: str) -> bool:
+        return bool(self.operator_token) and hmac.compare_digest(
+            token.encode(), self.operator_token.encode()
+        )
 
     def identity(self, request) -> Identity | None:
         """None (and not remembered) until traversal has found a tenant or the platform: only

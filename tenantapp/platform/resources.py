@@ -3,6 +3,7 @@
 from pyramid.authorization import ALL_PERMISSIONS, DENY_ALL, Allow
 from zope.interface import implementer
 
+from ..console.resources import OperatorConsole
 from ..domains.resources import DomainCheck, ManagedDomains
 from ..interfaces import IPlatform, IServers, ITenancy, service
 from ..metrics.resources import Metrics
@@ -32,6 +33,7 @@ class Platform:
             tenancy = service(registry, ITenancy)
             tenants = ManagedTenants(self, tenancy, registry["custom_domains"])
             self.children.update(tenants=tenants, stats=Stats(self), metrics=Metrics(self))
+            self.children["console"] = OperatorConsole(self, tenants)
 
     def __getitem__(self, segment: str):
         return self.children[segment]

@@ -1,8 +1,5 @@
 """Operator endpoints: list, create, show, suspend, resume and delete tenants."""
 
-from typing import Annotated, Literal
-
-from pydantic import BaseModel, ConfigDict, EmailStr, StringConstraints
 from pyramid.httpexceptions import HTTPNoContent
 from pyramid.security import NO_PERMISSION_REQUIRED
 from pyramid.view import exception_view_config, view_config
@@ -10,30 +7,15 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from ..errors import (
     RETRY_AFTER_UNAVAILABLE,
-    Conflict,
-    InvalidInput,
     database_unavailable,
     error_body,
 )
 from ..identity.tokens import CHANNEL
 from ..interfaces import IDatabasePools, ITenantDirectory, service
-from ..tenancy import migrations, moving, provisioning
-from ..tenancy.servers import DEFAULT
-from ..tenancy.slugs import SLUG_RULE, is_valid_slug
-from ..validation import PlainText, query_params, validated_body
+from ..tenancy import migrations, provisioning
+from ..validation import query_params, validated_body
+from .actions import STATUS_FOR_ACTION, TenantCreate, TenantMove, create, move
 from .resources import ManagedTenant, ManagedTenants, Readiness, Stats
-
-
-class TenantCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-    slug: Annotated[str, StringConstraints(max_length=63)]
-    name: Annotated[PlainText, StringConstraints(strip_whitespace=True, max_length=200)] | None = (
-        None
-    )
-    owner_email: EmailStr | None = None
-    mode: Literal["schema", "shared", "database"] | None = None
-    server: Annotated[str, StringConstraints(max_length=63)] = DEFAULT
 
 
 @view_config(
@@ -80,24 +62,7 @@ def list_tenants(context: ManagedTenants, request):
 
 @view_config(context=ManagedTenants, request_method="POST", renderer="json", permission="operate")
 def create_tenant(context: ManagedTenants, request):
-    data = validated_body(request, TenantCreate)
-    if not is_valid_slug(data.slug):
-        raise InvalidInput("invalid tenant slug", {"slug": SLUG_RULE})
-    try:
-        info, owner = provisioning.create_tenant(
-            context.tenancy,
-            data.slug,
-            data.name,
-            data.owner_email,
-            hasher=request.registry["password_hasher"],
-            mode=data.mode,
-            server=data.server,
-        )
-    except provisioning.UnknownServer as error:
-        raise InvalidInput(str(error), {"server": "not configured"}) from None
-    except provisioning.TenantExists as error:
-        raise Conflict(str(error), {"slug": "taken"}) from None
-    info = provisioning.get_tenant(context.tenancy, info.slug)  # with its size, as GET shows it
+    info, owner = create(context.tenancy, validated_body(request, TenantCreate), request)
     body = info.as_json()
     if owner is not None:
         body["owner"] = {"email": owner.email, "password": owner.password}
@@ -111,30 +76,16 @@ def show_tenant(context: ManagedTenant, request):
     return context.info.as_json()
 
 
-class TenantMove(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-    mode: Literal["schema", "shared", "database"] | None = None
-    server: Annotated[str, StringConstraints(max_length=63)] | None = None
-
-
 @view_config(
     context=ManagedTenant, name="move", request_method="POST", renderer="json", permission="operate"
 )
 def move_tenant(context: ManagedTenant, request):
     """Move the tenant while it is served; the report says how long writes were paused."""
-    data = validated_body(request, TenantMove)
-    try:
-        report = moving.move_tenant(context.tenancy, context.info.slug, data.mode, data.server)
-    except provisioning.UnknownServer as error:
-        raise InvalidInput(str(error), {"server": "not configured"}) from None
+    report = move(context.tenancy, context.info.slug, validated_body(request, TenantMove))
     return {
         "move": report.as_json(),
         "tenant": provisioning.get_tenant(context.tenancy, context.info.slug).as_json(),
     }
-
-
-STATUS_FOR_ACTION = {"suspend": "suspended", "resume": "active"}
 
 
 @exception_view_config(provisioning.UnknownTenant, renderer="json")

@@ -1,9 +1,14 @@
 """Changing a tenant's overrides on its registry row (the row's trigger tells every process)."""
 
+from pydantic import BaseModel
+
+from .. import audit
+from ..interfaces import ITenancy, service
 from ..tenancy.directory import TenantEntry, forget_tenant
 from ..tenancy.lifecycle import Tenancy
 from ..tenancy.models import TenantRecord
 from ..tenancy.provisioning import find_row
+from .catalog import changes
 
 tenants = TenantRecord.__table__
 
@@ -36,3 +41,12 @@ def update_overrides(tenancy: Tenancy, slug: str, settings: dict, flags: dict) -
         new_settings,
         new_flags,
     )
+
+
+def change_by_owner(request, change: BaseModel) -> TenantEntry:
+    """The request's tenant's own change (``Catalog.owner_change``), in its audit log."""
+    settings, _ = changes(change)
+    tenancy = service(request.registry, ITenancy)
+    entry = update_overrides(tenancy, request.tenant.record.slug, settings, {})
+    audit.record(request, "settings.update", None, changes=settings)
+    return entry

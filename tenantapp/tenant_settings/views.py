@@ -5,14 +5,13 @@ import logging
 
 from pyramid.view import view_config
 
-from .. import audit
 from ..errors import Conflict
-from ..interfaces import ISettingsCatalog, ITenancy, service
+from ..interfaces import ISettingsCatalog, service
 from ..platform.resources import ManagedTenant
 from ..tenancy.registry import find_tenant
 from ..validation import validated_body
 from .catalog import changes
-from .overrides import update_overrides
+from .overrides import change_by_owner, update_overrides
 from .resources import TenantSettings
 
 log = logging.getLogger(__name__)
@@ -33,11 +32,7 @@ def read_settings(context: TenantSettings, request):
 def change_settings(context: TenantSettings, request):
     """The owner changes what the ini lets owners change; the change is in the audit log."""
     catalog = service(request.registry, ISettingsCatalog)
-    settings, _ = changes(validated_body(request, catalog.owner_change))
-    record = context.tenant.record
-    tenancy = service(request.registry, ITenancy)
-    entry = update_overrides(tenancy, record.slug, settings, {})
-    audit.record(request, "settings.update", None, changes=settings)
+    entry = change_by_owner(request, validated_body(request, catalog.owner_change))
     return _tenant_view(catalog, entry)
 
 

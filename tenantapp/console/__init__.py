@@ -1,0 +1,24 @@
+"""The web console: server-rendered pages (Jinja2, htmx for partial updates) for operators and
+for a tenant's owners and admins. It sits over the JSON API's resources, permissions and
+actions; only how a browser logs in (a cookie) and how forms are checked (CSRF) are its own."""
+
+STATIC = "-/static"
+
+
+def includeme(config):
+    """Imports here: resources import this package's ``resources`` while the app is assembled."""
+    from pyramid.csrf import CookieCSRFStoragePolicy
+    from pyramid.events import BeforeRender
+
+    from .pages import InConsole, on_render
+
+    config.include("pyramid_jinja2")
+    config.add_jinja2_search_path("tenantapp.console:templates", name=".jinja2")
+    config.add_static_view(STATIC, "tenantapp.console:static", cache_max_age=3600)
+    # The token double-submitted with each form; SameSite keeps it off other sites' requests.
+    config.set_csrf_storage_policy(CookieCSRFStoragePolicy(httponly=True, samesite="Strict"))
+    config.add_view_predicate("console", InConsole)
+    config.add_subscriber(on_render, BeforeRender)
+    config.scan(".tenant_views")
+    config.scan(".operator_views")
+    config.scan(".errors")

@@ -1,0 +1,235 @@
+"""The operator's console: tenants listed with their usage; created, suspended, resumed,
+moved, archived and restored; their settings and flags changed, as the operator API does."""
+
+from pyramid.httpexceptions import HTTPSeeOther
+from pyramid.interfaces import ISecurityPolicy
+from pyramid.security import NO_PERMISSION_REQUIRED
+from pyramid.view import view_config
+
+from ..errors import APIError, Conflict
+from ..interfaces import IServers, ISettingsCatalog, service
+from ..metrics.usage import usage_of
+from ..platform.actions import STATUS_FOR_ACTION, TenantCreate, TenantMove, create, move
+from ..tenancy import provisioning
+from ..tenancy.registry import find_tenant
+from ..tenant_settings.catalog import changes
+from ..tenant_settings.overrides import update_overrides
+from ..validation import form_fields, validated
+from .pages import failed, is_htmx, log_in_browser, log_out_browser, template
+from .resources import OperatorConsole, TenantPage
+
+MODES = ("schema", "shared", "database")
+USAGE_DAYS = 30
+
+
+def _tenants_page(context: OperatorConsole, request, **extra) -> dict:
+    return {
+        "console": context,
+        "tenants": [
+            {"info": info, "link": request.link(context[info.slug])}
+            for info in provisioning.list_tenants(context.tenants.tenancy)
+        ],
+        "modes": MODES,
+        "servers": [server.name for server in service(request.registry, IServers)],
+        "form": {},
+        **extra,
+    }
+
+
+@view_config(
+    context=OperatorConsole,
+    name="login",
+    request_method="GET",
+    renderer=template("operator_login.jinja2"),
+    permission=NO_PERMISSION_REQUIRED,
+)
+def login_form(context: OperatorConsole, request):
+    return {"console": context}
+
+
+@view_config(
+    context=OperatorConsole,
+    name="login",
+    request_method="POST",
+    renderer=template("operator_login.jinja2"),
+    permission=NO_PERMISSION_REQUIRED,
+    require_csrf=True,
+)
+def login(context: OperatorConsole, request):
+    """The operator token, checked as the API checks it, kept in the console's cookie."""
+    token = form_fields(request).get("token", "")
+    if not request.registry.getUtility(ISecurityPolicy).is_operator_token(token):
+        request.response.status_int = 401
+        return {"console": context, "error": "that is not the operator token", "problems": {}}
+    response = HTTPSeeOther(request.link(context))
+    log_in_browser(request, response, context, token, request.registry["token_ttl"])
+    return response
+
+
+@view_config(context=OperatorConsole, name="logout", request_method="POST", require_csrf=True)
+def logout(context: OperatorConsole, request):
+    response = HTTPSeeOther(request.link(context) + "/login")
+    log_out_browser(request, response, context)
+    return response
+
+
+@view_config(
+    context=OperatorConsole,
+    request_method="GET",
+    renderer=template("tenants.jinja2"),
+    permission="operate",
+)
+def tenants(context: OperatorConsole, request):
+    return _tenants_page(context, request)
+
+
+@view_config(
+    context=OperatorConsole,
+    request_method="POST",
+    renderer=template("tenants.jinja2"),
+    permission="operate",
+    require_csrf=True,
+)
+def create_tenant(context: OperatorConsole, request):
+    """The page again, saying what was made: a new owner's password is shown this once."""
+    fields = form_fields(request)
+    try:
+        info, owner = create(
+            context.tenants.tenancy, validated(TenantCreate, fields, strict=False), request
+        )
+    except APIError as error:
+        return _tenants_page(context, request, form=fields, **failed(request, error))
+    request.response.status_int = 201
+    return _tenants_page(context, request, created=info, owner=owner)
+
+
+def _tenant_page(context: TenantPage, request, **extra) -> dict:
+    tenancy = context.managed.tenancy
+    info = provisioning.get_tenant(tenancy, context.info.slug)
+    request.registry["usage_ledger"].flush()
+    entry = find_tenant(tenancy.registry, info.slug)  # None once archived
+    catalog = service(request.registry, ISettingsCatalog)
+    return {
+        "console": context.__parent__,
+        "page": context,
+        "info": info,
+        "usage": usage_of(tenancy.registry, info.id, USAGE_DAYS),
+        "described": catalog.describe(entry) if entry is not None else None,
+        "modes": MODES,
+        "servers": [server.name for server in service(request.registry, IServers)],
+        **extra,
+    }
+
+
+@view_config(
+    context=TenantPage,
+    request_method="GET",
+    renderer=template("tenant.jinja2"),
+    permission="operate",
+)
+def tenant(context: TenantPage, request):
+    return _tenant_page(context, request)
+
+
+@view_config(
+    context=TenantPage,
+    name="suspend",
+    request_method="POST",
+    renderer=template("tenant_row.jinja2"),
+    permission="operate",
+    require_csrf=True,
+)
+@view_config(
+    context=TenantPage,
+    name="resume",
+    request_method="POST",
+    renderer=template("tenant_row.jinja2"),
+    permission="operate",
+    require_csrf=True,
+)
+def change_status(context: TenantPage, request):
+    """htmx swaps the tenant's row in the list; without htmx, to the tenant's page."""
+    status = STATUS_FOR_ACTION[request.view_name]
+    info = provisioning.set_status(context.managed.tenancy, context.info.slug, status)
+    if not is_htmx(request):
+        return HTTPSeeOther(request.link(context))
+    return {"row": {"info": info, "link": request.link(context)}}
+
+
+@view_config(
+    context=TenantPage,
+    name="move",
+    request_method="POST",
+    renderer=template("tenant.jinja2"),
+    permission="operate",
+    require_csrf=True,
+)
+def move_tenant(context: TenantPage, request):
+    """Moved while served; the page says how long writes were paused."""
+    try:
+        report = move(
+            context.managed.tenancy,
+            context.info.slug,
+            validated(TenantMove, form_fields(request), strict=False),
+        )
+    except APIError as error:
+        return _tenant_page(context, request, **failed(request, error))
+    return _tenant_page(context, request, moved=report)
+
+
+@view_config(
+    context=TenantPage,
+    name="archive",
+    request_method="POST",
+    permission="operate",
+    require_csrf=True,
+)
+def archive_tenant(context: TenantPage, request):
+    provisioning.archive_tenant(context.managed.tenancy, context.info.slug)
+    return HTTPSeeOther(request.link(context))
+
+
+@view_config(
+    context=TenantPage,
+    name="restore",
+    request_method="POST",
+    permission="operate",
+    require_csrf=True,
+)
+def restore_tenant(context: TenantPage, request):
+    provisioning.restore_tenant(context.managed.tenancy, context.info.slug)
+    return HTTPSeeOther(request.link(context))
+
+
+@view_config(
+    context=TenantPage,
+    name="settings",
+    request_method="POST",
+    renderer=template("tenant.jinja2"),
+    permission="operate",
+    require_csrf=True,
+)
+def change_settings(context: TenantPage, request):
+    """Every declared setting and flag the form names (``setting.NAME``, ``flag.NAME``); a
+    blank one goes back to its default."""
+    catalog = service(request.registry, ISettingsCatalog)
+    given = form_fields(request)
+    change = {
+        part: {
+            name: given.get(f"{prefix}.{name}")
+            for name in specs
+            if f"{prefix}.{name}" in request.POST
+        }
+        for part, prefix, specs in (
+            ("settings", "setting", catalog.settings),
+            ("flags", "flag", catalog.flags),
+        )
+    }
+    try:
+        if find_tenant(context.managed.tenancy.registry, context.info.slug) is None:
+            raise Conflict("the tenant is archived: restore it first")
+        settings, flags = changes(validated(catalog.operator_change, change, strict=False))
+        update_overrides(context.managed.tenancy, context.info.slug, settings, flags)
+    except APIError as error:
+        return _tenant_page(context, request, **failed(request, error))
+    return HTTPSeeOther(request.link(context))

@@ -1,0 +1,82 @@
+"""What every console page shares: its content security policy, its CSRF token, the cookie it
+logs in with, and how a failed action is shown on the page."""
+
+from datetime import timedelta
+
+from pyramid.csrf import get_csrf_token
+from pyramid.traversal import find_interface
+
+from ..errors import APIError
+from ..identity.policy import CONSOLE_COOKIE
+from ..interfaces import IConsole
+
+# Scripts and styles from this server only, never inline; htmx talks to this server only.
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
+
+
+def template(name: str) -> str:
+    return f"tenantapp.console:templates/{name}"
+
+
+def in_console(request) -> bool:
+    return find_interface(getattr(request, "context", None), IConsole) is not None
+
+
+class InConsole:
+    """The ``console=True`` view predicate: the request's traversal context is a console page
+    (exception views too, whose context is the exception)."""
+
+    def __init__(self, value, config):
+        self.value = bool(value)
+
+    def text(self):
+        return f"console = {self.value}"
+
+    phash = text
+
+    def __call__(self, context, request):
+        return in_console(request) == self.value
+
+
+def on_render(event) -> None:
+    """Every page rendered from a console template: the CSRF token for its forms, the CSP."""
+    request = event.get("request")
+    if request is None or not event.get("renderer_name", "").endswith(".jinja2"):
+        return
+    event["csrf_token"] = get_csrf_token(request)
+    event["htmx"] = is_htmx(request)
+    request.response.headers["Content-Security-Policy"] = CSP
+
+
+def is_htmx(request) -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def failed(request, error: APIError) -> dict:
+    """The page (or fragment) shows the error; nothing of the failed action is kept: its
+    transaction is rolled back, and the page is read in a new one that is never committed."""
+    request.tm.abort()
+    request.tm.begin()
+    request.tm.doom()
+    request.response.status_int = error.status
+    request.response.headers.update(error.headers)
+    return {"error": error.message, "problems": error.fields or {}}
+
+
+def log_in_browser(request, response, console, token: str, ttl: timedelta) -> None:
+    response.set_cookie(
+        CONSOLE_COOKIE,
+        token,
+        max_age=int(ttl.total_seconds()),
+        path=request.resource_path(console),
+        httponly=True,
+        samesite="strict",
+        secure=request.scheme == "https",
+    )
+
+
+def log_out_browser(request, response, console) -> None:
+    response.delete_cookie(CONSOLE_COOKIE, path=request.resource_path(console))

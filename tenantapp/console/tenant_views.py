@@ -1,0 +1,322 @@
+"""A tenant's console: its owners and admins manage users, roles, settings and custom fields
+and read the audit log; members see what the API shows them. Permissions are the API's."""
+
+from pyramid.httpexceptions import HTTPSeeOther
+from pyramid.response import Response
+from pyramid.security import NO_PERMISSION_REQUIRED
+from pyramid.view import view_config
+from sqlalchemy import select
+
+from .. import audit
+from ..audit.models import AuditEntry
+from ..errors import APIError, InvalidInput
+from ..identity.login import Login, log_in
+from ..identity.tokens import revoke_token
+from ..interfaces import ISettingsCatalog, service
+from ..pagination import parse_id
+from ..tenant_settings.overrides import change_by_owner
+from ..users.actions import add_field, add_user, change_role, remove_field, remove_user
+from ..users.custom import FieldDefinition, definitions
+from ..users.models import User
+from ..users.schemas import RoleChange, UserCreate
+from ..validation import form_fields, query_params, validated
+from .pages import failed, is_htmx, log_in_browser, log_out_browser, template
+from .resources import AuditPage, FieldsPage, Row, SettingsPage, TenantConsole, UsersPage
+
+PAGE_SIZE = 50
+ROLES = ("member", "admin", "owner")
+
+
+def _cursor(request, name: str) -> int:
+    """``?after=ID`` or ``?before=ID``: where a page of rows starts (0: at the start)."""
+    raw = query_params(request).get(name)
+    if raw is None:
+        return 0
+    value = parse_id(raw)
+    if value is None:
+        raise InvalidInput("invalid query", {name: "must be a row id"})
+    return value
+
+
+@view_config(context=TenantConsole, request_method="GET", permission="view")
+def home(context: TenantConsole, request):
+    return HTTPSeeOther(request.link(context["users"]))
+
+
+@view_config(
+    context=TenantConsole,
+    name="login",
+    request_method="GET",
+    renderer=template("login.jinja2"),
+    permission=NO_PERMISSION_REQUIRED,
+)
+def login_form(context: TenantConsole, request):
+    return {"console": context, "email": ""}
+
+
+@view_config(
+    context=TenantConsole,
+    name="login",
+    request_method="POST",
+    renderer=template("login.jinja2"),
+    permission=NO_PERMISSION_REQUIRED,
+    require_csrf=True,
+)
+def login(context: TenantConsole, request):
+    """As ``POST /{tenant}/tokens`` (throttled, audited); the token goes into the cookie."""
+    fields = form_fields(request)
+    page = {"console": context, "email": fields.get("email", "")}
+    try:
+        session = log_in(request, validated(Login, fields, strict=False))
+    except APIError as error:
+        return {**page, **failed(request, error)}
+    if session is None:  # the failure is counted and audited: this transaction commits
+        request.response.status_int = 401
+        return {**page, "error": "email or password is wrong", "problems": {}}
+    token, _, _ = session
+    response = HTTPSeeOther(request.link(context["users"]))
+    log_in_browser(request, response, context, token, request.registry["token_ttl"])
+    return response
+
+
+@view_config(
+    context=TenantConsole,
+    name="logout",
+    request_method="POST",
+    permission="logout",
+    require_csrf=True,
+)
+def logout(context: TenantConsole, request):
+    revoke_token(request.dbsession, request.identity.token)
+    audit.record(request, "token.revoked", request.identity.userid)
+    response = HTTPSeeOther(request.link(context) + "/login")
+    log_out_browser(request, response, context)
+    return response
+
+
+def _user_rows(context: UsersPage, request, after: int) -> list[dict]:
+    users = request.dbsession.scalars(
+        select(User).where(User.id > after).order_by(User.id).limit(PAGE_SIZE + 1)
+    ).all()
+    return [_user_row(context, request, user) for user in users]
+
+
+def _user_row(context: UsersPage, request, user: User) -> dict:
+    row = Row(context, context.api.child(user))
+    return {
+        "user": user,
+        "link": request.link(row),
+        "can_set_role": bool(request.has_permission("set-role", row)),
+        "can_delete": bool(request.has_permission("delete", row)),
+    }
+
+
+def _users_page(context: UsersPage, request, **extra) -> dict:
+    rows = _user_rows(context, request, _cursor(request, "after"))
+    return {
+        "console": context.__parent__,
+        "page": context,
+        "rows": rows[:PAGE_SIZE],
+        "next_after": rows[PAGE_SIZE - 1]["user"].id if len(rows) > PAGE_SIZE else None,
+        "can_create": bool(request.has_permission("create", context)),
+        "roles": ROLES,
+        "form": {},
+        **extra,
+    }
+
+
+@view_config(
+    context=UsersPage, request_method="GET", renderer=template("users.jinja2"), permission="view"
+)
+def users(context: UsersPage, request):
+    return _users_page(context, request)
+
+
+@view_config(
+    context=UsersPage,
+    request_method="POST",
+    renderer=template("users.jinja2"),
+    permission="create",
+    require_csrf=True,
+)
+def create_user(context: UsersPage, request):
+    fields = form_fields(request)
+    try:
+        add_user(request, validated(UserCreate, fields, strict=False))
+    except APIError as error:
+        fields.pop("password", None)
+        return _users_page(context, request, form=fields, **failed(request, error))
+    return HTTPSeeOther(request.link(context))
+
+
+@view_config(
+    context=Row,
+    containment=UsersPage,
+    name="role",
+    request_method="POST",
+    renderer=template("user_row.jinja2"),
+    permission="set-role",
+    require_csrf=True,
+)
+def set_role(context: Row, request):
+    """htmx swaps the row for the answer; without htmx, back to the page."""
+    page = context.__parent__
+    try:
+        change_role(request, context.api.user, validated(RoleChange, form_fields(request)).role)
+    except APIError as error:
+        outcome = failed(request, error)
+    else:
+        if not is_htmx(request):
+            return HTTPSeeOther(request.link(page))
+        outcome = {}
+    return {"row": _user_row(page, request, context.api.user), "roles": ROLES, **outcome}
+
+
+@view_config(
+    context=Row,
+    containment=UsersPage,
+    name="delete",
+    request_method="POST",
+    renderer=template("user_row.jinja2"),
+    permission="delete",
+    require_csrf=True,
+)
+def delete_user(context: Row, request):
+    page = context.__parent__
+    try:
+        remove_user(request, context.api.user)
+    except APIError as error:
+        outcome = failed(request, error)
+        return {"row": _user_row(page, request, context.api.user), "roles": ROLES, **outcome}
+    if is_htmx(request):
+        return Response("")  # htmx removes the row
+    return HTTPSeeOther(request.link(page))
+
+
+def _fields_page(context: FieldsPage, request, **extra) -> dict:
+    return {
+        "console": context.__parent__,
+        "page": context,
+        "fields": [
+            {"field": field, "link": request.link(Row(context, context.api[field.name]))}
+            for field in definitions(request.dbsession)
+        ],
+        "can_configure": bool(request.has_permission("configure", context)),
+        "types": FieldDefinition.model_fields["type"].annotation.__args__,
+        "form": {},
+        **extra,
+    }
+
+
+@view_config(
+    context=FieldsPage, request_method="GET", renderer=template("fields.jinja2"), permission="view"
+)
+def fields(context: FieldsPage, request):
+    return _fields_page(context, request)
+
+
+@view_config(
+    context=FieldsPage,
+    request_method="POST",
+    renderer=template("fields.jinja2"),
+    permission="configure",
+    require_csrf=True,
+)
+def define_field(context: FieldsPage, request):
+    """Choices are written one per line or comma-separated."""
+    form = form_fields(request)
+    data = dict(form)
+    if "choices" in data:
+        data["choices"] = [c.strip() for c in data["choices"].replace("\n", ",").split(",")]
+        data["choices"] = [c for c in data["choices"] if c]
+    try:
+        add_field(request, validated(FieldDefinition, data, strict=False))
+    except APIError as error:
+        return _fields_page(context, request, form=form, **failed(request, error))
+    return HTTPSeeOther(request.link(context))
+
+
+@view_config(
+    context=Row,
+    containment=FieldsPage,
+    name="delete",
+    request_method="POST",
+    permission="configure",
+    require_csrf=True,
+)
+def delete_field(context: Row, request):
+    remove_field(request, context.api.field)
+    if is_htmx(request):
+        return Response("")
+    return HTTPSeeOther(request.link(context.__parent__))
+
+
+def _settings_page(context: SettingsPage, request, **extra) -> dict:
+    catalog = service(request.registry, ISettingsCatalog)
+    described = catalog.describe(request.tenant.record)
+    return {
+        "console": context.__parent__,
+        "page": context,
+        "settings": described["settings"],
+        "flags": described["flags"],
+        "choices": {
+            name: spec.type.__args__
+            for name, spec in catalog.settings.items()
+            if spec.kind == "choice"
+        },
+        "can_configure": bool(request.has_permission("configure", context)),
+        **extra,
+    }
+
+
+@view_config(
+    context=SettingsPage,
+    request_method="GET",
+    renderer=template("settings.jinja2"),
+    permission="view",
+)
+def settings(context: SettingsPage, request):
+    return _settings_page(context, request)
+
+
+@view_config(
+    context=SettingsPage,
+    request_method="POST",
+    renderer=template("settings.jinja2"),
+    permission="configure",
+    require_csrf=True,
+)
+def change_settings(context: SettingsPage, request):
+    """The owner-editable settings the form names; a blank one goes back to its default."""
+    catalog = service(request.registry, ISettingsCatalog)
+    given = form_fields(request)
+    names = [name for name, spec in catalog.settings.items() if spec.owner_editable]
+    change = {name: given.get(name) for name in names if name in request.POST}
+    try:
+        change_by_owner(
+            request, validated(catalog.owner_change, {"settings": change}, strict=False)
+        )
+    except APIError as error:
+        return _settings_page(context, request, **failed(request, error))
+    return HTTPSeeOther(request.link(context))
+
+
+@view_config(
+    context=AuditPage,
+    request_method="GET",
+    renderer=template("audit.jinja2"),
+    permission="view-audit",
+)
+def audit_log(context: AuditPage, request):
+    """Newest first; ``?before=ID`` pages back (htmx appends the older rows)."""
+    before = _cursor(request, "before")
+    query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(PAGE_SIZE + 1)
+    if before:
+        query = query.where(AuditEntry.id < before)
+    entries = request.dbsession.scalars(query).all()
+    return {
+        "console": context.__parent__,
+        "page": context,
+        "entries": entries[:PAGE_SIZE],
+        "next_before": entries[PAGE_SIZE - 1].id if len(entries) > PAGE_SIZE else None,
+    }

@@ -1,0 +1,100 @@
+"""What can be done to a tenant's users, for the JSON API and the console alike: each takes an
+already validated input and raises ``APIError`` for what the caller must be told."""
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from .. import audit
+from ..errors import Conflict
+from ..quotas import check_max_users, quotas
+from .custom import MAX_FIELDS, CustomField, FieldDefinition, checked_custom, field_json
+from .models import User
+from .schemas import UserCreate
+
+MAX_USERS_LOCK = 1953853283  # the advisory lock namespace of user-limit checks
+
+
+def flush_unique(request, email: str) -> None:
+    """Flush in a savepoint so a duplicate email becomes a 409, not a failed transaction."""
+    try:
+        with request.dbsession.begin_nested():
+            request.dbsession.flush()
+    except IntegrityError:
+        raise Conflict(
+            "a user with this email already exists", {"email": f"{email} is taken"}
+        ) from None
+
+
+def _within_max_users(request) -> None:
+    """The plan's user limit, counted under a per-tenant lock so that two creations at once
+    cannot both take the last place."""
+    if quotas(request)["max_users"] <= 0:
+        return
+    request.dbsession.execute(
+        select(func.pg_advisory_xact_lock(MAX_USERS_LOCK, request.tenant.record.id % 2**31))
+    )
+    check_max_users(request, request.dbsession.scalar(select(func.count()).select_from(User)))
+
+
+def _keep_an_owner(request, user: User) -> None:
+    """A tenant never loses its last owner: someone must be able to manage roles. The owners'
+    rows stay locked until the change commits, so two owners removing each other at once
+    queue here, and the second sees the first's change."""
+    if user.role != "owner":
+        return
+    owners = request.dbsession.scalars(
+        select(User.id).where(User.role == "owner").with_for_update()
+    ).all()
+    if user.id not in owners or len(owners) <= 1:
+        raise Conflict("a tenant must keep at least one owner")
+
+
+def add_user(request, data: UserCreate) -> User:
+    _within_max_users(request)
+    user = User(email=data.email, name=data.name, custom=checked_custom(request, data.custom))
+    if data.password is not None:
+        user.password_hash = request.registry["password_hasher"].hash(data.password)
+    request.dbsession.add(user)
+    flush_unique(request, data.email)
+    audit.record(request, "user.created", f"user:{user.id}", email=user.email)
+    return user
+
+
+def remove_user(request, user: User) -> None:
+    _keep_an_owner(request, user)
+    request.dbsession.delete(user)
+    request.dbsession.flush()
+    audit.record(request, "user.deleted", f"user:{user.id}", email=user.email)
+
+
+def change_role(request, user: User, role: str) -> None:
+    before = user.role
+    if role != before:
+        _keep_an_owner(request, user)
+        user.role = role
+        request.dbsession.flush()
+        audit.record(request, "user.role_changed", f"user:{user.id}", old=before, new=role)
+
+
+def add_field(request, data: FieldDefinition) -> CustomField:
+    session = request.dbsession
+    if session.get(CustomField, data.name) is not None:
+        raise Conflict(f"a custom field {data.name!r} exists", {"name": "taken"})
+    if session.scalar(select(func.count()).select_from(CustomField)) >= MAX_FIELDS:
+        raise Conflict(f"a tenant has at most {MAX_FIELDS} custom fields")
+    field = CustomField(**data.model_dump())
+    session.add(field)
+    session.flush()
+    audit.record(request, "field.created", f"field:{field.name}", **field_json(field))
+    return field
+
+
+def remove_field(request, field: CustomField) -> None:
+    """The definition and every user's value of it."""
+    name = field.name
+    session = request.dbsession
+    session.execute(
+        update(User).where(User.custom.has_key(name)).values(custom=User.custom.op("-")(name))
+    )
+    session.delete(field)
+    audit.record(request, "field.removed", f"field:{name}")
