@@ -114,6 +114,7 @@ def _tenant_page(context: TenantPage, request, **extra) -> dict:
         "page": context,
         "info": info,
         "usage": usage_of(tenancy.registry, info.id, USAGE_DAYS),
+        "usage_days": USAGE_DAYS,
         "described": catalog.describe(entry) if entry is not None else None,
         "modes": MODES,
         "servers": [server.name for server in service(request.registry, IServers)],
