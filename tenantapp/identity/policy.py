@@ -82,10 +82,7 @@ class TenantSecurityPolicy:
             if owner.impersonated_by is not None:
                 return impersonating(request, identity, owner.impersonated_by)
             return identity
-        if (
-            find_interface(request.context, IPlatform) is not None
-            and self.is_operator_token(token)
-        ):
+        if find_interface(request.context, IPlatform) is not None and self.is_operator_token(token):
             return Identity(OPERATOR, (OPERATOR,))
         return None
 

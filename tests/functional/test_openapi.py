@@ -15,7 +15,8 @@ def test_every_view_of_the_app_is_described(app):
     registered = {
         (view["context"], view["name"], method)
         for view in (i["introspectable"] for i in app.registry.introspector.get_category("views"))
-        if not view["exception_only"] and view["context"] is not None
+        if not view["exception_only"]
+        and view["context"] is not None
         # the console's pages are HTML for a browser, not API (test_console)
         and not view["context"].__module__.startswith("tenantapp.console")
         for method in _methods(view["request_methods"])
