@@ -5,7 +5,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from tenantapp.testing import embedded_server
+from tenantapp.testing import TEST_KEYS, embedded_server
 from tenantapp.testing import throwaway_database as testing_database
 
 
@@ -55,6 +55,7 @@ def migrated_app(url: str, **extra: str):
         "tenantapp.argon2.time_cost": "1",
         "tenantapp.argon2.memory_cost": "8",
         "tenantapp.argon2.parallelism": "1",
+        **TEST_KEYS,
         **extra,
     }
     tenancy = tenancy_from(settings)

@@ -14,7 +14,7 @@ from tenantapp.tenancy.directory import TenantEntry
 
 USERS_SQL = """
 INSERT INTO {schema}.users (email, name, role)
-SELECT 'user' || g || '@example.com', 'User number ' || g,
+SELECT 'user' || g || '@example.com', convert_to('User number ' || g, 'UTF8'),
        CASE WHEN g = 1 THEN 'owner' ELSE 'member' END
 FROM generate_series(1, :users) AS g
 """

@@ -19,7 +19,7 @@ from pyramid.interfaces import ITweens
 from sqlalchemy import create_engine
 
 from tenantapp import main
-from tenantapp.testing import stop_app
+from tenantapp.testing import TEST_KEYS, stop_app
 
 from .database import throwaway_database
 from .dataset import make_tenants
@@ -29,7 +29,7 @@ METRICS_TWEEN = "tenantapp.metrics.metrics_tween_factory"
 
 
 def build(url: str, without_metrics: bool):
-    settings = {"sqlalchemy.url": url, "tenantapp.embedded_database": "false"}
+    settings = {"sqlalchemy.url": url, "tenantapp.embedded_database": "false", **TEST_KEYS}
     app = main({}, **settings)
     if not without_metrics:
         return app

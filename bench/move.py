@@ -29,7 +29,7 @@ MOVES = [
 ]
 USERS_SQL = """
 INSERT INTO users (email, name, role)
-SELECT 'user' || g || '@bench.example', 'User ' || g, 'member'
+SELECT 'user' || g || '@bench.example', convert_to('User ' || g, 'UTF8'), 'member'
 FROM generate_series(1, :users) AS g
 """
 

@@ -19,7 +19,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from zope.sqlalchemy.datamanager import ZopeTransactionEvents
 
 from .embedded import start_embedded_postgres
-from .interfaces import IServers, ITenantStore, service
+from .encryption import columns as sealing
+from .encryption.columns import SEALER_KEY, Sealer
+from .interfaces import IServers, ITenancy, ITenantStore, service
 from .quotas import session_settings
 from .tenancy import binding
 from .tenancy.errors import ProvisioningError
@@ -131,6 +133,7 @@ def make_session_factory(
         bind=engine, class_=binding.TenantSession, expire_on_commit=False, info=info
     )  # the request path passes each session the engine of its tenant's server
     binding.install(factory)
+    sealing.install(factory)
     for name in ZOPE_EVENTS:
         event.listen(factory, name, _to_zope(name))
     return factory
@@ -182,7 +185,8 @@ def tenant_session(registry, entry, info: dict | None = None) -> Session:
     are made here, and so is the rare one made outside a request (``jobs``), which manages
     its own transactions."""
     store = service(registry, ITenantStore, entry.mode)
-    session = registry["dbsession_factory"](bind=store.engine(entry), info=info or {})
+    info = {**(info or {}), SEALER_KEY: Sealer(service(registry, ITenancy).keys, entry.id)}
+    session = registry["dbsession_factory"](bind=store.engine(entry), info=info)
     binding.bind_session(session, store.binding(entry))
     return session
 

@@ -34,6 +34,8 @@ CHEAP_HASHING = {  # argon2id at its cheapest: tests log in a lot
     "tenantapp.argon2.memory_cost": "8",
     "tenantapp.argon2.parallelism": "1",
 }
+# a key-encryption key for throwaway test data only (its bytes are 0, 1, ..., 31)
+TEST_KEYS = {"tenantapp.encryption.keys": "test:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="}
 HOST = "example.com"
 
 
@@ -131,6 +133,7 @@ def tenantapp_app(tenantapp_settings, tenantapp_database_url):
     settings = {
         "tenantapp.operator_token": OPERATOR_TOKEN,
         **CHEAP_HASHING,
+        **TEST_KEYS,
         **tenantapp_settings,
         "sqlalchemy.url": tenantapp_database_url,
         "tenantapp.embedded_database": "false",

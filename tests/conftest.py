@@ -22,6 +22,7 @@ from tenantapp.testing import (  # the plugin app authors use: the suite shares 
     CHEAP_HASHING,
     OPERATOR_TOKEN,
     PASSWORD,
+    TEST_KEYS,
     login,
     throwaway_database,
 )
@@ -69,6 +70,7 @@ def settings(database_url, second_server_url):
         "tenantapp.operator_token": OPERATOR_TOKEN,
         "tenantapp.default_mode": TEST_MODE,
         **CHEAP_HASHING,  # the tests log in a lot, production keeps the defaults
+        **TEST_KEYS,
         # per-tenant settings and flags, as an app would declare them
         "tenantapp.setting.theme": "choice(light,dark) light owner",
         "tenantapp.setting.max_upload_mb": "int 10 owner",
@@ -81,13 +83,16 @@ def settings(database_url, second_server_url):
     }
 
 
-tenancy_for = tenancy_from
+def tenancy_for(settings: dict) -> Tenancy:
+    """The tenant lifecycle of ``settings``, with the test key-encryption key unless given."""
+    return tenancy_from({**TEST_KEYS, **settings})
 
 
 def write_ini(path, database_url: str, extra: dict | None = None) -> str:
     lines = ["[app:main]", "use = egg:tenantapp"]
     values = {
         "tenantapp.embedded_database": "false",
+        **TEST_KEYS,
         **(extra or {}),
         "sqlalchemy.url": database_url,
     }

@@ -9,6 +9,8 @@ from pydantic import ValidationError
 from pyramid.paster import get_appsettings, setup_logging
 
 from .. import configure
+from ..encryption import rotation
+from ..encryption.keyring import KeyUnavailable, new_key_text
 from ..interfaces import ISettingsCatalog, ITenancy, service
 from ..tenancy import migrating, moving, provisioning, transfer
 from ..tenancy.models import MODES
@@ -69,9 +71,31 @@ def build_parser() -> argparse.ArgumentParser:
     rename.add_argument("old")
     rename.add_argument("new")
 
-    export = commands.add_parser("export-tenant", help="write a portable archive of a tenant")
+    export = commands.add_parser("export-tenant", help="write a sealed archive of a tenant")
     export.add_argument("slug")
     export.add_argument("file")
+    export.add_argument(
+        "--portable",
+        action="store_true",
+        help="include the tenant's data keys (wrapped by the key-encryption key), to import "
+        "into another installation holding that key; such an archive outlives a purge until "
+        "that key-encryption key is retired",
+    )
+
+    commands.add_parser("new-key", help="print a new key-encryption key (NAME:BASE64)")
+    rotate = commands.add_parser(
+        "rotate-keys",
+        help="re-wrap every tenant's data keys with the first key-encryption key (online)",
+    )
+    rotate.add_argument(
+        "--new-data-keys",
+        action="store_true",
+        help="also give every tenant a new data key and re-seal its values with it",
+    )
+    reseal = commands.add_parser(
+        "reseal", help="seal every tenant's values with its newest data key (online)"
+    )
+    reseal.add_argument("tenants", nargs="*", metavar="SLUG", help="only these tenants")
 
     load = commands.add_parser("import-tenant", help="create a tenant from an archive")
     load.add_argument("file")
@@ -218,7 +242,29 @@ def _confirm(args, what: str) -> None:
         raise provisioning.ProvisioningError(f"refusing to {what} {args.slug!r} without --yes")
 
 
+def _rotate(registry, tenancy, args) -> int:
+    if args.command == "rotate-keys":
+        rewrapped = tenancy.keys.rewrap()
+        print(f"re-wrapped {rewrapped} data key(s) with {tenancy.keys.ring.current!r}")
+        if not args.new_data_keys:
+            return 0
+    slugs = getattr(args, "tenants", None) or [
+        t.slug for t in provisioning.list_tenants(tenancy) if t.status in ("active", "suspended")
+    ]
+    for slug in slugs:
+        entry = find_tenant(tenancy.registry, slug)
+        if entry is None:
+            return _fail(f"no active or suspended tenant {slug!r}")
+        if args.command == "rotate-keys":
+            tenancy.keys.add_version(entry.id)
+        print(f"{slug}: {rotation.reseal_tenant(registry, entry)} value(s) sealed again")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.command == "new-key":  # needs no key, nor a database
+        print(new_key_text())
+        return 0
     registry = configure(get_appsettings(args.config_uri)).registry
     tenancy = service(registry, ITenancy)
     try:
@@ -259,7 +305,7 @@ def run(args: argparse.Namespace) -> int:
             provisioning.rename_tenant(tenancy, args.old, args.new)
             print(f"renamed tenant {args.old} to {args.new}")
         elif args.command == "export-tenant":
-            rows = transfer.export_tenant(tenancy, args.slug, args.file)
+            rows = transfer.export_tenant(tenancy, args.slug, args.file, args.portable)
             print(f"exported tenant {args.slug}: {rows} row(s) to {args.file}")
         elif args.command == "import-tenant":
             info = transfer.import_tenant(tenancy, args.file, args.slug, args.mode, args.server)
@@ -275,6 +321,8 @@ def run(args: argparse.Namespace) -> int:
             return _tenant_settings(registry, tenancy, args)
         elif args.command == "migrate":
             return _migrate(tenancy, args)
+        elif args.command in ("rotate-keys", "reseal"):
+            return _rotate(registry, tenancy, args)
         return 0
     finally:
         tenancy.servers.dispose()
@@ -288,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
         setup_logging(args.config_uri)
         return run(args)
 
-    return one_line_errors(PROG, go, (provisioning.ProvisioningError, InvalidSlug))
+    return one_line_errors(PROG, go, (provisioning.ProvisioningError, InvalidSlug, KeyUnavailable))
 
 
 def _fail(message: str) -> int:

@@ -60,7 +60,11 @@ def includeme(config):
     }
     for mode, store in stores.items():
         config.register_service(store, ITenantStore, name=mode)
-    tenancy = Tenancy(servers, stores, default_mode)
+    from ..encryption.keyring import keyring_from
+    from ..encryption.keys import TenantKeys
+
+    keys = TenantKeys(keyring_from(settings), servers.default.owner)
+    tenancy = Tenancy(servers, stores, default_mode, keys)
     config.register_service(tenancy, ITenancy)
 
     # a write that waited through its tenant's move is run again, at the tenant's new place

@@ -1,6 +1,7 @@
 """What the tenant lifecycle works with: the servers, and the store of each isolation mode."""
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Engine
 
@@ -8,12 +9,16 @@ from .errors import ProvisioningError
 from .models import MODES
 from .servers import Servers
 
+if TYPE_CHECKING:
+    from ..encryption.keys import TenantKeys
+
 
 @dataclass(frozen=True)
 class Tenancy:
     servers: Servers
     stores: dict
     default_mode: str = "schema"
+    keys: "TenantKeys | None" = None  # each tenant's data keys (``encryption.keys``)
 
     @property
     def registry(self) -> Engine:

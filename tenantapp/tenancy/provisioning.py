@@ -17,6 +17,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, ProgrammingError
 
+from ..encryption.columns import seal_text, sealed_attributes
 from ..users.models import User
 from .directory import TenantEntry, forget_tenant
 from .errors import (  # noqa: F401 - re-exported: callers catch them from here
@@ -112,10 +113,11 @@ def create_tenant(
     started = time.perf_counter()
 
     def add_owner(connection: Connection) -> None:
+        name = seal_text(data_key, 1, owner.email.split("@")[0], sealed_attributes(User)["name"])
         connection.execute(
             User.__table__.insert().values(
                 email=owner.email,
-                name=owner.email.split("@")[0],
+                name=name,
                 role="owner",
                 password_hash=hasher.hash(owner.password),
             )
@@ -123,6 +125,7 @@ def create_tenant(
 
     with tenancy.registry.begin() as registry:
         entry = register_tenant(registry, slug, display_name, store, server)
+        data_key = tenancy.keys.create(registry, entry.id)
         revision = store.create(registry, entry, use_template, add_owner if owner else None)
         elapsed_ms = round((time.perf_counter() - started) * 1000)
         record_migration(registry, entry.id, revision, "ok", None, elapsed_ms)
@@ -234,8 +237,9 @@ def purge_tenant(tenancy: Tenancy, slug: str) -> None:
     with tenancy.registry.begin() as registry:
         entry = find_row(registry, slug, ("active", "suspended", "deleted"))
         tenancy.store(entry.mode).drop(registry, entry)
-        registry.execute(tenants.delete().where(tenants.c.id == entry.id))
+        registry.execute(tenants.delete().where(tenants.c.id == entry.id))  # and its keys
     forget_tenant(slug)
+    tenancy.keys.forget(entry.id)
     log.info("purged tenant %s (%s mode)", slug, entry.mode)
 
 

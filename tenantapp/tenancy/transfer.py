@@ -5,18 +5,33 @@ and one PostgreSQL ``COPY`` text stream per table (bearer tokens excepted), take
 REPEATABLE READ snapshot, so every value round-trips exactly. Import builds the new tenant's
 schema at the archive's revision, loads the rows, moves identity sequences past them and then
 migrates to head, all in one transaction. An archive from a newer revision is refused.
+
+Every table's stream is sealed (AES-GCM, in frames) with an archive key, itself sealed with the
+tenant's data key (``encryption``): an archive is readable where that tenant's key is, and by
+nothing once the tenant is purged. The imported copy adopts the tenant's data keys (its sealed
+columns hold values sealed with them). ``portable=True`` also writes the tenant's data keys as
+they are stored, wrapped by the key-encryption key, for importing into another installation
+that holds that key-encryption key; such an archive outlives a purge until that key-encryption
+key is retired (``rotate-keys``, then dropped from the settings).
 """
 
+import base64
 import json
+import os
+import struct
+import uuid
 import zipfile
 from datetime import datetime, timezone
 from pathlib import Path
 
 from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import MetaData
 from sqlalchemy.engine import Connection
 
+from ..encryption.keyring import KeyUnavailable, seal, sealed_version, unseal
 from . import migrations
 from .binding import Binding
 from .lifecycle import Tenancy
@@ -33,7 +48,9 @@ from .provisioning import (
 from .servers import DEFAULT
 from .slugs import check_slug
 
-FORMAT = "tenantapp-archive/1"
+FORMAT = "tenantapp-archive/2"  # sealed streams
+FORMAT_UNSEALED = "tenantapp-archive/1"  # from before sealing: still imported
+FRAME = struct.Struct(">I")  # each sealed frame's length; a zero length ends a stream
 VERSION_TABLE = "alembic_version"
 # Bearer tokens are credentials, not data: a copy of a tenant must not accept the original's.
 NOT_EXPORTED = {"tokens", "job_tickets"}  # secrets; jobs queued for the old id
@@ -41,6 +58,68 @@ NOT_EXPORTED = {"tokens", "job_tickets"}  # secrets; jobs queued for the old id
 
 class ArchiveError(ProvisioningError):
     """An archive that cannot be imported; the message says why."""
+
+
+class SealedStream:
+    """A table's COPY stream, sealed frame by frame: each frame's associated data names the
+    stream, the frame's number and whether it is the last, so frames cannot be moved,
+    reordered or cut off unnoticed."""
+
+    def __init__(self, key: AESGCM, name: str):
+        self.key = key
+        self.name = name
+        self.number = 0
+
+    def _aad(self, last: bool) -> bytes:
+        return f"{self.name}:{self.number}:{int(last)}".encode()
+
+    def seal(self, block: bytes, last: bool = False) -> bytes:
+        nonce = os.urandom(12)
+        sealed = nonce + self.key.encrypt(nonce, block, self._aad(last))
+        self.number += 1
+        return FRAME.pack(len(sealed)) + sealed
+
+    def blocks(self, data):
+        """The stream's blocks, from the file ``data``; ArchiveError if it was tampered with."""
+        while True:
+            head = data.read(FRAME.size)
+            if len(head) < FRAME.size:
+                raise ArchiveError(f"{self.name}: the stream is cut short")
+            sealed = data.read(FRAME.unpack(head)[0])
+            for last in (False, True):
+                try:
+                    block = self.key.decrypt(sealed[:12], sealed[12:], self._aad(last))
+                    break
+                except InvalidTag:
+                    block = None
+            if block is None:
+                raise ArchiveError(f"{self.name}: frame {self.number} does not open: altered")
+            self.number += 1
+            if last:
+                return
+            yield block
+
+
+def _archive_key(tenancy: Tenancy, tenant_id: int) -> tuple[AESGCM, dict]:
+    """A fresh archive key, and how the manifest keeps it: sealed with the tenant's data key."""
+    version, data_key = tenancy.keys.current(tenant_id)
+    key = AESGCM.generate_key(256)
+    archive_id = uuid.uuid4().hex
+    sealed = seal(data_key, version, key, f"archive:{archive_id}".encode())
+    return AESGCM(key), {
+        "tenant_id": tenant_id,
+        "archive_id": archive_id,
+        "archive_key": base64.b64encode(sealed).decode(),
+    }
+
+
+def _open_archive_key(sealing: dict, data_keys: dict[int, AESGCM]) -> AESGCM:
+    """The archive key, opened with the tenant's data keys."""
+    sealed = base64.b64decode(sealing["archive_key"])
+    data_key = data_keys.get(sealed_version(sealed))
+    if data_key is None:
+        raise KeyUnavailable("the data key that sealed the archive key is not among the tenant's")
+    return AESGCM(unseal(data_key, sealed, f"archive:{sealing['archive_id']}".encode()))
 
 
 def _tables(connection: Connection, schema: str):
@@ -70,12 +149,19 @@ def _rows_of(connection: Connection, binding: Binding, table, columns: list[str]
     return f"SELECT {cols} FROM {source}{where}"  # noqa: S608 - quoted names, an int
 
 
-def export_tenant(tenancy: Tenancy, slug: str, path: str | Path) -> int:
+def export_tenant(tenancy: Tenancy, slug: str, path: str | Path, portable: bool = False) -> int:
     """Write ``slug``'s archive to ``path``; returns the number of rows written. The archive
     is the same whatever the tenant's isolation mode."""
     with tenancy.registry.connect() as registry:
         entry = find_row(registry, slug, ("active", "suspended"))
         registry.rollback()
+    archive_key, sealing = _archive_key(tenancy, entry.id)
+    if portable:
+        with tenancy.registry.connect() as registry:
+            sealing["keys"] = [
+                {**row, "wrapped": base64.b64encode(row["wrapped"]).decode()}
+                for row in tenancy.keys.wrapped(registry, entry.id)
+            ]
     store = tenancy.store(entry.mode)
     binding = store.binding(entry)
     with store.owner_engine(entry).connect() as connection:
@@ -91,6 +177,7 @@ def export_tenant(tenancy: Tenancy, slug: str, path: str | Path) -> int:
                 "exported_at": datetime.now(timezone.utc).isoformat(),
                 "tables": [],
                 "not_exported": sorted(NOT_EXPORTED),
+                "sealing": sealing,
             }
             cursor = connection.connection.driver_connection.cursor()
             with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -98,13 +185,15 @@ def export_tenant(tenancy: Tenancy, slug: str, path: str | Path) -> int:
                     columns = [c.name for c in table.columns if c.name != TENANT_COLUMN]
                     query = _rows_of(connection, binding, table, columns)
                     count = 0
+                    stream = SealedStream(archive_key, table.name)
                     with (
                         archive.open(f"{table.name}.copy", "w") as out,
                         cursor.copy(f"COPY ({query}) TO STDOUT") as copy,
                     ):
                         for block in copy:  # COPY text escapes newlines in values
                             count += bytes(block).count(b"\n")
-                            out.write(block)
+                            out.write(stream.seal(bytes(block)))
+                        out.write(stream.seal(b"", last=True))
                     manifest["tables"].append(
                         {"name": table.name, "columns": columns, "rows": count}
                     )
@@ -117,7 +206,7 @@ def _read_manifest(archive: zipfile.ZipFile) -> dict:
         manifest = json.loads(archive.read("manifest.json"))
     except (KeyError, ValueError):
         raise ArchiveError("not a tenantapp archive: no readable manifest.json") from None
-    if manifest.get("format") != FORMAT:
+    if manifest.get("format") not in (FORMAT, FORMAT_UNSEALED):
         raise ArchiveError(f"unsupported archive format {manifest.get('format')!r}")
     return manifest
 
@@ -158,6 +247,9 @@ def import_tenant(
         _check_revision(manifest["revision"])
         head = migrations.head_revision("tenant")
 
+        sealing = manifest.get("sealing")
+        archive_key = None
+
         def build(connection: Connection, schema: str) -> None:
             if manifest["revision"] is not None:
                 migrations.upgrade_tenant(connection, schema, manifest["revision"])
@@ -168,7 +260,11 @@ def import_tenant(
                     cursor.copy(f"COPY {target} FROM STDIN") as copy,
                     archive.open(f"{table['name']}.copy") as data,
                 ):
-                    while block := data.read(1 << 16):
+                    if archive_key is None:  # an archive from before sealing (format /1)
+                        blocks = iter(lambda: data.read(1 << 16), b"")
+                    else:
+                        blocks = SealedStream(archive_key, table["name"]).blocks(data)
+                    for block in blocks:
                         copy.write(block)
             _advance_identities(connection, schema)
             migrations.upgrade_tenant(connection, schema, head)
@@ -182,9 +278,24 @@ def import_tenant(
                     settings=_object(manifest.get("settings")), flags=_object(manifest.get("flags"))
                 )
             )
+            if sealing is not None:
+                archive_key = _adopt_keys(tenancy, registry, entry.id, sealing)
             store.create(registry, entry, build=build)
             record_migration(registry, entry.id, head, "ok", None, 0)
     return get_tenant(tenancy, slug)
+
+
+def _adopt_keys(tenancy: Tenancy, registry: Connection, tenant_id: int, sealing: dict) -> AESGCM:
+    """Give the new tenant the data keys of the archive's tenant (from this registry, or the
+    archive's own when portable), and open the archive key with them."""
+    try:
+        source = int(sealing["tenant_id"])
+        rows = tenancy.keys.wrapped(registry, source) or [
+            {**key, "wrapped": base64.b64decode(key["wrapped"])} for key in sealing.get("keys", ())
+        ]
+        return _open_archive_key(sealing, tenancy.keys.adopt(registry, tenant_id, source, rows))
+    except (KeyUnavailable, KeyError, ValueError, TypeError) as error:
+        raise ArchiveError(f"the archive cannot be opened: {error}") from None
 
 
 def _object(value) -> dict:

@@ -6,6 +6,7 @@ from sqlalchemy import BigInteger, DateTime, Identity, String, func, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
+from ..encryption.columns import Sealed
 from ..tenancy.models import TenantBase
 
 ROLES = ("owner", "admin", "member")
@@ -17,7 +18,7 @@ class User(TenantBase):
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
-    name: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(Sealed())  # personal data: sealed with the tenant's key
     role: Mapped[str] = mapped_column(String(16), server_default="member")
     password_hash: Mapped[str | None] = mapped_column(String(200), deferred=True)
     # the tenant's custom fields (``users.custom``), validated against its definitions

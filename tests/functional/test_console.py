@@ -204,7 +204,12 @@ def test_the_operator_creates_suspends_and_archives_a_tenant(app, fresh_slug, te
     assert "suspended" in row.text
     testapp.get(f"/{fresh_slug}/", status=403)
     client.post(f"/-/console/{fresh_slug}/archive", {"csrf_token": token}, status=303)
-    assert "archived" in client.get(f"/-/console/{fresh_slug}").text
+    page = client.get(f"/-/console/{fresh_slug}")
+    assert '<span class="badge archived">archived</span>' in page.text
+    assert "Restore</button>" in page.text
+    testapp.get(f"/{fresh_slug}/", status=404)
+    client.post(f"/-/console/{fresh_slug}/restore", {"csrf_token": token}, status=303)
+    assert '<span class="badge active">active</span>' in client.get(f"/-/console/{fresh_slug}").text
 
 
 def test_the_operator_console_wants_the_operator_token(app, tenant):
