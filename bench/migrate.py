@@ -13,6 +13,7 @@ from pathlib import Path
 
 from tenantapp import tenancy_from
 from tenantapp.tenancy import migrating, migrations, provisioning
+from tenantapp.testing import TEST_KEYS
 
 from .database import throwaway_database
 
@@ -52,7 +53,7 @@ def main() -> None:
     parser.add_argument("--database-url")
     args = parser.parse_args()
     with throwaway_database(args.database_url) as url, tempfile.TemporaryDirectory() as tmp:
-        tenancy = tenancy_from({"sqlalchemy.url": url})
+        tenancy = tenancy_from({"sqlalchemy.url": url, **TEST_KEYS})
         migrating.migrate(tenancy)
 
         def make():

@@ -12,6 +12,7 @@ import uuid
 
 from tenantapp import tenancy_from
 from tenantapp.tenancy import migrating, provisioning
+from tenantapp.testing import TEST_KEYS
 
 from .database import percentile, throwaway_database
 
@@ -43,7 +44,7 @@ def main() -> None:
     parser.add_argument("--database-url")
     args = parser.parse_args()
     with throwaway_database(args.database_url) as url:
-        tenancy = tenancy_from({"sqlalchemy.url": url})
+        tenancy = tenancy_from({"sqlalchemy.url": url, **TEST_KEYS})
         migrating.migrate(tenancy)
         rows = []
         for existing in (0, args.existing):

@@ -25,6 +25,8 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 from tqdm import tqdm
 
+from tenantapp.testing import TEST_KEYS
+
 from . import report
 from .database import throwaway_database
 from .dataset import Target, make_baseline, make_tenants
@@ -130,6 +132,7 @@ def servers(url: str, plan: Plan, logs: Path, operator_token: str, ini: Path) ->
     tenantapp_env = env | {
         "TENANTAPP_DATABASE_URL": with_app("tenantapp"),
         "TENANTAPP_OPERATOR_TOKEN": operator_token,
+        "TENANTAPP_ENCRYPTION_KEYS": TEST_KEYS["tenantapp.encryption.keys"],
     }
     made = {
         "tenantapp": Server(

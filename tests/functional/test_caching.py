@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from tenantapp.interfaces import ITenantDirectory, service
 from tenantapp.tenancy import provisioning
+from tenantapp.testing import TEST_KEYS
 from tests.conftest import OPERATOR_TOKEN, PASSWORD, login
 from tests.functional.test_pserve import Pserve, free_port
 
@@ -49,6 +50,7 @@ def second_process(tmp_path, database_url):
         "[app:main]\nuse = egg:tenantapp\ntenantapp.embedded_database = false\n"
         f"sqlalchemy.url = {database_url.replace('%', '%%')}\n"
         f"tenantapp.operator_token = {OPERATOR_TOKEN}\n"
+        f"tenantapp.encryption.keys = {TEST_KEYS['tenantapp.encryption.keys']}\n"
         "[server:main]\nuse = egg:tenantapp#main\nlisten = 127.0.0.1:6543\n" + LOGGING
     )
     server = Pserve(ini, free_port()).start()

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tenantapp.tenancy import migrations
+from tenantapp.testing import TEST_KEYS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -59,6 +60,7 @@ def test_an_installed_wheel_migrates_and_creates_tenants(
     ini.write_text(
         "[app:main]\nuse = egg:tenantapp\ntenantapp.embedded_database = false\n"
         f"sqlalchemy.url = {empty_database_url.replace('%', '%%')}\n"
+        f"tenantapp.encryption.keys = {TEST_KEYS['tenantapp.encryption.keys']}\n"
     )
     env = {**os.environ, "PYTHONPATH": str(site)}
 

@@ -9,6 +9,7 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError, ProgrammingError
 
 from tenantapp.database import DEFAULT_POOL_RECYCLE, make_engine, make_session_factory
+from tenantapp.encryption.columns import SEALER_KEY, Sealer
 from tenantapp.tenancy.binding import (
     READ_ONLY_KEY,
     TenantBindingError,
@@ -34,6 +35,20 @@ def other_tenant(make_tenant):
     return make_tenant("b", mode=BOUND_MODE)
 
 
+KEYS = []  # the suite's tenant keys (``_keys``)
+
+
+@pytest.fixture(autouse=True)
+def _keys(tenancy):
+    KEYS[:] = [tenancy.keys]
+
+
+def bind(session, tenant) -> None:
+    """Bind as ``database.tenant_session`` does: to the tenant, with its sealing."""
+    bind_session(session, tenant.binding)
+    session.info[SEALER_KEY] = Sealer(KEYS[0], tenant.id)
+
+
 @pytest.fixture
 def session_factory(tenancy):
     """Sessions as requests get them: as the serving role, which row-level security binds."""
@@ -42,18 +57,18 @@ def session_factory(tenancy):
 
 def test_a_bound_session_reads_its_tenant_schema(session_factory, tenant, other_tenant):
     with session_factory() as session:
-        bind_session(session, tenant.binding)
+        bind(session, tenant)
         session.add(User(email="only@a.example", name="A"))
         session.commit()
     with session_factory() as session:
-        bind_session(session, other_tenant.binding)
+        bind(session, other_tenant)
         assert [u.email for u in session.query(User)] == [other_tenant.owner_email]
         assert session.scalar(text("SELECT current_schemas(false)")) == [other_tenant.schema_name]
 
 
 def test_binding_survives_a_commit_within_the_session(session_factory, tenant):
     with session_factory() as session:
-        bind_session(session, tenant.binding)
+        bind(session, tenant)
         session.add(User(email="first@a.example", name="A"))
         session.commit()
         # a new transaction on a new pooled connection is bound again
@@ -64,10 +79,10 @@ def test_binding_survives_a_commit_within_the_session(session_factory, tenant):
 
 def test_a_session_refuses_a_second_tenant(session_factory, tenant, other_tenant):
     with session_factory() as session:
-        bind_session(session, tenant.binding)
-        bind_session(session, tenant.binding)  # idempotent
+        bind(session, tenant)
+        bind(session, tenant)  # idempotent
         with pytest.raises(TenantBindingError):
-            bind_session(session, other_tenant.binding)
+            bind(session, other_tenant)
         assert bound_scope(session) == tenant.binding.scope
 
 
@@ -75,7 +90,7 @@ def test_search_path_does_not_outlive_the_transaction(engine, session_factory, t
     with engine.connect() as connection:
         default_path = connection.scalar(text("SHOW search_path"))
     with session_factory() as session:
-        bind_session(session, tenant.binding)
+        bind(session, tenant)
         assert session.scalar(text("SHOW search_path")) == tenant.schema_name
         raw = session.connection().connection.dbapi_connection
         session.commit()
@@ -89,7 +104,7 @@ def test_public_is_not_on_a_tenant_search_path(engine, session_factory, tenant):
         connection.exec_driver_sql("CREATE TABLE IF NOT EXISTS public.leak_probe (x int)")
     try:
         with session_factory() as session:
-            bind_session(session, tenant.binding)
+            bind(session, tenant)
             with pytest.raises(ProgrammingError, match="leak_probe"):
                 session.execute(text("SELECT x FROM leak_probe"))
     finally:
@@ -137,16 +152,16 @@ def test_binding_adds_no_round_trip_to_a_transaction(engine, tenant):
 def test_a_read_only_binding_refuses_writes(session_factory, tenant):
     """What safe (GET) requests get: their transaction cannot write, whatever a view tries."""
     with session_factory(info={READ_ONLY_KEY: True}) as session:
-        bind_session(session, tenant.binding)
+        bind(session, tenant)
         session.add(User(email="sneaky@a.example", name="Sneaky"))
         with pytest.raises(DBAPIError, match="read-only transaction"):
             session.flush()
 
 
-def owner_of(session_factory, binding):
+def owner_of(session_factory, tenant):
     """The owner of a tenant, loaded in a session bound to it, then detached."""
     with session_factory() as session:
-        bind_session(session, binding)
+        bind(session, tenant)
         return session.scalars(select(User).order_by(User.id)).first()
 
 
@@ -157,41 +172,41 @@ def test_an_object_of_one_tenant_cannot_write_in_another(
 ):
     """A travelling object must not touch the other tenant, not even its row with the same id
     (in schema mode both owners have the same id)."""
-    user = owner_of(session_factory, tenant.binding)
+    user = owner_of(session_factory, tenant)
     if travel == "pickled":
         user = pickle.loads(pickle.dumps(user))
     user.name = "written from tenant A"
     with session_factory() as session:
-        bind_session(session, other_tenant.binding)
+        bind(session, other_tenant)
         with pytest.raises(TenantBindingError):
             getattr(session, how)(user)
             session.flush()
         session.rollback()
-    victim = owner_of(session_factory, other_tenant.binding)
+    victim = owner_of(session_factory, other_tenant)
     assert victim.id == user.id or tenant.mode == "shared"  # shared: ids from one sequence
     assert victim.name != "written from tenant A"
 
 
 def test_an_object_goes_back_to_its_own_tenant(session_factory, tenant):
-    user = pickle.loads(pickle.dumps(owner_of(session_factory, tenant.binding)))
+    user = pickle.loads(pickle.dumps(owner_of(session_factory, tenant)))
     user.name = "renamed after a trip"
     with session_factory() as session:
-        bind_session(session, tenant.binding)
+        bind(session, tenant)
         session.merge(user)
         session.commit()
-    assert owner_of(session_factory, tenant.binding).name == "renamed after a trip"
+    assert owner_of(session_factory, tenant).name == "renamed after a trip"
 
 
 def test_new_objects_belong_to_the_tenant_they_were_written_to(
     session_factory, tenant, other_tenant
 ):
     with session_factory() as session:
-        bind_session(session, tenant.binding)
+        bind(session, tenant)
         user = User(email="new@a.example", name="New")
         session.add(user)
         session.commit()
     with session_factory() as session:
-        bind_session(session, other_tenant.binding)
+        bind(session, other_tenant)
         with pytest.raises(TenantBindingError):
             session.add(user)
 
