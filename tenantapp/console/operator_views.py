@@ -178,6 +178,9 @@ def move_tenant(context: TenantPage, request):
     return _tenant_page(context, request, moved=report)
 
 
+ARCHIVING = {"archive": provisioning.archive_tenant, "restore": provisioning.restore_tenant}
+
+
 @view_config(
     context=TenantPage,
     name="archive",
@@ -185,11 +188,6 @@ def move_tenant(context: TenantPage, request):
     permission="operate",
     require_csrf=True,
 )
-def archive_tenant(context: TenantPage, request):
-    provisioning.archive_tenant(context.managed.tenancy, context.info.slug)
-    return HTTPSeeOther(request.link(context))
-
-
 @view_config(
     context=TenantPage,
     name="restore",
@@ -197,8 +195,9 @@ def archive_tenant(context: TenantPage, request):
     permission="operate",
     require_csrf=True,
 )
-def restore_tenant(context: TenantPage, request):
-    provisioning.restore_tenant(context.managed.tenancy, context.info.slug)
+def archive_or_restore(context: TenantPage, request):
+    """Archived: out of service, restorable (as ``DELETE /-/tenants/{slug}``); restored."""
+    ARCHIVING[request.view_name](context.managed.tenancy, context.info.slug)
     return HTTPSeeOther(request.link(context))
 
 

@@ -65,14 +65,14 @@ class TenantKeys:
     def create(self, connection: Connection, tenant_id: int, version: int = 1) -> AESGCM:
         """A new data key for ``tenant_id``, in the caller's registry transaction (so a tenant
         and its key are made together, or neither)."""
+        key, row = self._new_row(tenant_id, version)
+        connection.execute(insert(keys).values(**row))
+        return AESGCM(key)
+
+    def _new_row(self, tenant_id: int, version: int) -> tuple[bytes, dict]:
         key = AESGCM.generate_key(256)
         kek, wrapped = self.ring.wrap(key, _aad(tenant_id, version))
-        connection.execute(
-            insert(keys)
-            .values(tenant_id=tenant_id, version=version, kek=kek, wrapped=wrapped)
-            .on_conflict_do_nothing()
-        )
-        return AESGCM(key)
+        return key, {"tenant_id": tenant_id, "version": version, "kek": kek, "wrapped": wrapped}
 
     def current(self, tenant_id: int) -> tuple[int, AESGCM]:
         """The version and key that new values of ``tenant_id`` are sealed with; a tenant made
@@ -83,9 +83,10 @@ class TenantKeys:
                 version = connection.scalar(
                     select(func.max(keys.c.version)).where(keys.c.tenant_id == tenant_id)
                 )
-                if version is None:
+                if version is None:  # two processes at once: one key is kept, both read it
                     version = 1
-                    self.create(connection, tenant_id, version)
+                    _, row = self._new_row(tenant_id, version)
+                    connection.execute(insert(keys).values(**row).on_conflict_do_nothing())
             known = (version, time.monotonic() + CURRENT_TTL)
             self._current[tenant_id] = known
         return known[0], self.key(tenant_id, known[0])

@@ -8,7 +8,6 @@ from sqlalchemy import event
 
 from ..tenancy.binding import bound_scope
 from .passwords import password_hasher
-from .policy import TenantSecurityPolicy
 from .throttle import ThrottlePolicy
 from .tokens import forget_token_owners, token_owners
 
@@ -17,6 +16,8 @@ OPERATOR_TOKEN_ENV = "TENANTAPP_OPERATOR_TOKEN"  # noqa: S105 - a variable name
 
 
 def includeme(config):
+    from .policy import TenantSecurityPolicy  # here: it imports the users, which import this
+
     settings = config.get_settings()
     configured = settings.get("tenantapp.operator_token") or os.environ.get(OPERATOR_TOKEN_ENV)
     operator_token = (configured or "").strip() or None

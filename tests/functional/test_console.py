@@ -231,3 +231,25 @@ def test_the_console_assets_are_served_from_the_package(testapp):
     script = testapp.get("/-/static/htmx.min.js")
     assert script.content_type in ("text/javascript", "application/javascript")
     assert b"htmx" in script.body[:200]
+
+
+def test_the_operator_sets_a_tenants_flags_and_its_owner_sees_them(app, tenant, testapp):
+    operator = operator_login(app)
+    token = csrf_of(operator.get(f"/-/console/{tenant.slug}"))
+    change = {"flag.new_dashboard": "true", "setting.theme": "dark", "csrf_token": token}
+    operator.post(f"/-/console/{tenant.slug}/settings", change, status=303)
+    seen = testapp.get(f"/{tenant.slug}/settings", headers=tenant.auth).json
+    assert seen["flags"]["new_dashboard"] is True and seen["settings"]["theme"] == "dark"
+    wrong = {"setting.max_upload_mb": "lots", "csrf_token": token}
+    page = operator.post(f"/-/console/{tenant.slug}/settings", wrong, status=400)
+    assert "max_upload_mb" in page.text
+    assert (
+        testapp.get(f"/{tenant.slug}/settings", headers=tenant.auth).json["settings"][
+            "max_upload_mb"
+        ]
+        == 10
+    )  # nothing of the refused change kept
+    owner = console_login(app, tenant.slug, tenant.owner_email)
+    shown = owner.get(f"/{tenant.slug}/console/settings").text
+    assert '<span class="badge on">on</span> new_dashboard' in shown
+    assert 'name="flag.' not in shown  # flags are the operator's, as in the API

@@ -13,6 +13,10 @@ FIRST_IMPORTS = [
     "tenantapp.jobs",
     "tenantapp.testing",
     "tenantapp.tenancy.provisioning",
+    "tenantapp.users.actions",
+    "tenantapp.users.views",
+    "tenantapp.encryption.columns",
+    "tenantapp.console.tenant_views",
 ]
 
 
