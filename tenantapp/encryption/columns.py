@@ -91,12 +91,12 @@ def _open_loaded(instance, context, attrs=None) -> None:
     sealed = sealed_attributes(type(instance))
     if not sealed:
         return
-    state = attributes.instance_state(instance)
+    loaded = attributes.instance_state(instance).dict
     for name, aad in sealed.items():
-        value = state.dict.get(name)
+        value = loaded.get(name)
         if isinstance(value, SealedBytes) and (attrs is None or name in attrs):
-            text = sealer_of(context.session).open(value, aad)
-            attributes.set_committed_value(instance, name, text)
+            # just loaded, so a committed value with no history: replaced as loading sets it
+            loaded[name] = sealer_of(context.session).open(value, aad)
 
 
 @event.listens_for(TenantBase, "load", propagate=True)
