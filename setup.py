@@ -25,6 +25,7 @@ requires = [
     "procrastinate>=3.10",
     "psycopg-pool>=3.2",
     "pyramid_jinja2>=2.10",  # the web console's pages
+    "cryptography>=42",  # AES-GCM: per-tenant data keys, sealed columns and archives
 ]
 
 tests_require = [
