@@ -33,6 +33,9 @@ def test_the_wheel_holds_tenantapp_and_its_migrations_only(wheel):
         "alembic/script.py.mako",
         "alembic/tenant/versions/t001_users.py",
         "alembic/shared/versions/s001_tenant_registry.py",
+        "console/templates/base.jinja2",  # the console's pages and what they load
+        "console/static/htmx.min.js",
+        "console/static/console.css",
     ):
         assert f"tenantapp/{kept}" in names
 
