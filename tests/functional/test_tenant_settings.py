@@ -127,7 +127,9 @@ def test_a_percentage_flag_is_on_for_that_share_and_growing_it_only_adds(testapp
 
 def test_a_change_made_in_sql_reaches_the_cached_tenant(engine, testapp, tenant):
     """The overrides travel with the directory entry, which the registry's trigger keeps true:
-    even a change made behind the app's back is seen within a second."""
+    even a change made behind the app's back is seen (the cache has no expiry: only the
+    notification can bring it; the deadline is generous, a loaded CI machine once took over a
+    second, and how fast belongs to a benchmark)."""
     url = f"/{tenant.slug}/settings"
     testapp.get(url, headers=tenant.auth)  # cached now
     with engine.begin() as connection:
@@ -137,7 +139,7 @@ def test_a_change_made_in_sql_reaches_the_cached_tenant(engine, testapp, tenant)
         )
     started = time.monotonic()
     while testapp.get(url, headers=tenant.auth).json["settings"]["theme"] != "dark":
-        assert time.monotonic() - started < 1, "the change never reached the cache"
+        assert time.monotonic() - started < 10, "the change never reached the cache"
 
 
 def test_app_code_reads_settings_and_flags(settings, tenant, testapp):
