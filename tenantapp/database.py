@@ -21,7 +21,7 @@ from zope.sqlalchemy.datamanager import ZopeTransactionEvents
 from .embedded import start_embedded_postgres
 from .encryption import columns as sealing
 from .encryption.columns import SEALER_KEY, Sealer
-from .interfaces import IServers, ITenancy, ITenantStore, service
+from .interfaces import IServers, ITenantStore, service
 from .quotas import session_settings
 from .tenancy import binding
 from .tenancy.errors import ProvisioningError
@@ -185,7 +185,7 @@ def tenant_session(registry, entry, info: dict | None = None) -> Session:
     are made here, and so is the rare one made outside a request (``jobs``), which manages
     its own transactions."""
     store = service(registry, ITenantStore, entry.mode)
-    info = {**(info or {}), SEALER_KEY: Sealer(service(registry, ITenancy).keys, entry.id)}
+    info = {**(info or {}), SEALER_KEY: Sealer(registry["tenant_keys"], entry.id)}
     session = registry["dbsession_factory"](bind=store.engine(entry), info=info)
     binding.bind_session(session, store.binding(entry))
     return session

@@ -65,6 +65,7 @@ def includeme(config):
 
     keys = TenantKeys(keyring_from(settings), servers.default.owner)
     tenancy = Tenancy(servers, stores, default_mode, keys)
+    registry["tenant_keys"] = keys  # every tenant session's sealing: no lookup per session
     config.register_service(tenancy, ITenancy)
 
     # a write that waited through its tenant's move is run again, at the tenant's new place
