@@ -11,6 +11,7 @@ from ..interfaces import IServers, ISettingsCatalog, service
 from ..metrics.usage import usage_of
 from ..platform.actions import STATUS_FOR_ACTION, TenantCreate, TenantMove, create, move
 from ..tenancy import provisioning
+from ..tenancy.models import MODES
 from ..tenancy.registry import find_tenant
 from ..tenant_settings.catalog import changes
 from ..tenant_settings.overrides import update_overrides
@@ -18,7 +19,6 @@ from ..validation import form_fields, validated
 from .pages import failed, is_htmx, log_in_browser, log_out_browser, template
 from .resources import OperatorConsole, TenantPage
 
-MODES = ("schema", "shared", "database")
 USAGE_DAYS = 30
 
 

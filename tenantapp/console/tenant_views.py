@@ -17,14 +17,13 @@ from ..pagination import parse_id
 from ..tenant_settings.overrides import change_by_owner
 from ..users.actions import add_field, add_user, change_role, remove_field, remove_user
 from ..users.custom import FieldDefinition, definitions
-from ..users.models import User
+from ..users.models import ROLES, User
 from ..users.schemas import RoleChange, UserCreate
 from ..validation import form_fields, query_params, validated
 from .pages import failed, is_htmx, log_in_browser, log_out_browser, template
 from .resources import AuditPage, FieldsPage, Row, SettingsPage, TenantConsole, UsersPage
 
 PAGE_SIZE = 50
-ROLES = ("member", "admin", "owner")
 
 
 def _cursor(request, name: str) -> int:
