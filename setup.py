@@ -10,7 +10,7 @@ requires = [
     "pyramid_services>=2.2",
     "pyramid_retry>=2.1",
     "plaster_pastedeploy>=1.0",
-    "waitress>=3.0",
+    "waitress>=3.0.2,<3.1",  # internals: tests/unit/test_waitress_internals.py
     "SQLAlchemy>=2.0.30",
     "zope.sqlalchemy>=3.1",
     "transaction>=4.0",
@@ -39,15 +39,19 @@ tests_require = [
     "playwright>=1.50",  # the web console in Debian's chromium (no browser download)
 ]
 
-bench_require = [  # python -m bench.serving: the floor's pool and the chart
+bench_require = [  # python -m bench.…: the floor's pool, the chart, in-process requests
     "psycopg-pool>=3.2",
     "matplotlib>=3.8",
+    "WebTest>=3.0.1",
 ]
 
 setup(
     name="tenantapp",
     version="0.1.0",
-    description="Multi-tenant Pyramid application: one schema per tenant, traversal resources",
+    description=(
+        "Multi-tenant Pyramid application and toolkit: tenants isolated by shared tables behind"
+        " row-level security, a schema each or a database each; traversal resources"
+    ),
     long_description=README,
     long_description_content_type="text/markdown",
     python_requires=">=3.10",

@@ -23,7 +23,7 @@ from tenantapp.database import make_engine, make_session_factory
 from tenantapp.identity.tokens import token_owner
 from tenantapp.tenancy import migrating, provisioning
 from tenantapp.tenancy.binding import bind_session
-from tenantapp.testing import TEST_KEYS
+from tenantapp.throwaway import TEST_KEYS
 from tenantapp.users.models import User
 
 from .database import throwaway_database

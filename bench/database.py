@@ -5,8 +5,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from tenantapp.testing import TEST_KEYS, embedded_server
-from tenantapp.testing import throwaway_database as testing_database
+from tenantapp.throwaway import TEST_KEYS, embedded_server
+from tenantapp.throwaway import throwaway_database as testing_database
 
 
 @contextlib.contextmanager

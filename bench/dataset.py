@@ -11,7 +11,7 @@ from tenantapp.identity.tokens import PREFIX, digest
 from tenantapp.tenancy import migrating, provisioning
 from tenantapp.tenancy.binding import bind_connection
 from tenantapp.tenancy.directory import TenantEntry
-from tenantapp.testing import TEST_KEYS
+from tenantapp.throwaway import TEST_KEYS
 
 USERS_SQL = """
 INSERT INTO {schema}.users (email, name, role)

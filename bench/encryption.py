@@ -24,7 +24,7 @@ from tenantapp.encryption.columns import Sealer
 from tenantapp.interfaces import ITenancy, service
 from tenantapp.tenancy import provisioning
 from tenantapp.tenancy.registry import find_tenant
-from tenantapp.testing import stop_app
+from tenantapp.throwaway import stop_app
 
 from .database import migrated_app, throwaway_database
 

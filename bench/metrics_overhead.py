@@ -19,7 +19,7 @@ from pyramid.interfaces import ITweens
 from sqlalchemy import create_engine
 
 from tenantapp import main
-from tenantapp.testing import TEST_KEYS, stop_app
+from tenantapp.throwaway import TEST_KEYS, stop_app
 
 from .database import throwaway_database
 from .dataset import make_tenants

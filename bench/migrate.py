@@ -13,7 +13,7 @@ from pathlib import Path
 
 from tenantapp import tenancy_from
 from tenantapp.tenancy import migrating, migrations, provisioning
-from tenantapp.testing import TEST_KEYS
+from tenantapp.throwaway import TEST_KEYS
 
 from .database import throwaway_database
 

@@ -12,7 +12,7 @@ import uuid
 
 from tenantapp import tenancy_from
 from tenantapp.tenancy import migrating, provisioning
-from tenantapp.testing import TEST_KEYS
+from tenantapp.throwaway import TEST_KEYS
 
 from .database import percentile, throwaway_database
 

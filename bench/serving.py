@@ -25,7 +25,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 from tqdm import tqdm
 
-from tenantapp.testing import TEST_KEYS
+from tenantapp.throwaway import TEST_KEYS
 
 from . import report
 from .database import throwaway_database

@@ -30,6 +30,7 @@ from waitress.channel import HTTPChannel
 from waitress.server import BaseWSGIServer, create_server
 from waitress.task import ErrorTask, ThreadedTaskDispatcher, WSGITask
 
+from .domains.resolution import VHM_ROOT
 from .errors import error_body
 from .hardening import SECURITY_HEADERS, new_request_id
 from .quotas import PACE_KEY
@@ -55,57 +56,80 @@ class APIErrorTask(ErrorTask):
         self.write(body)
 
 
+TURN = threading.local()  # what the app said of the request a worker thread is serving
+
+
 class PacedTask(WSGITask):
-    """Leaves the pace the app gave the request (``PACE_KEY``) on its channel, which is what
-    the dispatcher's queue holds and sees finish."""
+    """Keeps what the app said of the request (the tenant's pace, and the host if it named the
+    tenant) for the dispatcher, in the worker thread that serves it: the channel itself may
+    already be taking its next request in another thread."""
 
     def execute(self):
         try:
             super().execute()
         finally:
-            self.channel.pace = (self.environ or {}).get(PACE_KEY)
+            environ = self.environ or {}
+            TURN.pace = environ.get(PACE_KEY)
+            TURN.tenant_host = environ.get("HTTP_HOST", "") if VHM_ROOT in environ else None
 
 
 class APIChannel(HTTPChannel):
+    """A connection. waitress queues the channel itself, once per request it has ready, so a
+    turn's end is booked here, once, with the key the queue gave it when it handed this thread
+    the channel (read first: once the answer is out, the next request on the connection can be
+    queued and handed to another thread)."""
+
     error_task_class = APIErrorTask
     task_class = PacedTask
-    pace = None
+    queue_key = None  # set by the queue when it hands the channel a thread
+
+    def service(self):
+        key = self.queue_key
+        TURN.pace = TURN.tenant_host = None
+        try:
+            super().service()
+        finally:
+            self.server.task_dispatcher.finished(key, TURN.pace, TURN.tenant_host)
 
 
-def tenant_key(task) -> tuple[str, str]:
-    """Whose request a task is: its host and the first segment of its path, which name the
-    tenant (path-prefixed URLs, or a tenant's host); the rest share a key per host."""
-    request = getattr(task, "request", None)
-    if request is None:
-        return ("", "")
-    first = (request.path or "").lstrip("/").split("/", 1)[0]
-    return (request.headers.get("HOST", "").lower(), first)
+def first_request(task):
+    """The request a queued channel is to serve next (the parser's current one before waitress
+    has moved it to ``requests``)."""
+    requests = getattr(task, "requests", None)
+    return requests[0] if requests else getattr(task, "request", None)
 
 
 class FairQueue:
-    """A queue per key, taken in turn: the first task of the key served longest ago goes
-    next, skipping keys that already have ``per_key`` tasks running (they wait, costing
+    """A queue per tenant, taken in turn: the first task of the tenant served longest ago goes
+    next, skipping tenants that already have ``per_key`` tasks running (they wait, costing
     nothing, until one of theirs is done). What waitress's dispatcher asks of its queue:
-    append, popleft, len, and truth meaning "a task can be taken now"."""
+    append, popleft, len, and truth meaning "a task can be taken now".
 
-    def __init__(
-        self,
-        key=tenant_key,
-        per_key: int = 0,
-        on_done=None,
-        rate: float = 0.0,
-        clock=time.monotonic,
-    ):
-        self._key = key
+    A task's tenant is the first segment of its path, or its host once a request on that host
+    came back saying the host named its tenant: a tenant reached by its own host is one tenant
+    whatever its paths."""
+
+    MAX_HOSTS = 100_000  # tenant hosts remembered; past that, learnt again
+
+    def __init__(self, per_key: int = 0, rate: float = 0.0, clock=time.monotonic):
         self._queues: OrderedDict = OrderedDict()
         self._running: dict = {}
         self._size = 0
         self.per_key = per_key  # 0: no cap
-        self.on_done = on_done or self.done
         self.rate = rate  # tasks a second per key, bursts of up to one second's; 0: no limit
         self._paces: dict = {}  # key -> its own rate, as its last finished task said
         self._clock = clock
         self._tokens: dict = {}  # key -> (tokens, at)
+        self._tenant_hosts: set[str] = set()
+
+    def key(self, task) -> str:
+        request = first_request(task)
+        if request is None:
+            return ""
+        host = request.headers.get("HOST", "").lower()
+        if host in self._tenant_hosts:
+            return host
+        return "/" + (request.path or "").lstrip("/").split("/", 1)[0]
 
     def _rate(self, key) -> float:
         return self._paces.get(key, self.rate)
@@ -133,42 +157,43 @@ class FairQueue:
         return max(0.0, min(waits)) if waits else None
 
     def append(self, task) -> None:
-        key = self._key(task)
+        key = self.key(task)
         queue = self._queues.get(key)
         if queue is None:
             queue = self._queues[key] = deque()
-        queue.append(task)
+        queue.append((key, task))
         self._size += 1
 
     def popleft(self):
         key = next((key for key in self._queues if self._ready(key)), None)
         if key is None:
             raise IndexError("no task can be taken now")
-        queue = self._queues[key]
-        task = queue.popleft()
+        queue = self._queues.pop(key)
+        _, task = queue.popleft()
+        if queue:
+            self._queues[key] = queue  # to the back of the line
         rate = self._rate(key)
         if rate:
             self._tokens[key] = (self._tokens_now(key, rate) - 1, self._clock())
-        del self._queues[key]
-        if queue:
-            self._queues[key] = queue  # to the back of the line
         self._size -= 1
         self._running[key] = self._running.get(key, 0) + 1
-        service = task.service
-
-        def service_then_release():
-            try:
-                service()
-            finally:
-                pace, task.pace = getattr(task, "pace", None), None
-                self.on_done(key, pace)
-
-        task.service = service_then_release
+        task.queue_key = key
         return task
 
+    def finished(self, key, pace: float | None = None, tenant_host: str | None = None) -> None:
+        """A turn of ``key`` is over (called under the dispatcher's lock, once per ``popleft``):
+        its tenant has a thread less, and what the app said of its request is booked."""
+        if tenant_host:
+            host = tenant_host.lower()
+            if host not in self._tenant_hosts:
+                if len(self._tenant_hosts) >= self.MAX_HOSTS:
+                    self._tenant_hosts.clear()
+                self._tenant_hosts.add(host)
+        self.done(key, pace)
+
     def done(self, key, pace: float | None = None) -> None:
-        """One of ``key``'s tasks finished (called under the dispatcher's lock); the app said
-        its pace (a tenant's request: 0 for none), or nothing (not a tenant's)."""
+        """One of ``key``'s tasks finished; the app said its pace (a tenant's request: 0 for
+        none), or nothing (not a tenant's)."""
         count = self._running.get(key, 0) - 1
         if count > 0:
             self._running[key] = count
@@ -180,6 +205,10 @@ class FairQueue:
             else:
                 self._paces.pop(key, None)
                 self._tokens.pop(key, None)
+
+    def running(self) -> dict:
+        """Tasks running per key (the bookkeeping a test checks)."""
+        return dict(self._running)
 
     def __len__(self) -> int:
         return self._size
@@ -194,7 +223,7 @@ class FairTaskDispatcher(ThreadedTaskDispatcher):
 
     def __init__(self, per_tenant: int = 0):
         super().__init__()
-        self.queue = FairQueue(per_key=per_tenant, on_done=self._done)
+        self.queue = FairQueue(per_key=per_tenant)
         self._closed = False
         threading.Thread(target=self._wake_when_due, name="fair-queue", daemon=True).start()
 
@@ -212,10 +241,11 @@ class FairTaskDispatcher(ThreadedTaskDispatcher):
                     return
             time.sleep(0.05 if due is None else min(max(due, 0.001), 0.05))
 
-    def _done(self, key, pace: float | None = None) -> None:
+    def finished(self, key, pace=None, tenant_host=None) -> None:
         with self.lock:
-            self.queue.done(key, pace)
-            self.queue_cv.notify()  # a task of that tenant may be taken now
+            self.queue.finished(key, pace, tenant_host)
+            if self.queue:
+                self.queue_cv.notify()  # a task of that tenant may be taken now
 
 
 def create_api_server(app, **kw):

@@ -91,3 +91,19 @@ def test_an_installed_wheel_migrates_and_creates_tenants(
     assert "created tenant acme" in admin("create-tenant", "acme")
     head = migrations.head_revision("tenant")  # the wheel carries every migration of the tree
     assert f"acme\tactive\tschema\tdefault\t{head}" in admin("list-tenants")
+
+
+def test_the_benchmarks_need_no_test_framework():
+    """``pip install -e '.[bench]'`` alone runs them: none imports pytest."""
+    root = Path(__file__).resolve().parents[2]
+    modules = sorted(p.stem for p in (root / "bench").glob("*.py") if p.stem != "__init__")
+    code = (
+        "import sys\n"
+        "sys.modules['pytest'] = None\n"  # importing it fails
+        f"for name in {modules!r}: __import__('bench.' + name)\n"
+    )
+    done = subprocess.run(  # noqa: S603 (our own code, our own interpreter)
+        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert len(modules) > 10

@@ -88,5 +88,61 @@ def test_the_server_paces_a_tenant_as_its_plan_says(server, testapp, tenant, oth
     dispatcher = server.task_dispatcher
     with dispatcher.lock:
         assert dispatcher.queue_cv.wait_for(lambda: not dispatcher.queue._running, timeout=10)
-    assert paces.get(("x", tenant.slug)) == 3
-    assert ("x", other_tenant.slug) not in paces
+    assert paces.get(f"/{tenant.slug}") == 3
+    assert f"/{other_tenant.slug}" not in paces
+
+
+def test_keep_alive_connections_serve_thousands_and_book_each_turn_once(app, testapp, tenant):
+    """5,000 requests on one keep-alive connection, then 5,000 over 8 at once: every answer
+    2xx, no tenant ever past its thread cap, and nothing left booked at the end (each turn
+    of a connection is counted once, however many it had)."""
+    import http.client
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.functional.test_quotas import set_quota
+
+    cap, lock, running, most = 2, threading.Lock(), [0], [0]
+
+    def counting(environ, start_response):  # how many of the tenant's requests run at once
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        try:
+            return app(environ, start_response)
+        finally:
+            with lock:
+                running[0] -= 1
+
+    set_quota(testapp, tenant, paced_requests_per_second=100_000)
+    server = create_api_server(counting, listen="127.0.0.1:0", threads=4, threads_per_tenant=cap)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    path = f"/{tenant.slug}/users?limit=1"
+    headers = {"Authorization": f"Bearer {tenant.token}"}
+
+    def ask(count: int) -> list[int]:
+        connection = http.client.HTTPConnection("127.0.0.1", server.effective_port, timeout=30)
+        statuses = []
+        for _ in range(count):
+            connection.request("GET", path, headers=headers)
+            response = connection.getresponse()
+            response.read()
+            statuses.append(response.status)
+            assert not response.will_close  # one connection throughout
+        connection.close()
+        return statuses
+
+    try:
+        assert set(ask(5000)) == {200}
+        with ThreadPoolExecutor(8) as pool:
+            statuses = [s for part in pool.map(ask, [625] * 8) for s in part]
+        assert len(statuses) == 5000 and set(statuses) == {200}
+        dispatcher = server.task_dispatcher
+        with dispatcher.lock:  # the last channel's turn ends just after its answer is sent
+            assert dispatcher.queue_cv.wait_for(lambda: not dispatcher.queue.running(), 10)
+            assert len(dispatcher.queue) == 0
+            assert dispatcher.queue._paces == {f"/{tenant.slug}": 100_000}
+        assert 1 < most[0] <= cap
+    finally:
+        server.close()
+        thread.join(timeout=10)

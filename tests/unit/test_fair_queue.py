@@ -4,13 +4,12 @@ from types import SimpleNamespace
 
 import pytest
 
-from tenantapp.server import FairQueue, FairTaskDispatcher, tenant_key
+from tenantapp.server import FairQueue, FairTaskDispatcher
 
 
 def task(path: str, host: str = "api.example.com"):
-    return SimpleNamespace(
-        request=SimpleNamespace(path=path, headers={"HOST": host}), path=path, service=lambda: None
-    )
+    """A channel as waitress queues it: its next request first in ``requests``."""
+    return SimpleNamespace(requests=[SimpleNamespace(path=path, headers={"HOST": host})], path=path)
 
 
 def test_a_backlog_of_one_tenant_lets_the_others_through_in_turn():
@@ -29,10 +28,38 @@ def test_a_backlog_of_one_tenant_lets_the_others_through_in_turn():
         queue.popleft()
 
 
-def test_tenants_are_told_apart_by_path_and_by_host():
-    assert tenant_key(task("/acme/users")) == ("api.example.com", "acme")
-    assert tenant_key(task("/users/1", "Acme.Example.com")) == ("acme.example.com", "users")
-    assert tenant_key(SimpleNamespace()) == ("", "")
+def test_tenants_are_told_apart_by_their_first_segment_on_any_host():
+    queue = FairQueue()
+    assert queue.key(task("/acme/users")) == "/acme"
+    assert queue.key(task("/acme/users/1", "127.0.0.1:6543")) == "/acme"
+    assert queue.key(task("/globex")) == "/globex"
+    assert queue.key(SimpleNamespace(requests=[])) == ""
+
+
+def test_a_tenant_reached_by_its_host_is_one_tenant_whatever_its_paths():
+    queue = FairQueue()
+    first = task("/users/1", "Acme.Example.com")
+    queue.append(first)
+    assert queue.popleft() is first
+    queue.finished(first.queue_key, 0, "Acme.Example.com")  # the app: the host named it
+    for path in ("/users/1", "/audit", "/console/users"):
+        assert queue.key(task(path, "acme.example.com")) == "acme.example.com"
+    assert queue.key(task("/users/1", "api.example.com")) == "/users"  # not a tenant's host
+    assert queue.running() == {}
+
+
+def test_a_channel_serving_many_requests_is_booked_once_per_turn():
+    """waitress queues one channel per connection again and again (keep-alive): each turn
+    ends once, and nothing is left over however many turns it had."""
+    queue = FairQueue(per_key=1)
+    channel = task("/acme/users/1")
+    for _ in range(5000):
+        queue.append(channel)
+        assert queue.popleft() is channel
+        assert queue.running() == {"/acme": 1}
+        assert not queue  # at its cap of one
+        queue.finished(channel.queue_key, 0)
+    assert queue.running() == {} and len(queue) == 0
 
 
 def test_the_server_uses_it(app):
@@ -61,22 +88,20 @@ def test_the_server_sets_how_long_a_thread_holds_the_gil(app):
 
 
 def test_a_tenant_at_its_thread_cap_waits_while_others_go():
-    done = []
-    queue = FairQueue(per_key=2, on_done=lambda key, pace: done.append(key))
+    queue = FairQueue(per_key=2)
     for i in range(5):
         queue.append(task(f"/hot/users/{i}"))
     first, second = queue.popleft(), queue.popleft()
     assert not queue  # hot has two running: nothing can be taken
     assert len(queue) == 3
     queue.append(task("/quiet/users/1"))
-    assert queue.popleft().path == "/quiet/users/1"
-    first.service()  # a hot task finishes: one more hot may go
-    assert done == [("api.example.com", "hot")]
-    queue.done(done[0])
+    quiet = queue.popleft()
+    assert quiet.path == "/quiet/users/1"
+    assert queue.running() == {"/hot": 2, "/quiet": 1}
+    queue.finished(first.queue_key)  # a hot task finishes: one more hot may go
     assert queue.popleft().path == "/hot/users/2"
     assert not queue
-    second.service()
-    queue.done(done[1])
+    queue.finished(second.queue_key)
     assert queue.popleft().path == "/hot/users/3"
 
 
@@ -103,8 +128,7 @@ def test_a_tenant_is_paced_as_its_last_request_said():
     for i in range(4):
         queue.append(task(f"/hot/users/{i}"))
     first = queue.popleft()
-    first.pace = 1  # the app: this tenant's plan paces it at 1 a second
-    first.service()
+    queue.finished(first.queue_key, 1)  # the app: this tenant's plan paces it at 1 a second
     queue.popleft()  # its burst: one second's worth
     assert not queue and len(queue) == 2  # the rest are held
     queue.append(task("/quiet/users/1"))
@@ -112,6 +136,5 @@ def test_a_tenant_is_paced_as_its_last_request_said():
     now[0] += 1
     second = queue.popleft()
     assert second.path == "/hot/users/2" and not queue
-    second.pace = 0  # its plan changed: no pace
-    second.service()
+    queue.finished(second.queue_key, 0)  # its plan changed: no pace
     assert queue.popleft().path == "/hot/users/3"
