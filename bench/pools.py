@@ -1,9 +1,9 @@
 """Database mode's connections: serve many tenant databases from one process and count, on the
 server, the connections it holds. Without a bound a pool per database would hold pool_size
-connections per tenant database touched; with ``max_pools`` the process never holds more than
-max_pools x pool_size.
+connections per tenant database touched; with a budget (``max_connections``) the process never
+holds more than the budget.
 
-    python -m bench.pools [--tenants 100] [--max-pools 20] [--database-url URL]
+    python -m bench.pools [--tenants 100] [--max-connections 40] [--database-url URL]
 """
 
 import argparse
@@ -25,7 +25,7 @@ PASSWORD = "bench password 1"
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--tenants", type=int, default=100)
-    parser.add_argument("--max-pools", type=int, default=20)
+    parser.add_argument("--max-connections", type=int, default=40)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--database-url")
     args = parser.parse_args()
@@ -34,7 +34,7 @@ def main() -> None:
             url,
             **{
                 "tenantapp.default_mode": "database",
-                "tenantapp.database_mode.max_pools": str(args.max_pools),
+                "tenantapp.database_mode.max_connections": str(args.max_connections),
             },
         )
         hasher = app.registry["password_hasher"]
@@ -70,13 +70,12 @@ def main() -> None:
         print(f"{args.tenants} tenant databases made in {made:.1f} s")
         print(
             f"served {len(timings)} requests round-robin: median {statistics.median(timings):.1f}"
-            f" ms, p99 {percentile(timings, 0.99):.1f} ms (a pool is opened on most requests:"
+            f" ms, p99 {percentile(timings, 0.99):.1f} ms (a connection is opened on most requests:"
             f" {stats['opened']} opened, {stats['closed']} closed)"
         )
         print(
             f"connections to tenant databases held, at most: {peak}"
-            f" (bound {args.max_pools} x {stats['pool_size']} = "
-            f"{args.max_pools * stats['pool_size']}; unbounded it would be {args.tenants})"
+            f" (budget {args.max_connections}; unbounded it would be {args.tenants})"
         )
         service(app.registry, IDatabasePools).dispose()
         app.registry["cache_listener"].stop()

@@ -218,7 +218,7 @@ def main() -> None:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="a tenantapp setting, e.g. tenantapp.database_mode.max_pools=100 (repeatable)",
+        help="a tenantapp setting, e.g. tenantapp.database_mode.max_connections=100 (repeatable)",
     )
     parser.add_argument(
         "--max-connections",

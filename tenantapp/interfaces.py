@@ -29,7 +29,7 @@ class ITenantStore(Interface):
 
     ``engine(entry)`` and ``binding(entry)``: where a session serving the tenant connects and
     how it is bound; ``heard_at(entry)``: the place (a name, an engine) whose listener hears of
-    changes to its rows;
+    changes to its rows, or None (none listened to: nothing read from them is cached);
     ``owner_engine``, ``transaction``, ``schema_name``, ``create``, ``archive``, ``restore``,
     ``drop`` and ``sizes``: the lifecycle in that mode. The three stores share one signature
     per method by design (``tenancy.stores``, ``tenancy.databases``).
@@ -37,7 +37,7 @@ class ITenantStore(Interface):
 
 
 class IDatabasePools(Interface):
-    """Database mode's serving pools, bounded in number and size."""
+    """Database mode's serving pools, within a budget of connections per server."""
 
 
 class ITenancy(Interface):

@@ -12,6 +12,11 @@ its requests taken at most that often (held, not refused: a flooding client wait
 burning the CPU on refusals). The app tells the server a tenant's pace with each of its
 requests (``PACE_KEY`` in the environ), so a changed plan applies from its next request on.
 
+The queue takes the place of waitress's own (its dispatcher's ``queue``) and a connection's
+turn ends where waitress's channel ``service`` returns: waitress internals, not documented, so
+setup.py pins the waitress series tested and ``tests/unit/test_waitress_internals.py`` fails when
+one of them changes.
+
 waitress refuses some requests itself (a body over ``max_request_body_size``, a bad
 ``Content-Length``, headers too large) with a text/plain page; here those answers are JSON in
 the API's error shape, with a request id and the security headers, like every other answer.

@@ -3,7 +3,8 @@
 A tenant user's token is resolved with the request's session once traversal has bound it to the
 tenant in the URL: the token is looked for among that tenant's rows only. Its owner is cached in
 memory per (tenant scope, digest), forgotten on any change to the tenant's users or tokens,
-where this process hears of such changes (the default server); elsewhere it is not cached. The
+where this process hears of such changes (a server's database); in a tenant database of its
+own it is not cached. The
 operator token is only ever accepted below the platform resource.
 """
 
@@ -72,9 +73,15 @@ class TenantSecurityPolicy:
         if tenant is not None:
             session = request.dbsession
             key = (bound_scope(session), digest(token))
-            store = service(request.registry, ITenantStore, tenant.record.mode)
-            owners = self.places.cache(*store.heard_at(tenant.record), CHANNEL)
-            owner = owners.lookup(key, lambda key: token_owner(session, key[1]))
+            place = service(request.registry, ITenantStore, tenant.record.mode).heard_at(
+                tenant.record
+            )
+            if place is None:  # nothing would tell this process of a change: not cached
+                owner = token_owner(session, key[1])
+            else:
+                owner = self.places.cache(*place, CHANNEL).lookup(
+                    key, lambda key: token_owner(session, key[1])
+                )
             if owner is None or owner.expires_at <= datetime.now(UTC):
                 return None
             userid = f"user:{owner.user_id}"

@@ -23,7 +23,14 @@ def includeme(config):
     settings once and act on them when the app is built."""
     # imported here, not above: a module that imports a tenant model (``users.models`` imports
     # ``tenancy.models``) must not pull in provisioning, which imports that model back
-    from .databases import DEFAULT_MAX_POOLS, DEFAULT_POOL_SIZE, DatabasePools, DatabaseStore
+    from .databases import (
+        DEFAULT_MAX_OVERFLOW,
+        DEFAULT_POOL_SIZE,
+        DEFAULT_POOL_TIMEOUT,
+        DatabasePools,
+        DatabaseStore,
+        connection_budget,
+    )
     from .directory import TenantDirectory, tenant_directory
     from .lifecycle import Tenancy
     from .models import MODES
@@ -44,14 +51,31 @@ def includeme(config):
     from ..database import make_engine
 
     def tenant_database_engine(url: str, pool_size: int):
-        pooled = {**settings, "sqlalchemy.pool_size": pool_size, "sqlalchemy.max_overflow": 0}
+        pooled = {
+            **settings,
+            "sqlalchemy.pool_size": pool_size,
+            "sqlalchemy.max_overflow": max_overflow,
+            "sqlalchemy.pool_timeout": pool_timeout,
+        }
         return make_engine(pooled, url)
+
+    max_connections = int(settings.get("tenantapp.database_mode.max_connections", 0))
+    max_overflow = int(settings.get("tenantapp.database_mode.max_overflow", DEFAULT_MAX_OVERFLOW))
+    pool_timeout = float(settings.get("tenantapp.database_mode.pool_timeout", DEFAULT_POOL_TIMEOUT))
+    own_pool = int(settings.get("sqlalchemy.pool_size", 5))  # SQLAlchemy's default
+
+    def budget(server: str) -> int:
+        """The setting, else half of what the server has free when first used (README)."""
+        if max_connections > 0:
+            return max_connections
+        return connection_budget(servers[server].serving, reserve=own_pool)
 
     pools = DatabasePools(
         tenant_database_engine,
-        int(settings.get("tenantapp.database_mode.max_pools", DEFAULT_MAX_POOLS)),
+        budget,
         int(settings.get("tenantapp.database_mode.pool_size", DEFAULT_POOL_SIZE)),
-        on_close=registry["place_listeners"].close,
+        pool_timeout,
+        int(settings.get("tenantapp.database_mode.max_engines", 1000)),
     )
     config.register_service(pools, IDatabasePools)
     stores = {
