@@ -60,6 +60,6 @@ def stop_app(app) -> None:
     from .interfaces import IServers, service
 
     registry = app.registry
-    for name in ("cache_listener", "place_listeners", "usage_ledger"):
+    for name in ("cache_listener", "place_listeners", "usage_ledger", "serving_processes"):
         registry[name].stop()
     service(registry, IServers).dispose()

@@ -116,6 +116,7 @@ def app(settings):
     app.registry["cache_listener"].stop()
     app.registry["place_listeners"].stop()
     app.registry["usage_ledger"].stop()
+    app.registry["serving_processes"].stop()
 
 
 @pytest.fixture(scope="session")

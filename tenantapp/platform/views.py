@@ -52,6 +52,7 @@ def stats(context: Stats, request):
             "sql_compiled": registry["compiled_cache_stats"].stats(),
         },
         "tenant_database_pools": service(request.registry, IDatabasePools).stats(),
+        "serving_processes": registry["serving_processes"].alive,  # a tenant's pace is shared
     }
 
 

@@ -1,8 +1,8 @@
 """Quotas and noisy-neighbour limits, per tenant, with defaults from the ini:
 
-    tenantapp.quota.requests_per_second = 0     # token bucket; 0: no limit
+    tenantapp.quota.requests_per_second = 0     # all processes together; 0: no limit
     tenantapp.quota.burst = 0                   # bucket size (the rate when 0)
-    tenantapp.quota.requests_in_flight = 0      # at once, per process; 0: no limit
+    tenantapp.quota.requests_in_flight = 0      # at once, all processes together; 0: no limit
     tenantapp.quota.paced_requests_per_second = 0   # taken at most this often, the rest held
     tenantapp.quota.max_users = 0               # 0: no limit
     tenantapp.quota.statement_timeout_ms = 0    # SET LOCAL statement_timeout; 0: the server's
@@ -14,7 +14,9 @@ Each is also an operator-only per-tenant setting (``quota_requests_per_second``,
 tenant's plan overrides it through ``PATCH /-/tenants/{slug}/settings`` or ``tenant-settings``.
 Over the rate: 429; over the requests in flight: 503; both with ``Retry-After``. Over its pace,
 a tenant's requests are not refused but held in its queue in the server (``tenantapp.server``),
-which costs nothing while they wait: the app hands the server the pace with every request. Over its
+which costs nothing while they wait: the app hands the server the pace with every request (its
+share of it: the pace over the serving processes alive). Every limit holds across processes
+(``limits``). Over its
 storage, a tenant's writes are refused (403) but for deletions and logging in, until a
 measurement finds it back under. The database
 limits travel in the BEGIN query the binding sends anyway: no round trip.
@@ -23,7 +25,8 @@ limits travel in the BEGIN query the binding sends anyway: no round trip.
 from pyramid.events import ContextFound
 
 from ..errors import APIError
-from .limits import InFlight, TokenBuckets, retry_after
+from ..interfaces import IServers, service
+from .limits import ServingProcesses, SharedRates, retry_after, take_place_in_flight
 
 QUOTAS = (
     "requests_per_second",
@@ -97,7 +100,9 @@ def includeme(config):
     for name in QUOTAS:  # declared as operator-only per-tenant settings
         default = int(settings.get(f"tenantapp.quota.{name}", DEFAULTS.get(name, 0)))
         settings.setdefault(f"tenantapp.setting.quota_{name}", f"int {default}")
-    buckets, in_flight = TokenBuckets(), InFlight()
+    engine = service(config.registry, IServers).default.serving
+    rates, processes = SharedRates(engine), ServingProcesses(engine)
+    config.registry["serving_processes"] = processes
 
     def limit(event):
         request = event.request
@@ -105,23 +110,23 @@ def includeme(config):
         if tenant is None:
             return
         values = quotas(request)
-        request.environ[PACE_KEY] = values["paced_requests_per_second"]
+        pace = values["paced_requests_per_second"]
+        serving = processes.count()  # from a process's first request on, it beats
+        request.environ[PACE_KEY] = pace / serving if pace > 0 else 0
         rate = values["requests_per_second"]
         if rate > 0:
-            wait = buckets.take(tenant.record.id, rate, values["burst"])
+            wait = rates.take(tenant.record.id, rate, values["burst"])
             if wait:
                 raise TooManyRequests(
                     f"over this tenant's {rate} requests a second",
                     headers={"Retry-After": retry_after(wait)},
                 )
         most = values["requests_in_flight"]
-        if most > 0:
-            if not in_flight.enter(tenant.record.id, most):
-                raise TooBusy(
-                    f"this tenant already has {most} requests in progress",
-                    headers={"Retry-After": "1"},
-                )
-            request.add_finished_callback(lambda request: in_flight.leave(tenant.record.id))
+        if most > 0 and not take_place_in_flight(request.dbsession, tenant.record.id, most):
+            raise TooBusy(
+                f"this tenant already has {most} requests in progress",
+                headers={"Retry-After": "1"},
+            )
         storage = values["max_storage_mb"]
         if storage > 0 and request.method in WRITES:
             check_storage(request, tenant.record, storage)

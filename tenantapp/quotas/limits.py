@@ -1,61 +1,107 @@
-"""Per-tenant request limits held in this process: a token bucket for the rate, a count for
-requests in flight. Both are keyed by tenant id and sized from the tenant's settings at each
-request, so a limit changed by the operator applies at once.
+"""Per-tenant request limits that hold across every serving process, kept where surviving a
+process costs least:
 
-Hand-written rather than pyrate-limiter's: its buckets have one fixed rate per limiter, and
-here each tenant has its own rate that may change, and the refusal must say when to come back
-(``Retry-After``), which a bucket's refill time gives directly.
+* the rate (``requests_per_second``): one row per tenant on the default server, taken by one
+  call (``tenantapp.take_request``, the generic cell rate algorithm); a round trip, paid only by
+  tenants whose plan sets a rate;
+* requests in flight: one of ``most`` advisory locks of the tenant, taken in the request's own
+  transaction (where the tenant's rows are): released when the transaction ends, or when the
+  connection does, so a process that dies gives its places back at once;
+* the pace: each serving process holds a tenant's requests at its pace divided by the serving
+  processes alive (a heartbeat each on the default server), so a reverse proxy spreading
+  requests over N processes lets through the pace, not N times it.
 """
 
+import logging
 import math
+import os
+import socket
 import threading
-import time
+import uuid
+
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+log = logging.getLogger(__name__)
+
+TAKE = text("SELECT tenantapp.take_request(:tenant, :rate, :burst)")
+IN_FLIGHT_CLASS = (
+    1_700_000_000  # advisory lock keys (CLASS + place, tenant); the move guard's differ
+)
+MOST_IN_FLIGHT = 100_000
+TAKE_PLACE = text(
+    "SELECT place FROM generate_series(0, :most - 1) AS place"
+    " WHERE pg_try_advisory_xact_lock((:class + place)::int, mod(:tenant, 2147483647)::int)"
+    " LIMIT 1"
+)
+HEARTBEAT = text("SELECT tenantapp.serving_heartbeat(:process, :window)")
+HEARTBEAT_SECONDS = 2.0
 
 
-class TokenBuckets:
-    """``rate`` requests a second on average, bursts of up to ``burst`` (``rate`` when 0)."""
+class SharedRates:
+    """``rate`` requests a second per tenant on average, bursts of up to ``burst`` (``rate``
+    when 0), counted for all processes together."""
 
-    def __init__(self, clock=time.monotonic):
-        self._clock = clock
-        self._buckets: dict[int, tuple[float, float]] = {}  # tenant -> (tokens, at)
-        self._lock = threading.Lock()
+    def __init__(self, engine: Engine):
+        self.engine = engine.execution_options(isolation_level="AUTOCOMMIT")
 
     def take(self, tenant_id: int, rate: float, burst: float) -> float:
         """0 when the request may go; else the seconds until it could."""
-        capacity = max(burst, rate, 1.0)
-        now = self._clock()
-        with self._lock:
-            tokens, at = self._buckets.get(tenant_id, (capacity, now))
-            tokens = min(capacity, tokens + (now - at) * rate)
-            if tokens >= 1:
-                self._buckets[tenant_id] = (tokens - 1, now)
-                return 0.0
-            self._buckets[tenant_id] = (tokens, now)
-            return (1 - tokens) / rate
+        with self.engine.connect() as connection:
+            return float(
+                connection.scalar(TAKE, {"tenant": tenant_id, "rate": rate, "burst": burst})
+            )
 
 
-class InFlight:
-    """How many requests of each tenant are being served now."""
+def take_place_in_flight(session: Session, tenant_id: int, most: int) -> bool:
+    """Whether the request got one of the tenant's ``most`` places, held until its transaction
+    ends (see the module's docstring)."""
+    place = session.scalar(
+        TAKE_PLACE,
+        {"most": min(most, MOST_IN_FLIGHT), "class": IN_FLIGHT_CLASS, "tenant": tenant_id},
+    )
+    return place is not None
 
-    def __init__(self):
-        self._counts: dict[int, int] = {}
+
+class ServingProcesses:
+    """How many processes serve requests now: this one beats every ``HEARTBEAT_SECONDS`` on
+    the default server from its first request on, and counts those that beat lately."""
+
+    def __init__(self, engine: Engine):
+        self.engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self.id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.alive = 1
+        self._started = False
         self._lock = threading.Lock()
+        self._stopped = threading.Event()
 
-    def enter(self, tenant_id: int, limit: int) -> bool:
-        with self._lock:
-            count = self._counts.get(tenant_id, 0)
-            if count >= limit:
-                return False
-            self._counts[tenant_id] = count + 1
-            return True
+    def count(self) -> int:
+        if not self._started:
+            with self._lock:
+                if not self._started:
+                    self._started = True
+                    threading.Thread(target=self._beat, name="heartbeat", daemon=True).start()
+        return self.alive
 
-    def leave(self, tenant_id: int) -> None:
-        with self._lock:
-            count = self._counts.get(tenant_id, 0) - 1
-            if count > 0:
-                self._counts[tenant_id] = count
-            else:
-                self._counts.pop(tenant_id, None)
+    def beat(self) -> int:
+        with self.engine.connect() as connection:
+            alive = connection.scalar(
+                HEARTBEAT, {"process": self.id, "window": 3 * HEARTBEAT_SECONDS}
+            )
+        self.alive = max(1, int(alive))
+        return self.alive
+
+    def _beat(self) -> None:
+        while not self._stopped.is_set():
+            try:
+                self.beat()
+            except Exception as error:  # the database is down: the last count stands
+                log.warning("no heartbeat to the default server: %s", error)
+            self._stopped.wait(HEARTBEAT_SECONDS)
+
+    def stop(self) -> None:
+        self._stopped.set()
 
 
 def retry_after(seconds: float) -> str:

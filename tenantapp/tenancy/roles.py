@@ -14,6 +14,11 @@ from .models import SHARED_SCHEMA
 from .servers import AppRole
 
 READABLE_REGISTRY = ("tenants", "tenant_domains", "alembic_version")
+# what every serving process shares (``quotas.shared``): called, never touched directly
+CALLABLE_REGISTRY = (
+    "take_request(bigint, double precision, double precision)",
+    "serving_heartbeat(text, double precision)",
+)
 
 
 def ensure_app_role(connection: Connection, role: AppRole) -> None:
@@ -47,6 +52,10 @@ def ensure_app_role(connection: Connection, role: AppRole) -> None:
     for table in READABLE_REGISTRY:
         connection.exec_driver_sql(
             f"GRANT SELECT ON {registry}.{quote(table)} TO {quote(role.name)}"
+        )
+    for function in CALLABLE_REGISTRY:
+        connection.exec_driver_sql(
+            f"GRANT EXECUTE ON FUNCTION {registry}.{function} TO {quote(role.name)}"
         )
 
 

@@ -193,7 +193,10 @@ def test_each_tenant_request_tells_the_server_its_pace(app, testapp, tenant, oth
         assert request.get_response(app).status_int == 200
         return request.environ.get(PACE_KEY)
 
-    assert pace(tenant) == 10
+    # its share: the pace over the processes serving on this database (other tests' apps too)
+    serving = app.registry["serving_processes"]
+    before, told, after = serving.count(), pace(tenant), serving.count()
+    assert told in {10 / before, 10 / after}
     assert pace(other_tenant) == 0
     outside = Request.blank("/-/ready")
     outside.get_response(app)

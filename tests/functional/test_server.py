@@ -73,7 +73,7 @@ def test_requests_waitress_accepts_reach_the_app(server):
     assert len(headers["X-Request-Id"]) == 32
 
 
-def test_the_server_paces_a_tenant_as_its_plan_says(server, testapp, tenant, other_tenant):
+def test_the_server_paces_a_tenant_as_its_plan_says(app, server, testapp, tenant, other_tenant):
     from tests.functional.test_quotas import set_quota
 
     set_quota(testapp, tenant, paced_requests_per_second=3)
@@ -88,7 +88,8 @@ def test_the_server_paces_a_tenant_as_its_plan_says(server, testapp, tenant, oth
     dispatcher = server.task_dispatcher
     with dispatcher.lock:
         assert dispatcher.queue_cv.wait_for(lambda: not dispatcher.queue._running, timeout=10)
-    assert paces.get(f"/{tenant.slug}") == 3
+    serving = app.registry["serving_processes"].count()  # the pace is shared by them
+    assert paces.get(f"/{tenant.slug}") in {3 / serving, 3 / (serving - 1), 3 / (serving + 1)}
     assert f"/{other_tenant.slug}" not in paces
 
 
@@ -141,7 +142,10 @@ def test_keep_alive_connections_serve_thousands_and_book_each_turn_once(app, tes
         with dispatcher.lock:  # the last channel's turn ends just after its answer is sent
             assert dispatcher.queue_cv.wait_for(lambda: not dispatcher.queue.running(), 10)
             assert len(dispatcher.queue) == 0
-            assert dispatcher.queue._paces == {f"/{tenant.slug}": 100_000}
+            (key, share), *others = dispatcher.queue._paces.items()
+            # the pace, shared by the processes serving on this database (other tests' apps)
+            assert key == f"/{tenant.slug}" and not others
+            assert (100_000 / share).is_integer() and share >= 100_000 / 50
         assert 1 < most[0] <= cap
     finally:
         server.close()
