@@ -12,6 +12,7 @@ median rate of each mode, and database over schema (the aim: at least 0.8).
 """
 
 import argparse
+import contextlib
 import os
 import secrets
 import statistics
@@ -22,7 +23,7 @@ from pathlib import Path
 from sqlalchemy import create_engine
 from tqdm import tqdm
 
-from tenantapp.throwaway import TEST_KEYS
+from tenantapp.throwaway import TEST_KEYS, pgbouncer
 
 from .database import throwaway_database
 from .dataset import make_tenants
@@ -41,11 +42,25 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--database-url", help="a PostgreSQL server (default: embedded)")
     parser.add_argument("--setting", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument(
+        "--pgbouncer",
+        type=int,
+        metavar="POOL_SIZE",
+        help="serve through Debian's PgBouncer in transaction mode, POOL_SIZE server"
+        " connections per database (tenantapp.pooler.default)",
+    )
     args = parser.parse_args()
     wrk = find_wrk()
     working = args.working_set or args.tenants
-    with throwaway_database(args.database_url) as url, tempfile.TemporaryDirectory() as tmp:
+    with (
+        throwaway_database(args.database_url) as url,
+        tempfile.TemporaryDirectory() as tmp,
+        contextlib.ExitStack() as stack,
+    ):
         tmp = Path(tmp)
+        if args.pgbouncer:
+            pooler = stack.enter_context(pgbouncer(url, pool_size=args.pgbouncer))
+            args.setting.append(f"tenantapp.pooler.default={pooler}")
         engine = create_engine(url)
         files = {}
         for mode, prefix in (("database", "d"), ("schema", "s")):

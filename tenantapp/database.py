@@ -25,7 +25,15 @@ from .interfaces import IServers, ITenantStore, service
 from .quotas import session_settings
 from .tenancy import binding
 from .tenancy.errors import ProvisioningError
-from .tenancy.servers import DEFAULT, Server, Servers, app_role, server_urls
+from .tenancy.servers import (
+    DEFAULT,
+    Server,
+    Servers,
+    app_role,
+    pooler_urls,
+    server_urls,
+    through_pooler,
+)
 
 URL_ENV = "TENANTAPP_DATABASE_URL"
 CONNECT_TIMEOUT = 5  # seconds
@@ -201,9 +209,17 @@ def make_servers(settings: dict) -> Servers:
     ``tenancy.servers``)."""
     role = app_role(settings)
     urls = {DEFAULT: database_url(settings), **server_urls(settings)}
+    poolers = pooler_urls(settings)
+    unknown = set(poolers) - set(urls)
+    if unknown:
+        raise ProvisioningError(f"tenantapp.pooler.{sorted(unknown)[0]}: no such server")
     return Servers(
         {
-            name: Server(name, make_engine(settings, url), make_engine(settings, role.url(url)))
+            name: Server(
+                name,
+                make_engine(settings, url),
+                make_engine(settings, through_pooler(role.url(url), poolers.get(name))),
+            )
             for name, url in urls.items()
         },
         role,

@@ -63,3 +63,68 @@ def stop_app(app) -> None:
     for name in ("cache_listener", "place_listeners", "usage_ledger", "serving_processes"):
         registry[name].stop()
     service(registry, IServers).dispose()
+
+
+@contextmanager
+def pgbouncer(server_url: str, pool_size: int = 2, user: str = "tenantapp_app"):
+    """Debian's PgBouncer in transaction mode on 127.0.0.1, in front of ``server_url``'s server
+    (any database: a wildcard entry), ``pool_size`` server connections per database and role,
+    trusting ``server_url``'s role and ``user``; its address. Its admin console (database
+    ``pgbouncer``) admits ``server_url``'s role."""
+    import os
+    import pwd
+    import shutil
+    import socket
+    import subprocess
+    import tempfile
+    import time
+    from pathlib import Path
+
+    from sqlalchemy.engine import make_url
+
+    binary = shutil.which("pgbouncer") or shutil.which("/usr/sbin/pgbouncer")
+    if binary is None:
+        raise RuntimeError("PgBouncer is missing: apt-get install pgbouncer")
+    target = make_url(server_url)
+    host = target.query.get("host") or target.host or "127.0.0.1"
+    folder = Path(tempfile.mkdtemp(prefix="pgbouncer-"))
+    folder.chmod(0o755)  # read by the user it runs as
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    (folder / "users.txt").write_text(f'"{target.username}" ""\n"{user}" ""\n')
+    (folder / "pgbouncer.ini").write_text(
+        "[databases]\n"
+        f"* = host={host} port={target.port or 5432}\n"
+        "[pgbouncer]\n"
+        f"listen_addr = 127.0.0.1\nlisten_port = {port}\nunix_socket_dir =\n"
+        f"auth_type = trust\nauth_file = {folder / 'users.txt'}\n"
+        f"admin_users = {target.username}\n"
+        f"pool_mode = transaction\ndefault_pool_size = {pool_size}\nmax_client_conn = 5000\n"
+        f"logfile = {folder / 'pgbouncer.log'}\n"
+    )
+    (folder / "pgbouncer.log").touch()
+    for path in folder.iterdir():
+        path.chmod(0o666)  # its log is written by the user it runs as
+    argv = [binary, str(folder / "pgbouncer.ini")]
+    if os.geteuid() == 0:  # it refuses to run as root: as the server's user (its socket)
+        owner = os.stat(host).st_uid if host.startswith("/") else pwd.getpwnam("nobody").pw_uid
+        argv[1:1] = ["-u", pwd.getpwuid(owner).pw_name]
+    process = subprocess.Popen(argv)  # noqa: S603 - Debian's pgbouncer, our own config
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(
+                        "pgbouncer did not start: " + (folder / "pgbouncer.log").read_text()
+                    ) from None
+                time.sleep(0.05)
+        yield f"postgresql://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        shutil.rmtree(folder, ignore_errors=True)

@@ -93,11 +93,15 @@ class ServingProcesses:
         return self.alive
 
     def _beat(self) -> None:
+        failing = False
         while not self._stopped.is_set():
             try:
                 self.beat()
+                failing = False
             except Exception as error:  # the database is down: the last count stands
-                log.warning("no heartbeat to the default server: %s", error)
+                if not failing:  # once an outage, not every beat
+                    log.warning("no heartbeat to the default server: %s", error)
+                failing = True
             self._stopped.wait(HEARTBEAT_SECONDS)
 
     def stop(self) -> None:

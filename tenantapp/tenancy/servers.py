@@ -8,7 +8,10 @@ one bounded pool each:
   (DDL) use it;
 * ``serving``: the application role (``tenantapp.app_role``, ``tenantapp_app`` by default), which
   is not a superuser, has no BYPASSRLS and owns nothing, so row-level security binds it. Every
-  tenant request runs as this role.
+  tenant request runs as this role. With ``tenantapp.pooler.NAME = postgresql://HOST:PORT`` its
+  connections go through a pooler in transaction mode (PgBouncer) at that address instead: the
+  serving path keeps nothing beyond a transaction. The owner's (migrations, listeners, which do)
+  stay direct.
 """
 
 import os
@@ -21,6 +24,7 @@ from .errors import ProvisioningError, UnknownServer
 
 DEFAULT = "default"
 SERVERS_PREFIX = "tenantapp.servers."
+POOLERS_PREFIX = "tenantapp.pooler."
 APP_ROLE = "tenantapp_app"
 APP_PASSWORD_ENV = "TENANTAPP_APP_PASSWORD"  # noqa: S105 - a variable name
 
@@ -103,3 +107,23 @@ class Servers:
         for server in self:
             server.owner.dispose()
             server.serving.dispose()
+
+
+def pooler_urls(settings: dict) -> dict[str, str]:
+    """``tenantapp.pooler.NAME`` settings, by server name (``default`` included)."""
+    return {
+        key.removeprefix(POOLERS_PREFIX): value.strip()
+        for key, value in settings.items()
+        if key.startswith(POOLERS_PREFIX) and value.strip()
+    }
+
+
+def through_pooler(url: str, pooler: str | None) -> str:
+    """``url`` (its database, role and password) reached at ``pooler``'s host, port and query."""
+    if not pooler:
+        return url
+    at = make_url(pooler)
+    if at.host is None and "host" not in at.query:
+        raise ProvisioningError(f"the pooler {pooler!r} names no host")
+    url = make_url(url).set(host=at.host, port=at.port, query=at.query)
+    return url.render_as_string(hide_password=False)
