@@ -127,7 +127,8 @@ def get_tm_session(session_factory, transaction_manager, request=None):
     return dbsession
 
 
-def main(global_config, **settings):
+def main(global_config, authenticate: bool = True, **settings):
+    """The app; without ``authenticate``, no security policy (every view open to anyone)."""
     with Configurator(settings=settings) as config:
         settings = config.get_settings()
         settings["tm.manager_hook"] = "pyramid_tm.explicit_manager"
@@ -138,16 +139,17 @@ def main(global_config, **settings):
         config.add_request_method(
             lambda r: get_tm_session(session_factory, r.tm, request=r), "dbsession", reify=True
         )
-        config.set_security_policy(SecurityPolicy())
+        if authenticate:
+            config.set_security_policy(SecurityPolicy())
         config.add_route("user", "/users/{id:\\d+}")
         config.add_route("users", "/users")
         config.scan(__name__)
     return config.make_wsgi_app()
 
 
-def make_app(url: str, pool_size: int):
+def make_app(url: str, pool_size: int, authenticate: bool = True):
     settings = {"sqlalchemy.url": url, "sqlalchemy.pool_size": str(pool_size)}
-    return main({}, **settings, **{"sqlalchemy.max_overflow": "0"})
+    return main({}, authenticate, **settings, **{"sqlalchemy.max_overflow": "0"})
 
 
 if __name__ == "__main__":

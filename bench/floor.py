@@ -27,6 +27,7 @@ PAGE = f"SELECT {COLUMNS} FROM {{s}}.users WHERE id > %s ORDER BY id LIMIT %s"
 
 
 def as_json(row: dict) -> dict:
+    row["name"] = bytes(row["name"]).decode()  # the bench's names: UTF-8 in a bytea, not sealed
     row["created_at"] = row["created_at"].isoformat()
     row["updated_at"] = row["updated_at"].isoformat()
     return row

@@ -34,7 +34,7 @@ from .loadgen import find_wrk, run_wrk, sweep
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-SYSTEMS = ("tenantapp", "baseline", "floor")
+SYSTEMS = ("tenantapp", "baseline", "open", "floor")
 ENDPOINTS = ("item", "list")
 
 
@@ -149,12 +149,19 @@ def servers(url: str, plan: Plan, logs: Path, operator_token: str, ini: Path) ->
             free_port(),
             logs / "baseline.log",
         ),
+        "open": Server(
+            "open",
+            [python, "-m", "bench.open_baseline", *common],
+            env,
+            free_port(),
+            logs / "open.log",
+        ),
         "floor": Server(
             "floor", [python, "-m", "bench.floor", *common], env, free_port(), logs / "floor.log"
         ),
     }
     made["tenantapp"].argv.append(f"http_port={made['tenantapp'].port}")
-    for name in ("baseline", "floor"):
+    for name in ("baseline", "open", "floor"):
         made[name].argv[made[name].argv.index(url)] = with_app(name)
         made[name].argv += ["--port", str(made[name].port)]
     return made
@@ -278,11 +285,8 @@ def main() -> None:
         "plan": plan.__dict__,
         "minutes": round((time.monotonic() - started) / 60, 1),
     }
-    if args.mode != "schema":  # the report compares with the floor, which only schema mode has
-        print(json.dumps(results["runs"], indent=1))
-        return
-    report.write(results, output)
-    print(f"wrote {output / 'RESULTS.md'} in {results['meta']['minutes']} min")
+    name = report.write(results, output)
+    print(f"wrote {output / name} in {results['meta']['minutes']} min")
 
 
 def measure(plan, wrk, running, engine, targets, baseline_target, tmp, token) -> dict:
@@ -294,6 +298,7 @@ def measure(plan, wrk, running, engine, targets, baseline_target, tmp, token) ->
             "tenantapp": write_targets(tmp / f"t{count}.txt", targets[:count]),
             "floor": tmp / f"t{count}.txt",
             "baseline": write_targets(tmp / "baseline.txt", [baseline_target]),
+            "open": tmp / "baseline.txt",  # its token is sent and never looked at
         }
         systems = [name for name in SYSTEMS if name in running]
         for name in ("tenantapp", "floor"):
