@@ -37,6 +37,7 @@ TAKE_PLACE = text(
 )
 HEARTBEAT = text("SELECT tenantapp.serving_heartbeat(:process, :window)")
 HEARTBEAT_SECONDS = 2.0
+FAILED_BEATS = 5  # in a row before a warning
 
 
 class SharedRates:
@@ -93,15 +94,15 @@ class ServingProcesses:
         return self.alive
 
     def _beat(self) -> None:
-        failing = False
+        failed = 0
         while not self._stopped.is_set():
             try:
                 self.beat()
-                failing = False
+                failed = 0
             except Exception as error:  # the database is down: the last count stands
-                if not failing:  # once an outage, not every beat
+                failed += 1
+                if failed == FAILED_BEATS:  # once an outage, and not for a blip
                     log.warning("no heartbeat to the default server: %s", error)
-                failing = True
             self._stopped.wait(HEARTBEAT_SECONDS)
 
     def stop(self) -> None:
