@@ -58,9 +58,14 @@ def main() -> None:
         contextlib.ExitStack() as stack,
     ):
         tmp = Path(tmp)
-        if args.pgbouncer:
-            pooler = stack.enter_context(pgbouncer(url, pool_size=args.pgbouncer))
-            args.setting.append(f"tenantapp.pooler.default={pooler}")
+        if args.pgbouncer:  # the server's connections shared by the pooler, within 60
+            pooler = stack.enter_context(
+                pgbouncer(url, pool_size=args.pgbouncer, user_connections=60)
+            )
+            args.setting += [
+                f"tenantapp.pooler.default={pooler}",
+                "tenantapp.database_mode.max_connections=200",  # to the pooler: cheap
+            ]
         engine = create_engine(url)
         files = {}
         for mode, prefix in (("database", "d"), ("schema", "s")):

@@ -107,7 +107,10 @@ def first_request(task):
 class FairQueue:
     """A queue per tenant, taken in turn: the first task of the tenant served longest ago goes
     next, skipping tenants that already have ``per_key`` tasks running (they wait, costing
-    nothing, until one of theirs is done). What waitress's dispatcher asks of its queue:
+    nothing, until one of theirs is done). The cap binds while others wait: when no tenant
+    under its cap has a task ready and another thread would still be idle (``spare()``), a
+    capped tenant may take one more, so one busy tenant does not leave threads idle, and a
+    newcomer still finds a thread at once. What waitress's dispatcher asks of its queue:
     append, popleft, len, and truth meaning "a task can be taken now".
 
     A task's tenant is the first segment of its path, or its host once a request on that host
@@ -116,8 +119,9 @@ class FairQueue:
 
     MAX_HOSTS = 100_000  # tenant hosts remembered; past that, learnt again
 
-    def __init__(self, per_key: int = 0, rate: float = 0.0, clock=time.monotonic):
+    def __init__(self, per_key: int = 0, rate: float = 0.0, clock=time.monotonic, spare=lambda: 0):
         self._queues: OrderedDict = OrderedDict()
+        self.spare = spare  # threads idle besides the one asking
         self._running: dict = {}
         self._size = 0
         self.per_key = per_key  # 0: no cap
@@ -148,8 +152,19 @@ class FairQueue:
     def _ready(self, key) -> bool:
         if self.per_key and self._running.get(key, 0) >= self.per_key:
             return False
+        return self._paced(key)
+
+    def _paced(self, key) -> bool:
         rate = self._rate(key)
         return not rate or self._tokens_now(key, rate) >= 1
+
+    def _next_key(self):
+        """In turn, the first key under its cap with a task ready; else, while another thread
+        would stay idle, the first whose pace lets it go."""
+        key = next((key for key in self._queues if self._ready(key)), None)
+        if key is None and self.per_key and self.spare() > 0:
+            key = next((key for key in self._queues if self._paced(key)), None)
+        return key
 
     def next_ready_in(self) -> float | None:
         """Seconds until a waiting task's key has a token again (None: none waits on one)."""
@@ -170,7 +185,7 @@ class FairQueue:
         self._size += 1
 
     def popleft(self):
-        key = next((key for key in self._queues if self._ready(key)), None)
+        key = self._next_key()
         if key is None:
             raise IndexError("no task can be taken now")
         queue = self._queues.pop(key)
@@ -219,7 +234,7 @@ class FairQueue:
         return self._size
 
     def __bool__(self) -> bool:
-        return any(self._ready(key) for key in self._queues)
+        return self._next_key() is not None
 
 
 class FairTaskDispatcher(ThreadedTaskDispatcher):
@@ -228,9 +243,13 @@ class FairTaskDispatcher(ThreadedTaskDispatcher):
 
     def __init__(self, per_tenant: int = 0):
         super().__init__()
-        self.queue = FairQueue(per_key=per_tenant)
+        self.queue = FairQueue(per_key=per_tenant, spare=self._idle_threads)
         self._closed = False
         threading.Thread(target=self._wake_when_due, name="fair-queue", daemon=True).start()
+
+    def _idle_threads(self) -> int:
+        """Threads waiting for a task (under the lock; the asking thread counts as active)."""
+        return len(self.threads) - self.stop_count - self.active_count
 
     def shutdown(self, *args, **kw):
         self._closed = True

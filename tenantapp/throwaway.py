@@ -66,11 +66,17 @@ def stop_app(app) -> None:
 
 
 @contextmanager
-def pgbouncer(server_url: str, pool_size: int = 2, user: str = "tenantapp_app"):
+def pgbouncer(
+    server_url: str,
+    pool_size: int = 2,
+    user: str = "tenantapp_app",
+    user_connections: int = 0,
+):
     """Debian's PgBouncer in transaction mode on 127.0.0.1, in front of ``server_url``'s server
     (any database: a wildcard entry), ``pool_size`` server connections per database and role,
-    trusting ``server_url``'s role and ``user``; its address. Its admin console (database
-    ``pgbouncer``) admits ``server_url``'s role."""
+    at most ``user_connections`` per role over all databases (0: no bound; it closes idle ones
+    of other databases to stay within it), trusting ``server_url``'s role and ``user``; its
+    address. Its admin console (database ``pgbouncer``) admits ``server_url``'s role."""
     import os
     import pwd
     import shutil
@@ -101,6 +107,7 @@ def pgbouncer(server_url: str, pool_size: int = 2, user: str = "tenantapp_app"):
         f"auth_type = trust\nauth_file = {folder / 'users.txt'}\n"
         f"admin_users = {target.username}\n"
         f"pool_mode = transaction\ndefault_pool_size = {pool_size}\nmax_client_conn = 5000\n"
+        f"max_user_connections = {user_connections}\n"
         f"logfile = {folder / 'pgbouncer.log'}\n"
     )
     (folder / "pgbouncer.log").touch()

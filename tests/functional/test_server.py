@@ -95,8 +95,9 @@ def test_the_server_paces_a_tenant_as_its_plan_says(app, server, testapp, tenant
 
 def test_keep_alive_connections_serve_thousands_and_book_each_turn_once(app, testapp, tenant):
     """5,000 requests on one keep-alive connection, then 5,000 over 8 at once: every answer
-    2xx, no tenant ever past its thread cap, and nothing left booked at the end (each turn
-    of a connection is counted once, however many it had)."""
+    2xx, the tenant never on more threads than leave one idle (alone, it may pass its cap of
+    2; never all 4), and nothing left booked at the end (each turn of a connection is counted
+    once, however many it had)."""
     import http.client
     from concurrent.futures import ThreadPoolExecutor
 
@@ -147,7 +148,7 @@ def test_keep_alive_connections_serve_thousands_and_book_each_turn_once(app, tes
             assert key == f"/{tenant.slug}" and not others
             processes = 100_000 / share
             assert abs(processes - round(processes)) < 1e-6 and 1 <= round(processes) <= 50
-        assert 1 < most[0] <= cap
+        assert 1 < most[0] <= 3
     finally:
         server.close()
         thread.join(timeout=10)

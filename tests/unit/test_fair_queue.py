@@ -138,3 +138,18 @@ def test_a_tenant_is_paced_as_its_last_request_said():
     assert second.path == "/hot/users/2" and not queue
     queue.finished(second.queue_key, 0)  # its plan changed: no pace
     assert queue.popleft().path == "/hot/users/3"
+
+
+def test_a_capped_tenant_takes_idle_threads_while_nobody_else_waits_but_leaves_one():
+    idle = [3]
+    queue = FairQueue(per_key=2, spare=lambda: idle[0])
+    for i in range(6):
+        queue.append(task(f"/hot/users/{i}"))
+    assert [queue.popleft().path for _ in range(2)] == ["/hot/users/0", "/hot/users/1"]
+    idle[0] = 1  # one more thread would still be idle: over the cap, since nobody waits
+    assert queue and queue.popleft().path == "/hot/users/2"
+    queue.append(task("/quiet/users/1"))
+    assert queue.popleft().path == "/quiet/users/1"  # others first, whatever the cap
+    idle[0] = 0  # the asking thread is the last one idle: the cap binds
+    assert not queue
+    assert queue.running() == {"/hot": 3, "/quiet": 1}

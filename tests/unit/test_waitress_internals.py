@@ -12,6 +12,9 @@ def test_the_dispatcher_takes_tasks_from_its_queue_attribute_and_services_them_i
     assert "task = self.queue.popleft()" in source
     assert source.index("task = self.queue.popleft()") < source.index("task.service()")
     assert "self.queue.append(task)" in inspect.getsource(task.ThreadedTaskDispatcher.add_task)
+    # idle threads are those waiting: len(threads) - stop_count - active_count
+    waiting = source.index("self.active_count -= 1")
+    assert waiting < source.index("self.queue_cv.wait()") < source.index("self.active_count += 1")
 
 
 def test_a_channel_is_the_task_queued_and_its_service_serves_requests_0():
