@@ -34,6 +34,8 @@ from pathlib import Path
 
 from sqlalchemy import create_engine
 
+from tenantapp.throwaway import TEST_KEYS
+
 from .database import throwaway_database
 from .dataset import make_tenants
 from .loadgen import WRK_CPUS_ENV, find_wrk, run_wrk, sweep
@@ -111,6 +113,7 @@ def main() -> None:
                 **os.environ,
                 "TENANTAPP_DATABASE_URL": url,
                 "TENANTAPP_OPERATOR_TOKEN": secrets.token_urlsafe(32),
+                "TENANTAPP_ENCRYPTION_KEYS": TEST_KEYS["tenantapp.encryption.keys"],
             }
             pserve = str(Path(sys.executable).with_name("pserve"))
             port = free_port()

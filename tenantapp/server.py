@@ -6,7 +6,8 @@
 Requests wait for a thread in a queue per tenant, served in turn (``FairTaskDispatcher``): a
 tenant with many requests waiting does not make every other tenant wait behind all of them, as
 waitress's single first-come queue would; and with ``threads_per_tenant = N`` in the server's
-section, no tenant has more than N threads at once, its other requests waiting their turn; and
+section, no tenant has more than N threads at once while others wait, its other requests
+waiting their turn (alone, it may take all threads but one idle); and
 a tenant whose plan paces it (its ``quota_paced_requests_per_second``, ``tenantapp.quotas``) has
 its requests taken at most that often (held, not refused: a flooding client waits instead of
 burning the CPU on refusals). The app tells the server a tenant's pace with each of its

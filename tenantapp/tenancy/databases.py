@@ -32,8 +32,10 @@ from .stores import Build, Populate, _by_server, _rename_schema, build_tables
 
 log = logging.getLogger(__name__)
 
-DEFAULT_POOL_SIZE = 1  # idle connections kept per tenant database (more open while busy)
-DEFAULT_MAX_OVERFLOW = 3
+# idle connections kept per tenant database, as many as its thread cap lets it use (the budget
+# closes them when another database needs room); past them, more open while busy and close
+DEFAULT_POOL_SIZE = 4
+DEFAULT_MAX_OVERFLOW = 4
 DEFAULT_POOL_TIMEOUT = 10.0  # seconds a request waits for a connection before a 503
 TEMPLATE_LOCK = 0x74656D706C  # "templ": one process builds a server's template database
 # what the identity triggers of a tenant's tables call: a notification heard by the listener
