@@ -41,6 +41,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--database-url", help="a PostgreSQL server (default: embedded)")
+    parser.add_argument("--max-connections", type=int, help="the embedded server's max_connections")
     parser.add_argument("--setting", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument(
         "--pgbouncer",
@@ -53,7 +54,7 @@ def main() -> None:
     wrk = find_wrk()
     working = args.working_set or args.tenants
     with (
-        throwaway_database(args.database_url) as url,
+        throwaway_database(args.database_url, args.max_connections) as url,
         tempfile.TemporaryDirectory() as tmp,
         contextlib.ExitStack() as stack,
     ):
