@@ -13,8 +13,6 @@ median rate of each mode, and database over schema (the aim: at least 0.8).
 
 import argparse
 import contextlib
-import os
-import secrets
 import statistics
 import sys
 import tempfile
@@ -23,12 +21,12 @@ from pathlib import Path
 from sqlalchemy import create_engine
 from tqdm import tqdm
 
-from tenantapp.throwaway import TEST_KEYS, pgbouncer
+from tenantapp.throwaway import pgbouncer
 
 from .database import throwaway_database
 from .dataset import make_tenants
 from .loadgen import find_wrk, run_wrk, sweep
-from .serving import Server, free_port, tenantapp_ini, write_targets
+from .serving import Server, free_port, pserve_env, tenantapp_ini, write_targets
 
 USERS = 200
 
@@ -76,12 +74,7 @@ def main() -> None:
                 )
             files[mode] = (write_targets(tmp / f"{mode}.txt", made[:working]), made)
         engine.dispose()
-        env = {
-            **os.environ,
-            "TENANTAPP_DATABASE_URL": url,
-            "TENANTAPP_OPERATOR_TOKEN": secrets.token_urlsafe(32),
-            "TENANTAPP_ENCRYPTION_KEYS": TEST_KEYS["tenantapp.encryption.keys"],
-        }
+        env = pserve_env(url)
         port = free_port()
         ini = tenantapp_ini(tmp, args.setting)
         pserve = str(Path(sys.executable).with_name("pserve"))

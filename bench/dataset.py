@@ -1,10 +1,13 @@
 """The data every system in the serving benchmark reads: tenants made by tenantapp itself (each
 with N users and one owner token), and the baseline's single plain schema with the same rows."""
 
+import contextlib
 import secrets
+import tempfile
 from dataclasses import dataclass, replace
+from pathlib import Path
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, create_engine, text
 
 from tenantapp import tenancy_from
 from tenantapp.identity.tokens import PREFIX, digest
@@ -92,3 +95,18 @@ def make_baseline(engine: Engine, users: int) -> Target:
         )
         connection.exec_driver_sql("ANALYZE public.users, public.tokens")
     return Target("", token, "public")
+
+
+@contextlib.contextmanager
+def throwaway_tenants(server_url: str | None, count: int, users: int):
+    """A throwaway database (``bench.database``) holding ``count`` schema-mode tenants of
+    ``users`` users each, and a scratch folder: ``(url, folder, targets)``."""
+    from .database import throwaway_database
+
+    with throwaway_database(server_url) as url, tempfile.TemporaryDirectory() as folder:
+        engine = create_engine(url)
+        try:
+            targets = make_tenants(engine, count, users)
+        finally:
+            engine.dispose()
+        yield url, Path(folder), targets

@@ -24,7 +24,6 @@ what the flood adds to a server that had room.
 import argparse
 import os
 import re
-import secrets
 import statistics
 import sys
 import tempfile
@@ -34,12 +33,10 @@ from pathlib import Path
 
 from sqlalchemy import create_engine
 
-from tenantapp.throwaway import TEST_KEYS
-
 from .database import throwaway_database
 from .dataset import make_tenants
 from .loadgen import WRK_CPUS_ENV, find_wrk, run_wrk, sweep
-from .serving import Server, free_port, tenantapp_ini, write_targets
+from .serving import Server, free_port, pserve_env, tenantapp_ini, write_targets
 
 USERS = 200
 SETTLE = 5  # seconds between rounds
@@ -109,12 +106,7 @@ def main() -> None:
                     "[server:main]\n", f"[server:main]\nswitch_interval_ms = {switch_ms}\n"
                 )
             ini.write_text(text)
-            env = {
-                **os.environ,
-                "TENANTAPP_DATABASE_URL": url,
-                "TENANTAPP_OPERATOR_TOKEN": secrets.token_urlsafe(32),
-                "TENANTAPP_ENCRYPTION_KEYS": TEST_KEYS["tenantapp.encryption.keys"],
-            }
+            env = pserve_env(url)
             pserve = str(Path(sys.executable).with_name("pserve"))
             port = free_port()
             server = Server(name, [pserve, str(ini), f"http_port={port}"], env, port, tmp / "log")

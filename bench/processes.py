@@ -9,22 +9,14 @@ them), alternating round by round. The figure: the median rate with one and with
 """
 
 import argparse
-import os
-import secrets
 import statistics
 import sys
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from sqlalchemy import create_engine
-
-from tenantapp.throwaway import TEST_KEYS
-
-from .database import throwaway_database
-from .dataset import make_tenants
+from .dataset import throwaway_tenants
 from .loadgen import find_wrk, run_wrk, sweep
-from .serving import Server, free_port, tenantapp_ini, write_targets
+from .serving import Server, free_port, pserve_env, tenantapp_ini, write_targets
 
 USERS = 200
 
@@ -38,18 +30,9 @@ def main() -> None:
     parser.add_argument("--database-url", help="a PostgreSQL server (default: embedded)")
     args = parser.parse_args()
     wrk = find_wrk()
-    with throwaway_database(args.database_url) as url, tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
-        engine = create_engine(url)
-        targets = make_tenants(engine, args.tenants, USERS)
-        engine.dispose()
+    with throwaway_tenants(args.database_url, args.tenants, USERS) as (url, tmp, targets):
         file = write_targets(tmp / "targets.txt", targets)
-        env = {
-            **os.environ,
-            "TENANTAPP_DATABASE_URL": url,
-            "TENANTAPP_OPERATOR_TOKEN": secrets.token_urlsafe(32),
-            "TENANTAPP_ENCRYPTION_KEYS": TEST_KEYS["tenantapp.encryption.keys"],
-        }
+        env = pserve_env(url)
         ini = tenantapp_ini(tmp, [])
         pserve = str(Path(sys.executable).with_name("pserve"))
         servers = []

@@ -11,22 +11,14 @@ at least 0.95).
 """
 
 import argparse
-import os
 import re
-import secrets
 import statistics
 import sys
-import tempfile
 from pathlib import Path
 
-from sqlalchemy import create_engine
-
-from tenantapp.throwaway import TEST_KEYS
-
-from .database import throwaway_database
-from .dataset import make_tenants
+from .dataset import throwaway_tenants
 from .loadgen import find_wrk, run_wrk, sweep
-from .serving import Server, free_port, tenantapp_ini, write_targets
+from .serving import Server, free_port, pserve_env, tenantapp_ini, write_targets
 
 USERS = 200
 PLAIN_SERVER = (
@@ -54,19 +46,10 @@ def main() -> None:
     parser.add_argument("--database-url", help="a PostgreSQL server (default: embedded)")
     args = parser.parse_args()
     wrk = find_wrk()
-    with throwaway_database(args.database_url) as url, tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
-        engine = create_engine(url)
-        targets = make_tenants(engine, max(args.counts), USERS)
-        engine.dispose()
+    with throwaway_tenants(args.database_url, max(args.counts), USERS) as (url, tmp, targets):
         shipped = tenantapp_ini(tmp, [])
         inis = {"shipped": shipped, "waitress": plain_waitress_ini(shipped)}
-        env = {
-            **os.environ,
-            "TENANTAPP_DATABASE_URL": url,
-            "TENANTAPP_OPERATOR_TOKEN": secrets.token_urlsafe(32),
-            "TENANTAPP_ENCRYPTION_KEYS": TEST_KEYS["tenantapp.encryption.keys"],
-        }
+        env = pserve_env(url)
         pserve = str(Path(sys.executable).with_name("pserve"))
         servers = {}
         for name, ini in inis.items():

@@ -100,6 +100,18 @@ class Server:
             self.process.wait(timeout=30)
 
 
+def pserve_env(url: str, **extra: str) -> dict[str, str]:
+    """The environment a benchmark's ``pserve production.ini`` runs in: the database, a fresh
+    operator token and the test key-encryption key."""
+    return {
+        **os.environ,
+        "TENANTAPP_DATABASE_URL": url,
+        "TENANTAPP_OPERATOR_TOKEN": secrets.token_urlsafe(32),
+        "TENANTAPP_ENCRYPTION_KEYS": TEST_KEYS["tenantapp.encryption.keys"],
+        **extra,
+    }
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -129,11 +141,7 @@ def servers(url: str, plan: Plan, logs: Path, operator_token: str, ini: Path) ->
         return f"{url}{'&' if '?' in url else '?'}application_name={name}"
 
     env = dict(os.environ)
-    tenantapp_env = env | {
-        "TENANTAPP_DATABASE_URL": with_app("tenantapp"),
-        "TENANTAPP_OPERATOR_TOKEN": operator_token,
-        "TENANTAPP_ENCRYPTION_KEYS": TEST_KEYS["tenantapp.encryption.keys"],
-    }
+    tenantapp_env = pserve_env(with_app("tenantapp"), TENANTAPP_OPERATOR_TOKEN=operator_token)
     made = {
         "tenantapp": Server(
             "tenantapp",

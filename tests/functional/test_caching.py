@@ -13,6 +13,19 @@ from tenantapp.testing import TEST_KEYS
 from tests.conftest import OPERATOR_TOKEN, PASSWORD, login
 from tests.functional.test_pserve import Pserve, free_port
 
+
+def serving_ini(path, database_url: str, app: str = "", server: str = ""):
+    """An ini for a pserve process serving the test database (more app and server lines)."""
+    path.write_text(
+        "[app:main]\nuse = egg:tenantapp\ntenantapp.embedded_database = false\n"
+        f"sqlalchemy.url = {database_url.replace('%', '%%')}\n"
+        f"tenantapp.operator_token = {OPERATOR_TOKEN}\n"
+        f"tenantapp.encryption.keys = {TEST_KEYS['tenantapp.encryption.keys']}\n{app}"
+        f"[server:main]\nuse = egg:tenantapp#main\nlisten = 127.0.0.1:6543\n{server}" + LOGGING
+    )
+    return path
+
+
 LOGGING = """
 [loggers]
 keys = root
@@ -45,14 +58,7 @@ def status_of(url: str, token: str) -> int:
 @pytest.fixture
 def second_process(tmp_path, database_url):
     """Another app process on the same database, as a second pserve would be in production."""
-    ini = tmp_path / "second.ini"
-    ini.write_text(
-        "[app:main]\nuse = egg:tenantapp\ntenantapp.embedded_database = false\n"
-        f"sqlalchemy.url = {database_url.replace('%', '%%')}\n"
-        f"tenantapp.operator_token = {OPERATOR_TOKEN}\n"
-        f"tenantapp.encryption.keys = {TEST_KEYS['tenantapp.encryption.keys']}\n"
-        "[server:main]\nuse = egg:tenantapp#main\nlisten = 127.0.0.1:6543\n" + LOGGING
-    )
+    ini = serving_ini(tmp_path / "second.ini", database_url)
     server = Pserve(ini, free_port()).start()
     assert seconds_until_listening(server) < 10
     yield server

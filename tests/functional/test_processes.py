@@ -8,8 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tenantapp.testing import OPERATOR_TOKEN, TEST_KEYS
-from tests.functional.test_caching import LOGGING
+from tenantapp.testing import OPERATOR_TOKEN
+from tests.functional.test_caching import serving_ini
 from tests.functional.test_pserve import Pserve, free_port
 from tests.functional.test_quotas import blocked, set_quota
 
@@ -18,14 +18,11 @@ PROCESSES = 3
 
 @pytest.fixture
 def processes(tmp_path, database_url):
-    ini = tmp_path / "serving.ini"
-    ini.write_text(
-        "[app:main]\nuse = egg:tenantapp\ntenantapp.embedded_database = false\n"
-        f"sqlalchemy.url = {database_url.replace('%', '%%')}\n"
-        f"tenantapp.operator_token = {OPERATOR_TOKEN}\n"
-        f"tenantapp.encryption.keys = {TEST_KEYS['tenantapp.encryption.keys']}\n"
-        "tenantapp.lock_timeout = 60s\n"  # requests held in flight wait on a lock that long
-        "[server:main]\nuse = egg:tenantapp#main\nlisten = 127.0.0.1:6543\nthreads = 8\n" + LOGGING
+    ini = serving_ini(
+        tmp_path / "serving.ini",
+        database_url,
+        app="tenantapp.lock_timeout = 60s\n",  # requests held in flight wait on a lock that long
+        server="threads = 8\n",
     )
     started = [Pserve(ini, free_port()) for _ in range(PROCESSES)]
     try:
