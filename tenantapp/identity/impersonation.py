@@ -5,7 +5,8 @@ users, unless the tenant forbids it (its owner-editable setting ``allow_imperson
 writes ``impersonation.started`` to the tenant's audit log and answers the token (at most an
 hour). Every request made with it is written there too (``impersonation.used``, before it is
 served) and every change it makes names ``operator:NAME as user:ID``. Turning the setting off
-stops the tokens already given out at their next request.
+stops the tokens already given out at their next request. It never touches credentials: no
+password set (``CREDENTIALS``), no user created with one.
 """
 
 from dataclasses import replace
@@ -29,6 +30,9 @@ from .tokens import issue_token
 SETTING = "allow_impersonation"
 DECLARATION = "bool true owner"  # tenantapp.setting.allow_impersonation: the owner decides
 MAX_MINUTES = 60
+# what an impersonation may never do: change how the user proves who they are (a password it
+# chose would outlive the token and its audit trail)
+CREDENTIALS = frozenset({"set-password"})
 
 
 class ImpersonationForbidden(APIError):
@@ -43,6 +47,13 @@ class ImpersonationRequest(BaseModel):
     operator: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
     minutes: Annotated[int, Field(ge=1, le=MAX_MINUTES)] = 15
+
+
+def refuse_credentials(request, what: str) -> None:
+    """Refuse ``what`` (a credential being set) to a request made with an impersonation."""
+    identity = request.identity
+    if identity is not None and identity.impersonator:
+        raise ImpersonationForbidden(f"an impersonation cannot {what}")
 
 
 def allowed(registry, entry) -> bool:

@@ -14,12 +14,13 @@ from datetime import UTC, datetime
 
 from pyramid.authorization import ACLHelper, Authenticated, Everyone
 from pyramid.request import RequestLocalCache
+from pyramid.security import Denied
 from pyramid.traversal import find_interface
 
 from ..caching import PlaceListeners
 from ..interfaces import IConsole, IPlatform, ITenantStore, service
 from ..tenancy.binding import bound_scope
-from .impersonation import impersonating
+from .impersonation import CREDENTIALS, impersonating
 from .tokens import CHANNEL, digest, token_owner
 
 OPERATOR = "operator"
@@ -112,6 +113,8 @@ class TenantSecurityPolicy:
     def permits(self, request, context, permission):
         principals = [Everyone]
         identity = self.identity(request)
+        if identity is not None and identity.impersonator and permission in CREDENTIALS:
+            return Denied("an impersonation cannot change credentials")
         if identity is not None:
             principals += [Authenticated, *identity.principals]
         return self.acl.permits(context, principals, permission)

@@ -3,6 +3,7 @@ the tenant's to forbid."""
 
 import pytest
 
+from tenantapp.testing import login
 from tests.conftest import OPERATOR_TOKEN
 
 OPERATOR = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
@@ -113,3 +114,27 @@ def test_an_impersonation_token_lasts_only_as_long_as_asked(testapp, tenant):
     started = next(e for e in audit(testapp, tenant) if e["action"] == "impersonation.started")
     at = datetime.fromisoformat(started["occurred_at"])
     assert 4 * 60 < (expires - at).total_seconds() <= 5 * 60 + 5
+
+
+def test_an_impersonation_cannot_change_credentials(testapp, tenant):
+    """Neither a password of the operator's choosing (it would outlive the token and its
+    trail) nor a user created with one; the user's own password still works."""
+    owner_id = next(
+        u["id"]
+        for u in testapp.get(f"/{tenant.slug}/users", headers=tenant.auth).json["items"]
+        if u["email"] == tenant.owner_email
+    )
+    acting = {"Authorization": f"Bearer {impersonate(testapp, tenant, owner_id).json['token']}"}
+    chosen = {"password": "chosen by the operator 1"}
+    url = f"/{tenant.slug}/users/{owner_id}/password"
+    refused = testapp.put_json(url, chosen, headers=acting, status=403)
+    assert refused.json["error"] == "forbidden"
+    body = {"email": "planted@example.com", "name": "P", "password": "chosen by the operator 1"}
+    refused = testapp.post_json(f"/{tenant.slug}/users", body, headers=acting, status=403)
+    assert refused.json["error"] == "impersonation_forbidden"
+    emails = [
+        u["email"] for u in testapp.get(f"/{tenant.slug}/users", headers=tenant.auth).json["items"]
+    ]
+    assert "planted@example.com" not in emails
+    login(testapp, tenant.slug, tenant.owner_email)  # the owner's password is unchanged
+    testapp.put_json(url, chosen, headers=tenant.auth, status=204)  # the owner still may
