@@ -22,7 +22,9 @@ from collections.abc import Callable, Hashable
 from contextlib import contextmanager, suppress
 
 import psycopg
+from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DisconnectionError
 
 log = logging.getLogger(__name__)
 
@@ -240,16 +242,64 @@ class Listener:
                 raise Deaf(f"no heartbeat back within {HEARTBEAT_SECONDS} s")
 
 
+class HeardOnConnections:
+    """Caches for a database this process keeps no listener on (a tenant's database of its own),
+    kept true by the connections of its pool instead: each one LISTENs from the moment it is
+    made, and reads what it heard when checked out, before the request looks anything up. A
+    connection made afresh may have missed what came before it, so it empties the caches: every
+    connection a lookup can run on has heard all that came after the caches were last emptied.
+    It costs no connection more (a listener per tenant database would halve those a server
+    keeps warm) and one non-blocking read per checkout. Not behind a transaction-mode pooler,
+    where a LISTEN does not stay with the client."""
+
+    def __init__(self, engine: Engine, caches: list[NotifiedCache]):
+        self.caches = caches
+        for cache in caches:
+            cache.extend_trust(float("inf"))
+        event.listen(engine, "connect", self._connected)
+        event.listen(engine, "checkout", self._checked_out)
+
+    def _connected(self, dbapi_connection: psycopg.Connection, record) -> None:
+        for channel in {cache.channel for cache in self.caches}:
+            dbapi_connection.execute(f"LISTEN {channel}")
+        dbapi_connection.commit()
+        dbapi_connection.add_notify_handler(self._heard)
+        self._forget(EVERYTHING)
+
+    def _checked_out(self, dbapi_connection: psycopg.Connection, record, proxy) -> None:
+        """What the connection heard while idle (psycopg hears the rest while it runs)."""
+        pgconn = dbapi_connection.pgconn
+        try:
+            pgconn.consume_input()
+        except psycopg.OperationalError as error:  # gone: the pool makes another
+            self._forget(EVERYTHING)
+            raise DisconnectionError(str(error)) from error
+        while (note := pgconn.notifies()) is not None:
+            self._forget(note.extra.decode(), note.relname.decode())
+
+    def _heard(self, note: psycopg.Notify) -> None:
+        self._forget(note.payload, note.channel)
+
+    def _forget(self, name: str, channel: str | None = None) -> None:
+        for cache in self.caches:
+            if channel is None or cache.channel == channel:
+                cache.forget(name)
+
+
 class PlaceListeners:
     """Listeners for the other places whose triggers notify: another server's database, a
     tenant's database of its own. Each is opened on first use with its own copies of the
-    caches registered here, trusted or not on its own heartbeat, and closed with the place
-    (database mode closes a tenant database's with its pool)."""
+    caches registered here, trusted or not on its own heartbeat, and closed with the place;
+    an engine ``hear_on_connections`` was given has its copies kept by its own connections
+    instead (``HeardOnConnections``)."""
 
     def __init__(self, default: Listener):
         self.default = default
         self._templates: dict[str, NotifiedCache] = {}
         self._places: dict[str, Listener] = {}
+        self._on_connections: weakref.WeakKeyDictionary[Engine, HeardOnConnections] = (
+            weakref.WeakKeyDictionary()
+        )
         self._lock = threading.Lock()
         self._stopped = False
 
@@ -259,10 +309,21 @@ class PlaceListeners:
         self._templates[cache.channel] = cache
         return self.default.register(cache)
 
+    def hear_on_connections(self, engine: Engine) -> Engine:
+        """Keep ``engine``'s copies of the caches true with its own connections; before it
+        makes any."""
+        caches = [t.copy(max(100, t.capacity // 100)) for t in self._templates.values()]
+        self._on_connections[engine] = HeardOnConnections(engine, caches)
+        return engine
+
     def cache(self, place: str, engine: Engine, channel: str) -> NotifiedCache:
-        """The cache on ``channel`` kept true by ``place``'s listener (``engine``'s database)."""
+        """The cache on ``channel`` kept true by ``place``'s listener (``engine``'s database),
+        or by ``engine``'s connections."""
         if place == DEFAULT_PLACE:
             return self._templates[channel]
+        heard = self._on_connections.get(engine)
+        if heard is not None:
+            return next(cache for cache in heard.caches if cache.channel == channel)
         with self._lock:
             listener = self._places.get(place)
             if listener is None:
@@ -287,19 +348,22 @@ class PlaceListeners:
             return len(self._places)
 
     def stats(self, channel: str) -> dict:
-        """The channel's caches summed over every place."""
+        """The channel's caches summed over every place (``places``: those with a listener;
+        ``heard_on_connections``: the engines that keep their own)."""
         with self._lock:
             listeners = [self.default, *self._places.values()]
+        heard = list(self._on_connections.values())
+        caches = [c for holder in (*listeners, *heard) for c in holder.caches]
         total = {"size": 0, "capacity": 0, "hits": 0, "misses": 0}
         trusted = False
-        for listener in listeners:
-            for cache in listener.caches:
-                if cache.channel == channel:
-                    stats = cache.stats()
-                    for key in total:
-                        total[key] += stats[key]
-                    trusted = trusted or stats["trusted"]
-        return {**total, "trusted": trusted, "places": len(listeners)}
+        for cache in caches:
+            if cache.channel == channel:
+                stats = cache.stats()
+                for key in total:
+                    total[key] += stats[key]
+                trusted = trusted or stats["trusted"]
+        places = {"places": len(listeners), "heard_on_connections": len(heard)}
+        return {**total, "trusted": trusted, **places}
 
     def stop(self) -> None:
         with self._lock:

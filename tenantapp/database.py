@@ -219,6 +219,7 @@ def make_servers(settings: dict) -> Servers:
                 name,
                 make_engine(settings, url),
                 make_engine(settings, through_pooler(role.url(url), poolers.get(name))),
+                pooled=name in poolers,
             )
             for name, url in urls.items()
         },

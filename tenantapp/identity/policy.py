@@ -3,9 +3,9 @@
 A tenant user's token is resolved with the request's session once traversal has bound it to the
 tenant in the URL: the token is looked for among that tenant's rows only. Its owner is cached in
 memory per (tenant scope, digest), forgotten on any change to the tenant's users or tokens,
-where this process hears of such changes (a server's database); in a tenant database of its
-own it is not cached. The
-operator token is only ever accepted below the platform resource.
+where this process hears of such changes (a server's database, a tenant database's own pooled
+connections); behind a transaction-mode pooler a tenant database's are not cached. The operator
+token is only ever accepted below the platform resource.
 """
 
 import hmac
@@ -80,6 +80,7 @@ class TenantSecurityPolicy:
             if place is None:  # nothing would tell this process of a change: not cached
                 owner = token_owner(session, key[1])
             else:
+                session.connection()  # a connection that hears changes: it reads what it heard
                 owner = self.places.cache(*place, CHANNEL).lookup(
                     key, lambda key: token_owner(session, key[1])
                 )

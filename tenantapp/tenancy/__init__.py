@@ -50,14 +50,17 @@ def includeme(config):
     config.register_service(TenantDirectory(cache, servers.default.serving), ITenantDirectory)
     from ..database import make_engine
 
-    def tenant_database_engine(url: str, pool_size: int):
+    def tenant_database_engine(url: str, server: str, pool_size: int):
         pooled = {
             **settings,
             "sqlalchemy.pool_size": pool_size,
             "sqlalchemy.max_overflow": max_overflow,
             "sqlalchemy.pool_timeout": pool_timeout,
         }
-        return make_engine(pooled, url)
+        engine = make_engine(pooled, url)
+        if servers[server].pooled:
+            return engine
+        return registry["place_listeners"].hear_on_connections(engine)
 
     max_connections = int(settings.get("tenantapp.database_mode.max_connections", 0))
     max_overflow = int(settings.get("tenantapp.database_mode.max_overflow", DEFAULT_MAX_OVERFLOW))

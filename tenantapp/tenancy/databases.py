@@ -38,8 +38,8 @@ DEFAULT_POOL_SIZE = 4
 DEFAULT_MAX_OVERFLOW = 4
 DEFAULT_POOL_TIMEOUT = 10.0  # seconds a request waits for a connection before a 503
 TEMPLATE_LOCK = 0x74656D706C  # "templ": one process builds a server's template database
-# what the identity triggers of a tenant's tables call: a notification heard by the listener
-# this process keeps on the tenant's database while it has a pool there (``PlaceListeners``)
+# what the identity triggers of a tenant's tables call: a notification heard by the connections
+# of the pool this process keeps there (``caching.HeardOnConnections``)
 NOTIFY_IDENTITY = """
 CREATE SCHEMA IF NOT EXISTS tenantapp;
 CREATE OR REPLACE FUNCTION tenantapp.notify_identity_change() RETURNS trigger
@@ -79,7 +79,7 @@ class DatabasePools:
     def __init__(
         self, make_engine, budget, pool_size: int, timeout: float = 10.0, max_engines: int = 1000
     ):
-        self._make_engine = make_engine  # (url, pool_size) -> Engine
+        self._make_engine = make_engine  # (url, server, pool_size) -> Engine
         self._budget = budget  # server name -> connections this process may hold there
         self.pool_size = pool_size  # idle connections kept per tenant database
         self.timeout = timeout
@@ -103,7 +103,7 @@ class DatabasePools:
                 return engine
             while len(self._engines) >= self.max_engines and self._drop_an_idle_engine():
                 pass
-            engine = self._engines[url] = self._make_engine(url, self.pool_size)
+            engine = self._engines[url] = self._make_engine(url, server, self.pool_size)
             self._servers[url] = server
         event.listen(engine, "do_connect", self._connecting(url, server))
         for name in ("checkin", "close", "close_detached"):
@@ -252,11 +252,14 @@ class DatabaseStore:
     def binding(self, entry: TenantEntry) -> Binding:
         return Binding(entry.schema_name, guard=entry.id)
 
-    def heard_at(self, entry: TenantEntry) -> None:
-        """Nowhere: listening on every tenant database would take a connection more on each,
-        halving the tenants a server's connections keep warm; the token's owner is read with
-        the request's own connection instead (one indexed query)."""
-        return None
+    def heard_at(self, entry: TenantEntry) -> tuple[str, Engine] | None:
+        """The tenant database's own pool: its connections hear the changes
+        (``caching.HeardOnConnections``; a listener per tenant database would take a connection
+        more on each, halving the tenants a server keeps warm). Behind a pooler, nowhere."""
+        if self.servers[entry.server].pooled:
+            return None
+        engine = self.engine(entry)
+        return engine.url.render_as_string(), engine
 
     def database(self, entry: TenantEntry) -> str:
         return database_name(self.servers[entry.server].owner.url.database, entry.id)

@@ -34,6 +34,7 @@ class Server:
     name: str
     owner: Engine
     serving: Engine
+    pooled: bool = False  # serving goes through a transaction-mode pooler (no LISTEN there)
 
 
 @dataclass(frozen=True)

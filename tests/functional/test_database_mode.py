@@ -1,11 +1,14 @@
 """Database mode: a tenant in a database of its own, made from a template database, served by a
 bounded set of pools."""
 
+import time
+
 import pytest
 import sqlalchemy as sa
 import webtest
 
 from tenantapp import main
+from tenantapp.identity.tokens import CHANNEL
 from tenantapp.interfaces import IDatabasePools, IServers, ITenantStore, service
 from tenantapp.tenancy import migrating, migrations, provisioning
 from tenantapp.tenancy.databases import connection_budget, database_name, template_name
@@ -136,15 +139,41 @@ def test_migrate_reaches_into_tenant_databases(tenancy, in_database):
     assert head == migrations.head_revision("tenant")
 
 
-def test_token_owners_in_a_tenant_database_are_read_each_time_so_a_revocation_holds_at_once(
+def token_owners(app, tenancy, handle):
+    place = tenancy.store("database").heard_at(handle.entry)
+    return app.registry["place_listeners"].cache(*place, CHANNEL)
+
+
+def test_token_owners_are_cached_and_a_revocation_by_any_client_holds_within_a_second(
     app, testapp, tenancy, in_database
 ):
-    """No process listens on a tenant database (a connection more on each), so nothing read
-    there is cached: a token revoked by any client, here plain SQL in that database, stops
-    working on the next request."""
-    assert tenancy.store("database").heard_at(in_database.entry) is None
+    """No listener per tenant database (a connection more on each): the pool's own connections
+    LISTEN, and a checkout reads what its connection heard before the token is looked up. A
+    token revoked by any client, here plain SQL in that database, stops working as soon as the
+    notification is out (PostgreSQL sends it on commit; the listening backend writes it
+    moments later)."""
     url = f"/{in_database.slug}/users"
+    owners = token_owners(app, tenancy, in_database)
+    for _ in range(3):
+        testapp.get(url, headers=in_database.auth, status=200)
+    assert owners.stats()["size"] == 1 and owners.stats()["hits"] >= 2
+    with in_database.owner_engine(tenancy).begin() as connection:
+        connection.exec_driver_sql(f"DELETE FROM {in_database.schema_name}.tokens")
+    started = time.monotonic()
+    while testapp.get(url, headers=in_database.auth, expect_errors=True).status_int != 401:
+        assert time.monotonic() - started < 1, "the revoked token kept working"
+    assert owners.stats()["size"] == 0
+
+
+def test_a_change_while_no_connection_listened_is_not_missed(app, testapp, tenancy, in_database):
+    """The budget closes a tenant database's idle connections; nothing hears it while none is
+    open, so the connection made next empties what was cached."""
+    url = f"/{in_database.slug}/users"
+    owners = token_owners(app, tenancy, in_database)
     testapp.get(url, headers=in_database.auth, status=200)
+    testapp.get(url, headers=in_database.auth, status=200)
+    assert owners.stats()["size"] == 1
+    tenancy.store("database").engine(in_database.entry).pool.dispose()  # as the budget does
     with in_database.owner_engine(tenancy).begin() as connection:
         connection.exec_driver_sql(f"DELETE FROM {in_database.schema_name}.tokens")
     testapp.get(url, headers=in_database.auth, status=401)

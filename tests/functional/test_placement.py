@@ -98,13 +98,13 @@ def test_the_operator_api_places_a_tenant(testapp, fresh_slug):
     assert "mode" in bad.json["fields"]
 
 
-@pytest.mark.parametrize("mode", [mode for mode in MODES if mode != "database"])
+@pytest.mark.parametrize("mode", MODES)
 def test_a_token_revoked_behind_the_apps_back_on_the_second_server_stops_working(
     app, testapp, tenancy, make_tenant, mode
 ):
-    """The process listens on the second server too: what it cached of the tenant's tokens
-    is dropped when they change, by whatever client. (A tenant database is not listened to,
-    and nothing read there is cached: test_database_mode.)"""
+    """The process listens on the second server too (a tenant database's own connections
+    listen there): what it cached of the tenant's tokens is dropped when they change, by
+    whatever client."""
     placed = make_tenant("pt", mode=mode, server="second")
     url = f"/{placed.slug}/users"
     owners = app.registry["place_listeners"].cache(
