@@ -240,6 +240,7 @@ def main() -> None:
         type=int,
         help="the embedded server's max_connections (database mode at 100 tenant databases)",
     )
+    parser.add_argument("--rounds", type=int, help="rounds per figure (default: the plan's)")
     parser.add_argument(
         "--output",
         type=Path,
@@ -249,6 +250,8 @@ def main() -> None:
     plan = QUICK if args.quick else FULL
     if args.counts:
         plan = replace(plan, counts=args.counts, memory_points=(min(args.counts), max(args.counts)))
+    if args.rounds:
+        plan = replace(plan, rounds=args.rounds)
     output = args.output or (HERE / "quick" if args.quick else HERE)
     output.mkdir(exist_ok=True)
     wrk = find_wrk()

@@ -2,7 +2,7 @@
 view answers (for 405's Allow)."""
 
 import re
-import uuid
+import secrets
 
 from pyramid.events import ApplicationCreated, NewResponse
 from pyramid.exceptions import URLDecodeError
@@ -20,6 +20,7 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
 }
+SECURITY_ITEMS = tuple(SECURITY_HEADERS.items())
 
 
 def request_id(request) -> str:
@@ -28,7 +29,7 @@ def request_id(request) -> str:
 
 
 def new_request_id() -> str:
-    return uuid.uuid4().hex
+    return secrets.token_hex(16)
 
 
 def client_request_id(request) -> str | None:
@@ -47,13 +48,19 @@ class RelativeLocationResponse(Response):
 
 
 def add_headers(event) -> None:
-    headers = event.response.headers
-    for name, value in SECURITY_HEADERS.items():
-        headers.setdefault(name, value)
+    """The security headers a view did not set itself, and the request's ids: appended to the
+    header list in one pass (on every response, so it is kept cheap)."""
+    headerlist = event.response.headerlist
+    present = {name.lower() for name, _ in headerlist}
+    added = [(name, value) for name, value in SECURITY_ITEMS if name.lower() not in present]
     request = event.request
-    headers["X-Request-Id"] = request.request_id
+    ids = [("X-Request-Id", request.request_id)]
     if request.client_request_id is not None:
-        headers["X-Client-Request-Id"] = request.client_request_id
+        ids.append(("X-Client-Request-Id", request.client_request_id))
+    for name, _ in ids:
+        if name.lower() in present:  # ours, whatever a view set
+            del event.response.headers[name]
+    headerlist.extend(added + ids)
 
 
 def index_allowed_methods(event) -> None:

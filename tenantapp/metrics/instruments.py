@@ -43,10 +43,14 @@ class TopTenants:
             return slug if slug in self._named else OTHER
 
 
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
 class Instruments:
     def __init__(self, top: int, caches):
         self.registry = CollectorRegistry()
         self.tenants = TopTenants(top)
+        self._children: dict[tuple, tuple] = {}  # (tenant, method, status) -> labelled metrics
         labels = ("tenant", "method", "status")
         self.requests = Counter(
             "tenantapp_requests", "Requests answered", labels, registry=self.registry
@@ -90,11 +94,22 @@ class Instruments:
 
     def observe(self, slug: str | None, method: str, status: int, seconds: float, db: float):
         tenant = NO_TENANT if slug is None else self.tenants.label(slug)
-        self.requests.labels(tenant, method, str(status)).inc()
+        if method not in METHODS:  # a client chooses it: any other would be a series more
+            method = OTHER
+        key = (tenant, method, status)
+        children = self._children.get(key)
+        if children is None:  # labels() looks the child up under a lock: once per key
+            children = self._children[key] = (
+                self.requests.labels(tenant, method, str(status)),
+                self.latency.labels(tenant),
+                self.db_time.labels(tenant),
+            )
+        requests, latency, db_time = children
+        requests.inc()
         if status >= 500:
             self.errors.labels(tenant).inc()
-        self.latency.labels(tenant).observe(seconds)
-        self.db_time.labels(tenant).inc(db)
+        latency.observe(seconds)
+        db_time.inc(db)
 
     def observe_job(self, task: str, slug: str | None, outcome: str, seconds: float) -> None:
         tenant = NO_TENANT if not slug else self.tenants.label(slug)

@@ -47,6 +47,8 @@ def test_requests_are_counted_per_tenant_with_bounded_labels(measured, make_tena
         for _ in range(times):
             measured.get(f"/{tenant.slug}/users", headers=tenant.auth, status=200)
     measured.get(f"/{made[0].slug}/nothing-here", headers=made[0].auth, status=404)
+    for method in ("BREW", "WHEN", "PROPFIND"):  # a client's own method names no series
+        measured.request(f"/{made[0].slug}/users", method=method, headers=made[0].auth, status=405)
     samples = scrape(measured)
 
     first, second = made[0].slug, made[1].slug
@@ -55,18 +57,21 @@ def test_requests_are_counted_per_tenant_with_bounded_labels(measured, make_tena
     assert value(samples, requests, tenant=first, method="GET", status="404") == 1
     assert value(samples, requests, tenant=second, method="GET", status="200") == 3
     assert value(samples, requests, tenant="other", method="GET", status="200") == 3
+    assert value(samples, requests, tenant=first, method="other", status="405") == 3
+    methods = {dict(labels).get("method") for name, labels in samples if name == requests}
+    assert methods == {"GET", "other"}
     tenants = {dict(labels).get("tenant") for name, labels in samples if name == requests}
     assert tenants == {first, second, "other"}  # two named, whatever the tenant count
 
     histogram = "tenantapp_request_duration_seconds"
-    assert value(samples, f"{histogram}_count", tenant=first) == 6
+    assert value(samples, f"{histogram}_count", tenant=first) == 9
     buckets = sorted(
         (float(dict(labels)["le"]), v)
         for (name, labels), v in samples.items()
         if name == f"{histogram}_bucket" and dict(labels)["tenant"] == first
     )
     assert [v for _, v in buckets] == sorted(v for _, v in buckets)  # cumulative
-    assert buckets[-1] == (float("inf"), 6)
+    assert buckets[-1] == (float("inf"), 9)
     assert value(samples, "tenantapp_db_seconds_total", tenant=first) > 0
     assert value(samples, "tenantapp_cache_hits_total", cache="tenants") >= 1
     assert ("tenantapp_cache_entries", frozenset({("cache", "token_owners")})) in samples
