@@ -3,11 +3,14 @@
 A tenant label exists for at most ``top`` tenants (``tenantapp.metrics.top_tenants``): the
 busiest this process has seen, re-picked every ``RECOUNT`` requests; every other tenant is
 ``other``, so the series stay bounded however many tenants there are. A tenant keeps the label
-it was given until the next re-pick; the ledger (``usage``) has the exact per-tenant figures.
+it was given until the next re-pick, and a tenant that leaves the top loses its series then
+(its counts go on under ``other``); the ledger (``usage``) has the exact per-tenant figures. The
+method label is one of ``METHODS`` or ``other``: a client names methods as it likes.
 """
 
 import threading
 from collections import Counter as Tally
+from contextlib import suppress
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -21,36 +24,40 @@ JOB_STATUSES = ("todo", "doing", "succeeded", "failed", "cancelled", "aborted")
 
 
 class TopTenants:
-    """Which tenants get a label of their own."""
+    """Which tenants get a label of their own (callers hold the instruments' lock)."""
 
-    def __init__(self, top: int):
+    def __init__(self, top: int, recount: int = RECOUNT):
         self.top = top
+        self.recount = recount
         self._tally: Tally = Tally()
         self._named: set[str] = set()
         self._seen = 0
-        self._lock = threading.Lock()
 
-    def label(self, slug: str) -> str:
-        with self._lock:
-            self._tally[slug] += 1
-            self._seen += 1
-            if self._seen % RECOUNT == 0:
-                self._named = {s for s, _ in self._tally.most_common(self.top)}
-                if len(self._tally) > 10 * self.top:  # forget the long tail, keep the leaders
-                    self._tally = Tally(dict(self._tally.most_common(5 * self.top)))
-            if slug not in self._named and len(self._named) < self.top:
-                self._named.add(slug)
-            return slug if slug in self._named else OTHER
+    def label(self, slug: str) -> tuple[str, set[str]]:
+        """The slug's label, and the tenants that just left the top (their series go)."""
+        self._tally[slug] += 1
+        self._seen += 1
+        left: set[str] = set()
+        if self._seen % self.recount == 0:
+            named = {s for s, _ in self._tally.most_common(self.top)}
+            left, self._named = self._named - named, named
+            if len(self._tally) > 10 * self.top:  # forget the long tail, keep the leaders
+                self._tally = Tally(dict(self._tally.most_common(5 * self.top)))
+        if slug not in self._named and len(self._named) < self.top:
+            self._named.add(slug)
+        return (slug if slug in self._named else OTHER), left
 
 
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 class Instruments:
-    def __init__(self, top: int, caches):
+    def __init__(self, top: int, caches, recount: int = RECOUNT):
         self.registry = CollectorRegistry()
-        self.tenants = TopTenants(top)
+        self.tenants = TopTenants(top, recount)
         self._children: dict[tuple, tuple] = {}  # (tenant, method, status) -> labelled metrics
+        self._jobs: set[tuple[str, str, str]] = set()  # (task, tenant, outcome) with a series
+        self._lock = threading.Lock()
         labels = ("tenant", "method", "status")
         self.requests = Counter(
             "tenantapp_requests", "Requests answered", labels, registry=self.registry
@@ -92,28 +99,54 @@ class Instruments:
         for tenant in (OTHER, NO_TENANT):  # exposed at 0 from the start, not when first seen
             self.errors.labels(tenant)
 
+    def _tenant(self, slug: str | None) -> str:
+        """Under the lock: the slug's label; the series of tenants leaving the top go."""
+        if not slug:
+            return NO_TENANT
+        tenant, left = self.tenants.label(slug)
+        if left:
+            self._remove(left)
+        return tenant
+
+    def _remove(self, tenants: set[str]) -> None:
+        for key in [key for key in self._children if key[0] in tenants]:
+            del self._children[key]
+            self.requests.remove(key[0], key[1], str(key[2]))
+        for key in [key for key in self._jobs if key[1] in tenants]:
+            self._jobs.discard(key)
+            self.jobs.remove(*key)
+        for tenant in tenants:
+            for metric in (self.errors, self.latency, self.db_time):
+                with suppress(KeyError):  # never had that series
+                    metric.remove(tenant)
+
     def observe(self, slug: str | None, method: str, status: int, seconds: float, db: float):
-        tenant = NO_TENANT if slug is None else self.tenants.label(slug)
         if method not in METHODS:  # a client chooses it: any other would be a series more
             method = OTHER
-        key = (tenant, method, status)
-        children = self._children.get(key)
-        if children is None:  # labels() looks the child up under a lock: once per key
-            children = self._children[key] = (
-                self.requests.labels(tenant, method, str(status)),
-                self.latency.labels(tenant),
-                self.db_time.labels(tenant),
-            )
+        with self._lock:
+            tenant = self._tenant(slug)
+            key = (tenant, method, status)
+            children = self._children.get(key)
+            if children is None:
+                children = self._children[key] = (
+                    self.requests.labels(tenant, method, str(status)),
+                    self.latency.labels(tenant),
+                    self.db_time.labels(tenant),
+                )
+            errors = self.errors.labels(tenant) if status >= 500 else None
         requests, latency, db_time = children
         requests.inc()
-        if status >= 500:
-            self.errors.labels(tenant).inc()
+        if errors is not None:
+            errors.inc()
         latency.observe(seconds)
         db_time.inc(db)
 
     def observe_job(self, task: str, slug: str | None, outcome: str, seconds: float) -> None:
-        tenant = NO_TENANT if not slug else self.tenants.label(slug)
-        self.jobs.labels(task, tenant, outcome).inc()
+        with self._lock:
+            tenant = self._tenant(slug)
+            self._jobs.add((task, tenant, outcome))
+            jobs = self.jobs.labels(task, tenant, outcome)
+        jobs.inc()
         self.job_latency.labels(task).observe(seconds)
 
     def watch_queue(self, depth) -> None:
