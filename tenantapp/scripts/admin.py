@@ -102,6 +102,12 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("--as", dest="slug", required=True, help="the new tenant's slug")
     load.add_argument("--mode", choices=MODES, help="isolation mode (default: the configured)")
     load.add_argument("--server", default=DEFAULT, help="a server named in tenantapp.servers")
+    load.add_argument(
+        "--legacy",
+        action="store_true",
+        help="accept an archive of an older format, whose manifest nothing authenticates, from"
+        " a file you trust (its settings are left out)",
+    )
 
     move = commands.add_parser(
         "move-tenant",
@@ -308,7 +314,9 @@ def run(args: argparse.Namespace) -> int:
             rows = transfer.export_tenant(tenancy, args.slug, args.file, args.portable)
             print(f"exported tenant {args.slug}: {rows} row(s) to {args.file}")
         elif args.command == "import-tenant":
-            info = transfer.import_tenant(tenancy, args.file, args.slug, args.mode, args.server)
+            info = transfer.import_tenant(
+                tenancy, args.file, args.slug, args.mode, args.server, legacy=args.legacy
+            )
             print(f"imported {args.file} as tenant {info.slug} ({info.revision})")
         elif args.command == "move-tenant":
             report = moving.move_tenant(tenancy, args.slug, args.to_mode, args.to_server)

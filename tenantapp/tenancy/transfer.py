@@ -8,7 +8,14 @@ migrates to head, all in one transaction. An archive from a newer revision is re
 
 Every table's stream is sealed (AES-GCM, in frames) with an archive key, itself sealed with the
 tenant's data key (``encryption``): an archive is readable where that tenant's key is, and by
-nothing once the tenant is purged. The imported copy adopts the tenant's data keys (its sealed
+nothing once the tenant is purged. The manifest is authenticated with the archive key too (its
+``mac`` covers every other field: tables, columns, row counts, settings), and import takes only
+what the format defines: the tables of the archive's revision, every one of them (never
+``tokens``), with the row counts the manifest gives. Archives in the older formats (``/1``, rows
+in the clear; ``/2``, manifest not authenticated) are refused unless the operator asks for a
+legacy import, which still checks tables and counts and leaves the settings out.
+
+The imported copy adopts the tenant's data keys (its sealed
 columns hold values sealed with them). ``portable=True`` also writes the tenant's data keys as
 they are stored, wrapped by the key-encryption key, for importing into another installation
 that holds that key-encryption key; such an archive outlives a purge until that key-encryption
@@ -24,6 +31,7 @@ import zipfile
 from datetime import datetime, timezone
 from pathlib import Path
 
+import psycopg
 from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
 from cryptography.exceptions import InvalidTag
@@ -48,8 +56,10 @@ from .provisioning import (
 from .servers import DEFAULT
 from .slugs import check_slug
 
-FORMAT = "tenantapp-archive/2"  # sealed streams
-FORMAT_UNSEALED = "tenantapp-archive/1"  # from before sealing: still imported
+FORMAT = "tenantapp-archive/3"  # sealed streams, authenticated manifest
+FORMAT_UNAUTHENTICATED = "tenantapp-archive/2"  # sealed streams: a legacy import only
+FORMAT_UNSEALED = "tenantapp-archive/1"  # from before sealing: a legacy import only
+LEGACY_FORMATS = (FORMAT_UNAUTHENTICATED, FORMAT_UNSEALED)
 FRAME = struct.Struct(">I")  # each sealed frame's length; a zero length ends a stream
 VERSION_TABLE = "alembic_version"
 # Bearer tokens are credentials, not data: a copy of a tenant must not accept the original's.
@@ -197,18 +207,86 @@ def export_tenant(tenancy: Tenancy, slug: str, path: str | Path, portable: bool 
                     manifest["tables"].append(
                         {"name": table.name, "columns": columns, "rows": count}
                     )
+                manifest["mac"] = _manifest_mac(archive_key, manifest)
                 archive.writestr("manifest.json", json.dumps(manifest, indent=2))
     return sum(t["rows"] for t in manifest["tables"])
 
 
-def _read_manifest(archive: zipfile.ZipFile) -> dict:
+def _canonical(manifest: dict) -> bytes:
+    """What the manifest's ``mac`` covers: every other field, in one spelling."""
+    fields = {name: value for name, value in manifest.items() if name != "mac"}
+    return b"manifest:" + json.dumps(fields, sort_keys=True, separators=(",", ":")).encode()
+
+
+def _manifest_mac(key: AESGCM, manifest: dict) -> str:
+    nonce = os.urandom(12)
+    return base64.b64encode(nonce + key.encrypt(nonce, b"", _canonical(manifest))).decode()
+
+
+def _check_manifest_mac(key: AESGCM, manifest: dict) -> None:
+    try:
+        mac = base64.b64decode(manifest["mac"], validate=True)
+        key.decrypt(mac[:12], mac[12:], _canonical(manifest))
+    except (KeyError, TypeError, ValueError, InvalidTag):
+        raise ArchiveError("the manifest does not match its seal: altered") from None
+
+
+def _read_manifest(archive: zipfile.ZipFile, legacy: bool) -> dict:
     try:
         manifest = json.loads(archive.read("manifest.json"))
     except (KeyError, ValueError):
         raise ArchiveError("not a tenantapp archive: no readable manifest.json") from None
-    if manifest.get("format") not in (FORMAT, FORMAT_UNSEALED):
-        raise ArchiveError(f"unsupported archive format {manifest.get('format')!r}")
+    if not isinstance(manifest, dict):
+        raise ArchiveError("not a tenantapp archive: the manifest is not an object")
+    form = manifest.get("format")
+    if form in LEGACY_FORMATS and not legacy:
+        raise ArchiveError(
+            f"the archive is in the older format {form!r}, whose manifest nothing authenticates"
+            " (anyone could have written it): import it only from a file you trust, with"
+            " --legacy (its settings are then left out)"
+        )
+    if form != FORMAT and form not in LEGACY_FORMATS:
+        raise ArchiveError(f"unsupported archive format {form!r}")
+    if form != FORMAT_UNSEALED and not isinstance(manifest.get("sealing"), dict):
+        raise ArchiveError(f"a {form!r} archive must be sealed: its manifest has no sealing")
+    tables = manifest.get("tables")
+    if not isinstance(tables, list) or not all(_a_table(table) for table in tables):
+        raise ArchiveError("the manifest's tables are not a list of names, columns and rows")
+    if not isinstance(manifest.get("revision"), str | None):
+        raise ArchiveError("the manifest's revision is not a name")
     return manifest
+
+
+def _a_table(table) -> bool:
+    return (
+        isinstance(table, dict)
+        and isinstance(table.get("name"), str)
+        and isinstance(table.get("columns"), list)
+        and all(isinstance(column, str) for column in table["columns"])
+        and type(table.get("rows")) is int
+    )
+
+
+def _check_tables(connection: Connection, schema: str, listed: list[dict]) -> None:
+    """The manifest lists exactly the tables the archive's revision exports, with their
+    columns: none left out (an audit log dropped on the way), none added (``tokens``)."""
+    defined = {
+        table.name: {c.name for c in table.columns if c.name != TENANT_COLUMN}
+        for table in _exported(connection, schema)
+    }
+    names = [table["name"] for table in listed]
+    if len(set(names)) != len(names) or set(names) != set(defined):
+        extra, missing = sorted(set(names) - set(defined)), sorted(set(defined) - set(names))
+        raise ArchiveError(
+            "the archive's tables are not those its revision defines"
+            + (f"; not importable: {', '.join(extra)}" if extra else "")
+            + (f"; missing: {', '.join(missing)}" if missing else "")
+        )
+    for table in listed:
+        if set(table["columns"]) != defined[table["name"]] or len(set(table["columns"])) != len(
+            table["columns"]
+        ):
+            raise ArchiveError(f"{table['name']}: the columns are not those its revision defines")
 
 
 def _check_revision(revision: str | None) -> None:
@@ -231,10 +309,12 @@ def import_tenant(
     slug: str,
     mode: str | None = None,
     server: str = DEFAULT,
+    legacy: bool = False,
 ) -> TenantInfo:
     """A new tenant from an archive, in ``mode`` on ``server``: the rows are loaded into a
     schema built at the archive's revision, which is then migrated to head (a shared tenant's
-    rows then join the pooled tables). All or nothing, as creating a tenant is."""
+    rows then join the pooled tables). All or nothing, as creating a tenant is. ``legacy``
+    lets an archive of an older format in (see the module's docstring)."""
     check_slug(slug)
     store = tenancy.store(mode)
     tenancy.servers[server]
@@ -243,8 +323,9 @@ def import_tenant(
     except (OSError, zipfile.BadZipFile) as error:
         raise ArchiveError(f"cannot read archive {str(path)!r}: {error}") from None
     with archive:
-        manifest = _read_manifest(archive)
+        manifest = _read_manifest(archive, legacy)
         _check_revision(manifest["revision"])
+        authenticated = manifest["format"] == FORMAT
         head = migrations.head_revision("tenant")
 
         sealing = manifest.get("sealing")
@@ -253,36 +334,57 @@ def import_tenant(
         def build(connection: Connection, schema: str) -> None:
             if manifest["revision"] is not None:
                 migrations.upgrade_tenant(connection, schema, manifest["revision"])
-            cursor = connection.connection.driver_connection.cursor()
+            _check_tables(connection, schema, manifest["tables"])
             for table in manifest["tables"]:
-                target = _qualified(connection, schema, table["name"], table["columns"])
-                with (
-                    cursor.copy(f"COPY {target} FROM STDIN") as copy,
-                    archive.open(f"{table['name']}.copy") as data,
-                ):
-                    if archive_key is None:  # an archive from before sealing (format /1)
-                        blocks = iter(lambda: data.read(1 << 16), b"")
-                    else:
-                        blocks = SealedStream(archive_key, table["name"]).blocks(data)
-                    for block in blocks:
-                        copy.write(block)
+                _load(connection, schema, archive, table, archive_key)
             _advance_identities(connection, schema)
             migrations.upgrade_tenant(connection, schema, head)
 
         with tenancy.registry.begin() as registry:
-            entry = register_tenant(registry, slug, manifest.get("name") or slug, store, server)
-            registry.execute(  # overrides: checked against the declarations when read
-                tenants.update()
-                .where(tenants.c.id == entry.id)
-                .values(
-                    settings=_object(manifest.get("settings")), flags=_object(manifest.get("flags"))
-                )
-            )
+            name = manifest.get("name") if isinstance(manifest.get("name"), str) else None
+            entry = register_tenant(registry, slug, name or slug, store, server)
             if sealing is not None:
                 archive_key = _adopt_keys(tenancy, registry, entry.id, sealing)
+            if authenticated:
+                _check_manifest_mac(archive_key, manifest)
+                registry.execute(  # overrides: checked against the declarations when read
+                    tenants.update()
+                    .where(tenants.c.id == entry.id)
+                    .values(
+                        settings=_object(manifest.get("settings")),
+                        flags=_object(manifest.get("flags")),
+                    )
+                )
             store.create(registry, entry, build=build)
             record_migration(registry, entry.id, head, "ok", None, 0)
     return get_tenant(tenancy, slug)
+
+
+def _load(connection: Connection, schema: str, archive, table: dict, key: AESGCM | None) -> None:
+    """One table's rows, as many as the manifest says (``key``: None for an unsealed one)."""
+    name = table["name"]
+    target = _qualified(connection, schema, name, table["columns"])
+    cursor = connection.connection.driver_connection.cursor()
+    rows = 0
+    try:
+        with (
+            cursor.copy(f"COPY {target} FROM STDIN") as copy,
+            archive.open(f"{name}.copy") as data,
+        ):
+            if key is None:
+                blocks = iter(lambda: data.read(1 << 16), b"")
+            else:
+                blocks = SealedStream(key, name).blocks(data)
+            for block in blocks:
+                rows += block.count(b"\n")
+                copy.write(block)
+    except KeyError:
+        raise ArchiveError(f"{name}: the archive has no stream for it") from None
+    except psycopg.Error as error:
+        first = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise ArchiveError(f"{name}: the rows do not load: {first}") from None
+    if rows != table["rows"]:
+        raise ArchiveError(f"{name}: {rows} row(s) where the manifest says {table['rows']}")
 
 
 def _adopt_keys(tenancy: Tenancy, registry: Connection, tenant_id: int, sealing: dict) -> AESGCM:
