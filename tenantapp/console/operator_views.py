@@ -56,18 +56,33 @@ def login_form(context: OperatorConsole, request):
     require_csrf=True,
 )
 def login(context: OperatorConsole, request):
-    """The operator token, checked as the API checks it, kept in the console's cookie."""
+    """The operator token, checked as the API checks it, opens a session of the console's own
+    (its cookie never holds the token); failures are throttled per client address."""
+    sessions = request.registry["operator_sessions"]
+    address = request.client_addr or ""
+    wait = sessions.wait(address)
+    if wait is not None:
+        request.response.status_int = 429
+        request.response.headers["Retry-After"] = str(wait)
+        error = f"too many failed logins from here: try again in {wait} s"
+        return {"console": context, "error": error, "problems": {}}
     token = form_fields(request).get("token", "")
     if not request.registry.getUtility(ISecurityPolicy).is_operator_token(token):
+        sessions.failed(address)
         request.response.status_int = 401
         return {"console": context, "error": "that is not the operator token", "problems": {}}
     response = HTTPSeeOther(request.link(context))
-    log_in_browser(request, response, context, token, request.registry["token_ttl"])
+    session = sessions.open(address)
+    log_in_browser(request, response, context, session, sessions.ttl)
     return response
 
 
 @view_config(context=OperatorConsole, name="logout", request_method="POST", require_csrf=True)
 def logout(context: OperatorConsole, request):
+    """The session is deleted, not only the cookie: a copy of it opens nothing any more."""
+    identity = request.identity
+    if identity is not None and identity.token is not None:
+        request.registry["operator_sessions"].close(identity.token)
     response = HTTPSeeOther(request.link(context) + "/login")
     log_out_browser(request, response, context)
     return response

@@ -3,7 +3,7 @@ logs in with, and how a failed action is shown on the page."""
 
 from datetime import timedelta
 
-from pyramid.csrf import get_csrf_token
+from pyramid.csrf import get_csrf_token, new_csrf_token
 from pyramid.traversal import find_interface
 
 from ..errors import APIError
@@ -67,6 +67,8 @@ def failed(request, error: APIError) -> dict:
 
 
 def log_in_browser(request, response, console, token: str, ttl: timedelta) -> None:
+    """The cookie, and a new CSRF token: one an attacker planted before the login is void."""
+    new_csrf_token(request)
     response.set_cookie(
         CONSOLE_COOKIE,
         token,

@@ -6,7 +6,9 @@ from datetime import timedelta
 from pyramid.exceptions import ConfigurationError
 from sqlalchemy import event
 
+from ..interfaces import IServers, service
 from ..tenancy.binding import bound_scope
+from .operator_sessions import OperatorSessions
 from .passwords import password_hasher
 from .throttle import ThrottlePolicy
 from .tokens import forget_token_owners, token_owners
@@ -34,9 +36,14 @@ def includeme(config):
         max_failures=int(settings.get("tenantapp.login.max_failures", 5)),
         window=timedelta(seconds=int(settings.get("tenantapp.login.window_seconds", 900))),
     )
+    sessions = config.registry["operator_sessions"] = OperatorSessions(
+        service(config.registry, IServers).default.owner,
+        timedelta(minutes=int(settings.get("tenantapp.operator_console.session_minutes", 60))),
+        config.registry["login_throttle"],
+    )
     places = config.registry["place_listeners"]
     places.register(token_owners(int(settings.get("tenantapp.token_cache_size", 10_000))))
-    config.set_security_policy(TenantSecurityPolicy(operator_token, places))
+    config.set_security_policy(TenantSecurityPolicy(operator_token, places, sessions))
 
     @event.listens_for(config.registry["dbsession_factory"], "after_commit")
     def forget_owners_after_writes(session):

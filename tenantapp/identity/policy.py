@@ -5,7 +5,8 @@ tenant in the URL: the token is looked for among that tenant's rows only. Its ow
 memory per (tenant scope, digest), forgotten on any change to the tenant's users or tokens,
 where this process hears of such changes (a server's database, a tenant database's own pooled
 connections); behind a transaction-mode pooler a tenant database's are not cached. The operator
-token is only ever accepted below the platform resource.
+token is only ever accepted below the platform resource, as a bearer token; the operator
+console's cookie holds a session of its own (``operator_sessions``).
 """
 
 import hmac
@@ -21,6 +22,7 @@ from ..caching import PlaceListeners
 from ..interfaces import IConsole, IPlatform, ITenantStore, service
 from ..tenancy.binding import bound_scope
 from .impersonation import CREDENTIALS, impersonating
+from .operator_sessions import OperatorSessions
 from .tokens import CHANNEL, digest, token_owner
 
 OPERATOR = "operator"
@@ -60,14 +62,19 @@ def console_token(request) -> str | None:
 
 
 class TenantSecurityPolicy:
-    def __init__(self, operator_token: str | None, places: PlaceListeners):
+    def __init__(
+        self, operator_token: str | None, places: PlaceListeners, sessions: OperatorSessions
+    ):
         self.operator_token = operator_token
         self.places = places
+        self.sessions = sessions
         self.acl = ACLHelper()
         self.cache = RequestLocalCache(self._load_identity)
 
     def _load_identity(self, request) -> Identity | None:
-        token = bearer_token(request) or console_token(request)
+        bearer = bearer_token(request)
+        cookie = None if bearer is not None else console_token(request)
+        token = bearer or cookie
         if token is None:
             return None
         tenant = request.tenant
@@ -91,8 +98,13 @@ class TenantSecurityPolicy:
             if owner.impersonated_by is not None:
                 return impersonating(request, identity, owner.impersonated_by)
             return identity
-        if find_interface(request.context, IPlatform) is not None and self.is_operator_token(token):
+        if find_interface(request.context, IPlatform) is None:
+            return None
+        # the operator token as a bearer; in the console's cookie, a session of its own
+        if bearer is not None and self.is_operator_token(bearer):
             return Identity(OPERATOR, (OPERATOR,))
+        if cookie is not None and self.operator_token and self.sessions.valid(cookie):
+            return Identity(OPERATOR, (OPERATOR,), cookie)
         return None
 
     def is_operator_token(self, token: str) -> bool:
