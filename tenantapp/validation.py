@@ -1,6 +1,8 @@
 """Turning a request body into a validated input model, or a clear 4xx naming what is wrong."""
 
 import json
+import math
+import re
 from typing import Annotated, TypeVar
 
 from pydantic import BaseModel, StringConstraints, ValidationError
@@ -9,8 +11,27 @@ from .errors import APIError, InvalidInput
 
 M = TypeVar("M", bound=BaseModel)
 
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def no_control_characters(value: str) -> str:
+    if CONTROL.search(value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
 # Text that goes to the database: PostgreSQL refuses NUL, and no name needs control characters.
-PlainText = Annotated[str, StringConstraints(pattern=r"^[^\x00-\x1f\x7f]*$")]
+# Patterns, not validators, so that constraints added around them (lengths, stripping) still
+# apply; ``field_errors`` says what each pattern means.
+PLAIN_PATTERN = r"^[^\x00-\x1f\x7f]*$"
+NO_NUL_PATTERN = r"^[^\x00]*$"
+PlainText = Annotated[str, StringConstraints(pattern=PLAIN_PATTERN)]
+# Free text (a reason, a note): lines and tabs are fine, NUL never is.
+Text = Annotated[str, StringConstraints(pattern=NO_NUL_PATTERN)]
+PATTERN_MEANS = {
+    PLAIN_PATTERN: "must not contain control characters",
+    NO_NUL_PATTERN: "must not contain NUL characters",
+}
 DEFAULT_MAX_BODY = 64 * 1024
 MAX_EMAIL = 254
 
@@ -32,8 +53,10 @@ def field_errors(error: ValidationError) -> dict[str, str]:
         message = item["msg"]
         if item["type"] == "extra_forbidden":
             message = "unknown field"
-        elif item["type"] == "string_pattern_mismatch":  # only PlainText uses a pattern
-            message = "must not contain control characters"
+        elif item["type"] == "value_error":  # ours: "Value error, " says nothing more
+            message = message.removeprefix("Value error, ")
+        elif item["type"] == "string_pattern_mismatch":
+            message = PATTERN_MEANS.get(item.get("ctx", {}).get("pattern"), message)
         fields.setdefault(name, message)
     return fields
 
@@ -72,12 +95,25 @@ def validated_body(request, model: type[M]) -> M:
         raise UnsupportedMediaType("send the body as JSON with Content-Type: application/json")
     raw = _read_limited(request)
     try:
-        data = json.loads(raw)
+        data = json.loads(raw, parse_constant=_not_json, parse_float=_finite)
     except (ValueError, RecursionError):
         raise InvalidInput("request body is not valid JSON") from None
     if not isinstance(data, dict):
         raise InvalidInput("request body must be a JSON object")
     return validated(model, data)
+
+
+def _not_json(constant: str):
+    """``NaN`` and ``Infinity`` are Python's, not JSON's."""
+    raise ValueError(f"{constant} is not JSON")
+
+
+def _finite(text: str) -> float:
+    """A JSON number too large for a float (``1e999``) is refused, not made infinite."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text[:20]} is out of range")
+    return value
 
 
 def validated(model: type[M], data: dict, strict: bool | None = None) -> M:

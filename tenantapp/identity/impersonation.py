@@ -20,11 +20,12 @@ from ..audit.models import AuditEntry
 from ..database import tenant_session
 from ..errors import APIError, NotFound
 from ..interfaces import ISettingsCatalog, service
+from ..pagination import MAX_ID
 from ..platform.resources import ManagedTenant
 from ..tenancy.registry import find_tenant
 from ..users.models import User
 from ..users.schemas import user_json
-from ..validation import validated_body
+from ..validation import PlainText, Text, validated_body
 from .tokens import issue_token
 
 SETTING = "allow_impersonation"
@@ -43,9 +44,11 @@ class ImpersonationForbidden(APIError):
 class ImpersonationRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    user_id: Annotated[int, Field(ge=1)]
-    operator: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+    user_id: Annotated[int, Field(ge=1, le=MAX_ID)]
+    operator: Annotated[
+        PlainText, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)
+    ]
+    reason: Annotated[Text, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
     minutes: Annotated[int, Field(ge=1, le=MAX_MINUTES)] = 15
 
 

@@ -4,9 +4,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pyramid.response import Response
 from pyramid.view import view_config
 
-from ..errors import InvalidInput
+from ..pagination import int_params
 from ..platform.resources import ManagedTenant
-from ..validation import query_params
 from .resources import Metrics
 from .usage import usage_of
 
@@ -25,8 +24,6 @@ def metrics(context: Metrics, request):
 )
 def tenant_usage(context: ManagedTenant, request):
     """The tenant's daily usage, newest first (``?days=30``, at most a year)."""
-    raw = query_params(request).get("days", "30")
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_DAYS:
-        raise InvalidInput("invalid query", {"days": f"must be a number from 1 to {MAX_DAYS}"})
+    days = int_params(request, days=(30, 1, MAX_DAYS))["days"]
     request.registry["usage_ledger"].flush()
-    return {"items": usage_of(context.tenancy.registry, context.info.id, int(raw))}
+    return {"items": usage_of(context.tenancy.registry, context.info.id, days)}

@@ -26,7 +26,13 @@ from pyramid.events import ContextFound
 
 from ..errors import APIError
 from ..interfaces import IServers, service
-from .limits import ServingProcesses, SharedRates, retry_after, take_place_in_flight
+from .limits import (
+    MOST_IN_FLIGHT,
+    ServingProcesses,
+    SharedRates,
+    retry_after,
+    take_place_in_flight,
+)
 
 QUOTAS = (
     "requests_per_second",
@@ -43,6 +49,19 @@ WRITES = frozenset({"POST", "PUT", "PATCH"})  # DELETE frees storage: never refu
 MB = 1024 * 1024
 PACE_KEY = "tenantapp.pace"  # in the environ: the tenant's pace, for the server's queue
 DEFAULTS = {"jobs_at_once": 2}  # every other quota: 0, no limit
+PG_INT = 2**31 - 1  # PostgreSQL's bound for statement_timeout (ms) and work_mem (kB)
+# what each quota may be: 0 is "none" (the server's, for the two PostgreSQL settings)
+RANGES = {
+    "requests_per_second": "0..1000000",
+    "burst": "0..1000000",
+    "requests_in_flight": f"0..{MOST_IN_FLIGHT}",
+    "paced_requests_per_second": "0..1000000",
+    "max_users": "0..1000000000",
+    "statement_timeout_ms": f"0..{PG_INT}",
+    "work_mem_kb": f"0,64..{PG_INT}",  # PostgreSQL's least work_mem is 64 kB
+    "jobs_at_once": "0..10000",
+    "max_storage_mb": "0..1000000000",
+}
 
 
 class TooManyRequests(APIError):
@@ -97,9 +116,9 @@ def check_max_users(request, current: int) -> None:
 
 def includeme(config):
     settings = config.get_settings()
-    for name in QUOTAS:  # declared as operator-only per-tenant settings
+    for name in QUOTAS:  # declared as operator-only per-tenant settings, within their ranges
         default = int(settings.get(f"tenantapp.quota.{name}", DEFAULTS.get(name, 0)))
-        settings.setdefault(f"tenantapp.setting.quota_{name}", f"int {default}")
+        settings.setdefault(f"tenantapp.setting.quota_{name}", f"int({RANGES[name]}) {default}")
     engine = service(config.registry, IServers).default.serving
     rates, processes = SharedRates(engine), ServingProcesses(engine)
     config.registry["serving_processes"] = processes

@@ -6,7 +6,8 @@
     tenantapp.flag.new_dashboard = bool false
     tenantapp.flag.fast_search = percent 10
 
-A setting is ``TYPE DEFAULT [owner]``: int, float, bool, str or choice(a,b,…); ``owner`` lets the
+A setting is ``TYPE DEFAULT [owner]``: int (64-bit), int(N,LOW..HIGH,…) (those values only),
+float (finite), bool, str (no NUL) or choice(a,b,…); ``owner`` lets the
 tenant's owner change it, otherwise only the operator can. A flag is ``bool DEFAULT`` or
 ``percent DEFAULT``: a percentage flag is on for that share of tenants, picked by a stable hash
 of the flag's name and the tenant's id, so raising the percentage only ever adds tenants.
@@ -21,24 +22,55 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, create_model
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    create_model,
+)
 from pydantic import ValidationError as PydanticValidationError
 from pyramid.exceptions import ConfigurationError
 
 from ..tenancy.directory import TenantEntry
+from ..validation import NO_NUL_PATTERN
 
 SETTING_PREFIX = "tenantapp.setting."
 FLAG_PREFIX = "tenantapp.flag."
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 CHOICE = re.compile(r"^choice\(([^()]+)\)$")
 MAX_TEXT = 2000
+INT64 = (-(2**63), 2**63 - 1)
+RANGES = re.compile(r"^int\(([-0-9., ]+)\)$")
 TYPES: dict[str, Any] = {
-    "int": int,
-    "float": float,
+    "int": Annotated[int, Field(ge=INT64[0], le=INT64[1])],
+    "float": Annotated[float, Field(allow_inf_nan=False)],
     "bool": bool,
-    "str": Annotated[str, StringConstraints(max_length=MAX_TEXT)],
+    "str": Annotated[str, StringConstraints(max_length=MAX_TEXT, pattern=NO_NUL_PATTERN)],
     "percent": Annotated[int, Field(ge=0, le=100)],
 }
+
+
+def int_ranges(text: str, key: str) -> Any:
+    """``int(0,64..2147483647)``: an int that is one of the values or within one of the ranges
+    (what a setting passed to PostgreSQL takes, with 0 for "the server's")."""
+    spans = []
+    for part in text.split(","):
+        low, dots, high = part.strip().partition("..")
+        try:
+            spans.append((int(low), int(high if dots else low)))
+        except ValueError:
+            raise ConfigurationError(f"{key}: {text!r} is not int(N,LOW..HIGH,…)") from None
+    said = " or ".join(f"{a}" if a == b else f"from {a} to {b}" for a, b in spans)
+
+    def within(value: int) -> int:
+        if not any(a <= value <= b for a, b in spans):
+            raise ValueError(f"must be {said}")
+        return value
+
+    return Annotated[int, AfterValidator(within)]
 
 
 @dataclass(frozen=True)
@@ -87,8 +119,10 @@ def parse_spec(key: str, text: str, flag: bool) -> Spec:
     if flag and (words[0] not in ("bool", "percent") or len(words) == 3):
         raise ConfigurationError(f"{key}: a flag is 'bool DEFAULT' or 'percent DEFAULT'")
     kind, default = words[0], words[1]
-    choice = CHOICE.match(kind)
-    if choice:
+    choice, ranges = CHOICE.match(kind), RANGES.match(kind)
+    if ranges and not flag:
+        kind, type_ = "int", int_ranges(ranges.group(1), key)
+    elif choice:
         kind, type_ = "choice", Literal[tuple(c.strip() for c in choice.group(1).split(","))]
     elif kind in TYPES and (flag or kind != "percent"):
         type_ = TYPES[kind]
@@ -119,8 +153,11 @@ class Catalog:
         self.settings = {spec.name: spec for spec in settings}
         self.flags = {spec.name: spec for spec in flags}
         self.operator_change = _change_model("OperatorChange", self.settings, self.flags)
-        owned = {name: spec for name, spec in self.settings.items() if spec.owner_editable}
-        self.owner_change = _change_model("OwnerChange", owned, {})
+        self.owner_change = _change_model(
+            "OwnerChange",
+            {n: s if s.owner_editable else OPERATORS_ONLY for n, s in self.settings.items()},
+            dict.fromkeys(self.flags, OPERATORS_ONLY),
+        )
 
     @classmethod
     def from_settings(cls, settings: dict) -> "Catalog":
@@ -182,12 +219,22 @@ def bucket(flag: str, tenant_id: int) -> int:
 STRICT = ConfigDict(extra="forbid", strict=True)
 
 
+def _operators_only(value: Any) -> Any:
+    raise ValueError("only the operator can change this")
+
+
+# in the owner's change model, what the owner sees but may not change: named as such
+OPERATORS_ONLY = Spec("", "operator", Annotated[Any, AfterValidator(_operators_only)], None)
+
+
 def _change_model(name: str, settings: dict[str, Spec], flags: dict[str, Spec]) -> type[BaseModel]:
     """``{"settings": {...}, "flags": {...}}``: each value of its declared type, or null to go
     back to the default; names not declared (or not the tenant's to change) are refused."""
 
     def part(part_name: str, specs: dict[str, Spec]) -> type[BaseModel]:
-        fields = {n: (s.type | None, None) for n, s in specs.items()}
+        fields = {
+            n: (s.type if s is OPERATORS_ONLY else s.type | None, None) for n, s in specs.items()
+        }
         return create_model(f"{name}{part_name}", __config__=STRICT, **fields)
 
     settings_model, flags_model = part("Settings", settings), part("Flags", flags)

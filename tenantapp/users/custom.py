@@ -8,10 +8,13 @@ every write of a user's custom fields; a field made required later is required f
 such write of each user. Removing a field removes its values.
 """
 
+import math
+import re
 from datetime import date
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -26,14 +29,26 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from ..errors import InvalidInput
+from ..pagination import MAX_ID, parse_id
 from ..tenancy.models import TenantBase
-from ..validation import PlainText, field_errors, query_params
+from ..validation import PlainText, field_errors, no_control_characters, query_params
 from .models import User
 
 MAX_FIELDS = 50
 FILTER_PREFIX = "custom."
 MAX_TEXT = 1000
-FieldName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,62}$")]
+FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+
+
+def field_name(value: str) -> str:
+    if not FIELD_NAME.fullmatch(value):
+        raise ValueError(
+            "a name is a lowercase letter, then lowercase letters, digits or _ (63 at most)"
+        )
+    return value
+
+
+FieldName = Annotated[str, AfterValidator(field_name)]
 
 
 def iso_date(value: Any) -> Any:
@@ -48,8 +63,8 @@ def iso_date(value: Any) -> Any:
 
 TYPES: dict[str, Any] = {
     "text": Annotated[PlainText, StringConstraints(max_length=MAX_TEXT)],
-    "integer": int,
-    "number": float,
+    "integer": Annotated[int, Field(ge=-MAX_ID - 1, le=MAX_ID)],  # what JSONB compares exactly
+    "number": Annotated[float, Field(allow_inf_nan=False)],
     "boolean": bool,
     "date": Annotated[date, BeforeValidator(iso_date)],
 }
@@ -160,7 +175,7 @@ def _typed(field: CustomField, raw: str) -> Any:
     if field.type in ("text", "date"):
         if field.type == "date":
             iso_date(raw)
-        return raw
+        return no_control_characters(raw)  # no stored text has them: no filter needs them
     if field.type == "choice":
         if raw not in field.choices:
             raise ValueError(f"must be one of {', '.join(field.choices)}")
@@ -169,9 +184,15 @@ def _typed(field: CustomField, raw: str) -> Any:
         if raw not in ("true", "false"):
             raise ValueError("must be true or false")
         return raw == "true"
+    if field.type == "integer":
+        value = parse_id(raw.removeprefix("-"), 0)
+        if value is None:
+            raise ValueError(f"must be an integer from {-MAX_ID - 1} to {MAX_ID}")
+        return -value if raw.startswith("-") else value
     try:
-        return int(raw) if field.type == "integer" else float(raw)
+        value = float(raw)
     except ValueError:
-        raise ValueError(
-            f"must be a{'n integer' if field.type == 'integer' else ' number'}"
-        ) from None
+        value = math.nan
+    if not math.isfinite(value):
+        raise ValueError("must be a finite number")
+    return value

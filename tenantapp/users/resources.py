@@ -54,8 +54,10 @@ class CustomFields:
         self.request = request
 
     def __getitem__(self, name: str) -> "CustomFieldResource":
-        from .custom import CustomField
+        from .custom import FIELD_NAME, CustomField
 
+        if not FIELD_NAME.fullmatch(name):  # never a field's: not asked of the database
+            raise KeyError(name)
         field = self.request.dbsession.get(CustomField, name)
         if field is None:
             raise KeyError(name)

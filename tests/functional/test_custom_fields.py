@@ -143,3 +143,13 @@ def test_fields_and_values_travel_with_an_exported_tenant(
     assert [(u["email"], u["custom"]) for u in kept] == [
         ("kept@c.example", {"plan": "gold", "started": "2026-02-01"})
     ]
+
+
+@pytest.mark.parametrize("name", ["BadName", "bad-name", "1abc", "_x"])
+def test_a_bad_field_name_is_told_what_a_name_is(testapp, tenant, name):
+    refused = testapp.post_json(
+        f"/{tenant.slug}/fields", {"name": name, "type": "text"}, headers=tenant.auth, status=400
+    )
+    assert refused.json["fields"]["name"] == (
+        "a name is a lowercase letter, then lowercase letters, digits or _ (63 at most)"
+    )

@@ -69,6 +69,8 @@ def test_bad_changes_are_refused_with_the_field_named_and_change_nothing(
     response = testapp.patch_json(url, change, headers=tenant.auth, status=400)
     assert response.json["error"] == "invalid_input"
     assert field in response.json["fields"]
+    if field in ("settings.support_email", "flags.new_dashboard"):  # listed, not the owner's
+        assert response.json["fields"][field] == "only the operator can change this"
     assert testapp.get(url, headers=tenant.auth).json["settings"] == DEFAULTS
 
 

@@ -66,3 +66,32 @@ def test_buckets_spread_tenants_over_the_percentages():
     assert all(0 <= b < 100 for b in buckets)
     share = sum(b < 20 for b in buckets) / len(buckets)
     assert 0.18 < share < 0.22
+
+
+def test_values_out_of_their_declared_range_are_refused_with_what_is_allowed():
+    made = catalog(
+        setting__work_mem="int(0,64..2147483647) 0",
+        setting__ratio="float 0.5",
+        setting__motto='str ""',
+        setting__count="int 1",
+    )
+    model = made.operator_change
+
+    def problem(name, value) -> str:
+        with pytest.raises(ValueError) as refused:
+            model.model_validate({"settings": {name: value}}, strict=True)
+        return str(refused.value)
+
+    assert "must be 0 or from 64 to 2147483647" in problem("work_mem", 1)
+    assert "must be 0 or from 64 to 2147483647" in problem("work_mem", 2**40)
+    for value in (float("nan"), float("inf"), float("-inf")):
+        assert "finite" in problem("ratio", value)
+    assert "pattern" in problem("motto", "a\x00b")
+    assert "less than or equal" in problem("count", 10**400)
+    accepted = model.model_validate({"settings": {"work_mem": 64, "ratio": 0.25}}, strict=True)
+    assert accepted.settings.work_mem == 64
+
+
+def test_a_range_default_outside_its_range_is_refused_at_start_up():
+    with pytest.raises(ConfigurationError, match="work_mem"):
+        catalog(setting__work_mem="int(0,64..100) 10")
