@@ -13,6 +13,9 @@ its requests taken at most that often (held, not refused: a flooding client wait
 burning the CPU on refusals). The app tells the server a tenant's pace with each of its
 requests (``PACE_KEY`` in the environ), so a changed plan applies from its next request on.
 
+A request's queue is its tenant as the app resolved it, as the app's answers taught the queue
+(``FairQueue.key``); whatever the app has not said is a tenant's shares one queue.
+
 The queue takes the place of waitress's own (its dispatcher's ``queue``) and a connection's
 turn ends where waitress's channel ``service`` returns: waitress internals, not documented, so
 setup.py pins the waitress series tested and ``tests/unit/test_waitress_internals.py`` fails when
@@ -39,7 +42,7 @@ from waitress.task import ErrorTask, ThreadedTaskDispatcher, WSGITask
 from .domains.resolution import VHM_ROOT
 from .errors import error_body
 from .hardening import SECURITY_HEADERS, new_request_id
-from .quotas import PACE_KEY
+from .quotas import PACE_KEY, TENANT_KEY
 
 CODES = {413: "body_too_large", 431: "headers_too_large"}
 
@@ -76,6 +79,7 @@ class PacedTask(WSGITask):
         finally:
             environ = self.environ or {}
             TURN.pace = environ.get(PACE_KEY)
+            TURN.tenant = environ.get(TENANT_KEY)
             TURN.tenant_host = environ.get("HTTP_HOST", "") if VHM_ROOT in environ else None
 
 
@@ -91,11 +95,11 @@ class APIChannel(HTTPChannel):
 
     def service(self):
         key = self.queue_key
-        TURN.pace = TURN.tenant_host = None
+        TURN.pace = TURN.tenant = TURN.tenant_host = None
         try:
             super().service()
         finally:
-            self.server.task_dispatcher.finished(key, TURN.pace, TURN.tenant_host)
+            self.server.task_dispatcher.finished(key, TURN.pace, TURN.tenant, TURN.tenant_host)
 
 
 def first_request(task):
@@ -114,11 +118,16 @@ class FairQueue:
     newcomer still finds a thread at once. What waitress's dispatcher asks of its queue:
     append, popleft, len, and truth meaning "a task can be taken now".
 
-    A task's tenant is the first segment of its path, or its host once a request on that host
-    came back saying the host named its tenant: a tenant reached by its own host is one tenant
-    whatever its paths."""
+    A task's key is its tenant as the app resolved it, learnt from the app's answers (which
+    tenant a request was, and whether its host named it): ``/SLUG`` for a tenant reached by its
+    path or by its own host, whatever that host's paths; ``/-`` for the platform. Anything else
+    (a first request of a tenant this process has not served yet, an unknown segment, an
+    unknown host, a request waitress could not parse) shares one key, ``""``: a client choosing
+    Host headers or first segments gets no queue of its own by it."""
 
-    MAX_HOSTS = 100_000  # tenant hosts remembered; past that, learnt again
+    MAX_LEARNT = 100_000  # tenants and tenant hosts remembered; past that, learnt again
+    UNKNOWN = ""
+    PLATFORM = "/-"
 
     def __init__(self, per_key: int = 0, rate: float = 0.0, clock=time.monotonic, spare=lambda: 0):
         self._queues: OrderedDict = OrderedDict()
@@ -130,16 +139,20 @@ class FairQueue:
         self._paces: dict = {}  # key -> its own rate, as its last finished task said
         self._clock = clock
         self._tokens: dict = {}  # key -> (tokens, at)
-        self._tenant_hosts: set[str] = set()
+        self._tenants: set[str] = {self.PLATFORM}  # keys the app said were a tenant's
+        self._tenant_hosts: dict[str, str] = {}  # a host that named a tenant -> its key
 
     def key(self, task) -> str:
         request = first_request(task)
         if request is None:
-            return ""
-        host = request.headers.get("HOST", "").lower()
-        if host in self._tenant_hosts:
-            return host
-        return "/" + (request.path or "").lstrip("/").split("/", 1)[0]
+            return self.UNKNOWN
+        headers = getattr(request, "headers", None) or {}
+        key = self._tenant_hosts.get(headers.get("HOST", "").lower())
+        if key is not None:
+            return key
+        path = getattr(request, "path", None) or ""  # none on a request that did not parse
+        key = "/" + path.lstrip("/").split("/", 1)[0]
+        return key if key in self._tenants else self.UNKNOWN
 
     def _rate(self, key) -> float:
         return self._paces.get(key, self.rate)
@@ -201,16 +214,35 @@ class FairQueue:
         task.queue_key = key
         return task
 
-    def finished(self, key, pace: float | None = None, tenant_host: str | None = None) -> None:
+    def finished(
+        self,
+        key,
+        pace: float | None = None,
+        tenant: str | None = None,
+        tenant_host: str | None = None,
+    ) -> None:
         """A turn of ``key`` is over (called under the dispatcher's lock, once per ``popleft``):
-        its tenant has a thread less, and what the app said of its request is booked."""
-        if tenant_host:
-            host = tenant_host.lower()
-            if host not in self._tenant_hosts:
-                if len(self._tenant_hosts) >= self.MAX_HOSTS:
-                    self._tenant_hosts.clear()
-                self._tenant_hosts.add(host)
-        self.done(key, pace)
+        it has a thread less, and what the app said of its request is learnt (its tenant, and
+        its host if that named the tenant) and booked (the pace, to the tenant's key)."""
+        if not tenant:
+            self.done(key, pace)
+            return
+        own = self.learn(tenant, tenant_host)
+        self.done(key, None)
+        self._book_pace(own, pace)
+
+    def learn(self, tenant: str, host: str | None = None) -> str:
+        """The app served ``tenant`` (reached by ``host``, if it named it): its key."""
+        own = "/" + tenant
+        if own not in self._tenants:
+            if len(self._tenants) >= self.MAX_LEARNT:
+                self._tenants = {self.PLATFORM}
+            self._tenants.add(own)
+        if host:
+            if len(self._tenant_hosts) >= self.MAX_LEARNT:
+                self._tenant_hosts.clear()
+            self._tenant_hosts[host.lower()] = own
+        return own
 
     def done(self, key, pace: float | None = None) -> None:
         """One of ``key``'s tasks finished; the app said its pace (a tenant's request: 0 for
@@ -220,6 +252,9 @@ class FairQueue:
             self._running[key] = count
         else:
             self._running.pop(key, None)
+        self._book_pace(key, pace)
+
+    def _book_pace(self, key, pace: float | None) -> None:
         if pace is not None:
             if pace > 0:
                 self._paces[key] = float(pace)
@@ -266,9 +301,9 @@ class FairTaskDispatcher(ThreadedTaskDispatcher):
                     return
             time.sleep(0.05 if due is None else min(max(due, 0.001), 0.05))
 
-    def finished(self, key, pace=None, tenant_host=None) -> None:
+    def finished(self, key, pace=None, tenant=None, tenant_host=None) -> None:
         with self.lock:
-            self.queue.finished(key, pace, tenant_host)
+            self.queue.finished(key, pace, tenant, tenant_host)
             if self.queue:
                 self.queue_cv.notify()  # a task of that tenant may be taken now
 

@@ -48,6 +48,7 @@ QUOTAS = (
 WRITES = frozenset({"POST", "PUT", "PATCH"})  # DELETE frees storage: never refused for it
 MB = 1024 * 1024
 PACE_KEY = "tenantapp.pace"  # in the environ: the tenant's pace, for the server's queue
+TENANT_KEY = "tenantapp.tenant"  # in the environ: the tenant's slug, the server's queue key
 DEFAULTS = {"jobs_at_once": 2}  # every other quota: 0, no limit
 PG_INT = 2**31 - 1  # PostgreSQL's bound for statement_timeout (ms) and work_mem (kB)
 # what each quota may be: 0 is "none" (the server's, for the two PostgreSQL settings)
@@ -128,6 +129,7 @@ def includeme(config):
         tenant = request.__dict__.get("tenant")
         if tenant is None:
             return
+        request.environ[TENANT_KEY] = tenant.record.slug
         values = quotas(request)
         pace = values["paced_requests_per_second"]
         serving = processes.count()  # from a process's first request on, it beats

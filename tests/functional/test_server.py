@@ -3,6 +3,7 @@
 import json
 import socket
 import threading
+from types import SimpleNamespace
 
 import pytest
 
@@ -52,6 +53,8 @@ def exchange(server, raw: bytes) -> tuple[int, dict[str, str], bytes]:
             400,
             "bad_request",
         ),
+        (b"GET /acme/users HTTP/1.1\r\nHost: x\nAccept: */*\r\n\r\n", 400, "bad_request"),
+        (b"GET /acme/users HTTP/1.1\r\nHost: x\rAccept: */*\r\n\r\n", 400, "bad_request"),
     ],
 )
 def test_refusals_by_waitress_are_api_json(server, raw, status, code):
@@ -89,7 +92,7 @@ def test_the_server_paces_a_tenant_as_its_plan_says(app, server, testapp, tenant
     with dispatcher.lock:
         assert dispatcher.queue_cv.wait_for(lambda: not dispatcher.queue._running, timeout=10)
     serving = app.registry["serving_processes"].count()  # the pace is shared by them
-    assert paces.get(f"/{tenant.slug}") in {3 / serving, 3 / (serving - 1), 3 / (serving + 1)}
+    assert paces.get(f"/{tenant.slug}") in {3 / n for n in (serving - 1, serving, serving + 1) if n}
     assert f"/{other_tenant.slug}" not in paces
 
 
@@ -152,3 +155,39 @@ def test_keep_alive_connections_serve_thousands_and_book_each_turn_once(app, tes
     finally:
         server.close()
         thread.join(timeout=10)
+
+
+def test_the_queue_keys_a_tenant_as_the_app_resolved_it_whatever_the_host(
+    app, server, testapp, tenant
+):
+    """Made-up Host headers and first segments name no queue of their own: the pace and the
+    thread cap are the tenant's, not the client's choosing."""
+    from tests.functional.test_quotas import set_quota
+
+    set_quota(testapp, tenant, paced_requests_per_second=1000)
+    for i in range(10):
+        request = (
+            f"GET /{tenant.slug}/users HTTP/1.1\r\nHost: h{i}.example\r\n"
+            f"Authorization: Bearer {tenant.token}\r\nConnection: close\r\n\r\n"
+        )
+        assert exchange(server, request.encode())[0] == 200
+        request = f"GET /nobody-{i}/users HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        assert exchange(server, request.encode())[0] == 404
+    dispatcher = server.task_dispatcher
+    with dispatcher.lock:
+        assert dispatcher.queue_cv.wait_for(lambda: not dispatcher.queue._running, timeout=10)
+        queue = dispatcher.queue
+        assert set(queue._paces) == {f"/{tenant.slug}"}
+        assert (
+            queue.key(
+                SimpleNamespace(
+                    requests=[
+                        SimpleNamespace(
+                            path=f"/{tenant.slug}/users", headers={"HOST": "h99.example"}
+                        )
+                    ]
+                )
+            )
+            == f"/{tenant.slug}"
+        )
+        assert not any(key.startswith("/nobody") for key in queue._tenants)

@@ -12,8 +12,15 @@ def task(path: str, host: str = "api.example.com"):
     return SimpleNamespace(requests=[SimpleNamespace(path=path, headers={"HOST": host})], path=path)
 
 
+def known(queue: FairQueue, *tenants: str) -> FairQueue:
+    """The queue, having served these tenants before (the app said so)."""
+    for tenant in tenants:
+        queue.learn(tenant)
+    return queue
+
+
 def test_a_backlog_of_one_tenant_lets_the_others_through_in_turn():
-    queue = FairQueue()
+    queue = known(FairQueue(), "hot", "quiet", "calm")
     for i in range(30):
         queue.append(task(f"/hot/users/{i}"))
     queue.append(task("/quiet/users/1"))
@@ -28,12 +35,32 @@ def test_a_backlog_of_one_tenant_lets_the_others_through_in_turn():
         queue.popleft()
 
 
-def test_tenants_are_told_apart_by_their_first_segment_on_any_host():
+def test_tenants_are_told_apart_as_the_app_resolved_them_on_any_host():
     queue = FairQueue()
+    assert queue.key(task("/acme/users")) == ""  # not known yet: the shared key
+    first = task("/acme/users")
+    queue.append(first)
+    queue.popleft()
+    queue.finished(first.queue_key, 0, "acme")  # the app: that was tenant acme
     assert queue.key(task("/acme/users")) == "/acme"
     assert queue.key(task("/acme/users/1", "127.0.0.1:6543")) == "/acme"
-    assert queue.key(task("/globex")) == "/globex"
+    assert queue.key(task("/-/ready")) == "/-"
     assert queue.key(SimpleNamespace(requests=[])) == ""
+    assert queue.running() == {}
+
+
+def test_made_up_hosts_and_segments_get_no_queue_of_their_own():
+    queue = known(FairQueue(), "acme")
+    keys = {queue.key(task(f"/acme/users/{i}", f"h{i}.example")) for i in range(10)}
+    assert keys == {"/acme"}
+    keys = {queue.key(task(f"/nobody{i}/users")) for i in range(10)}
+    assert keys == {""}
+
+
+def test_a_request_waitress_could_not_parse_has_the_shared_key():
+    """Its parser has no path (a header line ending in a bare LF): waitress's error task."""
+    broken = SimpleNamespace(requests=[], request=SimpleNamespace(headers={}))
+    assert FairQueue().key(broken) == ""
 
 
 def test_a_tenant_reached_by_its_host_is_one_tenant_whatever_its_paths():
@@ -41,17 +68,18 @@ def test_a_tenant_reached_by_its_host_is_one_tenant_whatever_its_paths():
     first = task("/users/1", "Acme.Example.com")
     queue.append(first)
     assert queue.popleft() is first
-    queue.finished(first.queue_key, 0, "Acme.Example.com")  # the app: the host named it
+    queue.finished(first.queue_key, 0, "acme", "Acme.Example.com")  # the host named acme
     for path in ("/users/1", "/audit", "/console/users"):
-        assert queue.key(task(path, "acme.example.com")) == "acme.example.com"
-    assert queue.key(task("/users/1", "api.example.com")) == "/users"  # not a tenant's host
+        assert queue.key(task(path, "acme.example.com")) == "/acme"
+    assert queue.key(task("/acme/users/1", "api.example.com")) == "/acme"  # its path: the same
+    assert queue.key(task("/users/1", "api.example.com")) == ""  # not a tenant's host
     assert queue.running() == {}
 
 
 def test_a_channel_serving_many_requests_is_booked_once_per_turn():
     """waitress queues one channel per connection again and again (keep-alive): each turn
     ends once, and nothing is left over however many turns it had."""
-    queue = FairQueue(per_key=1)
+    queue = known(FairQueue(per_key=1), "acme")
     channel = task("/acme/users/1")
     for _ in range(5000):
         queue.append(channel)
@@ -88,7 +116,7 @@ def test_the_server_sets_how_long_a_thread_holds_the_gil(app):
 
 
 def test_a_tenant_at_its_thread_cap_waits_while_others_go():
-    queue = FairQueue(per_key=2)
+    queue = known(FairQueue(per_key=2), "hot", "quiet")
     for i in range(5):
         queue.append(task(f"/hot/users/{i}"))
     first, second = queue.popleft(), queue.popleft()
@@ -107,7 +135,7 @@ def test_a_tenant_at_its_thread_cap_waits_while_others_go():
 
 def test_a_tenant_over_its_rate_is_held_not_refused():
     now = [100.0]
-    queue = FairQueue(rate=2, clock=lambda: now[0])
+    queue = known(FairQueue(rate=2, clock=lambda: now[0]), "hot", "quiet")
     for i in range(5):
         queue.append(task(f"/hot/users/{i}"))
     assert [queue.popleft().path for _ in range(2)] == ["/hot/users/0", "/hot/users/1"]
@@ -124,7 +152,7 @@ def test_a_tenant_over_its_rate_is_held_not_refused():
 
 def test_a_tenant_is_paced_as_its_last_request_said():
     now = [100.0]
-    queue = FairQueue(clock=lambda: now[0])
+    queue = known(FairQueue(clock=lambda: now[0]), "hot", "quiet")
     for i in range(4):
         queue.append(task(f"/hot/users/{i}"))
     first = queue.popleft()
@@ -142,7 +170,7 @@ def test_a_tenant_is_paced_as_its_last_request_said():
 
 def test_a_capped_tenant_takes_idle_threads_while_nobody_else_waits_but_leaves_one():
     idle = [3]
-    queue = FairQueue(per_key=2, spare=lambda: idle[0])
+    queue = known(FairQueue(per_key=2, spare=lambda: idle[0]), "hot", "quiet")
     for i in range(6):
         queue.append(task(f"/hot/users/{i}"))
     assert [queue.popleft().path for _ in range(2)] == ["/hot/users/0", "/hot/users/1"]
