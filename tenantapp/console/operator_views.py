@@ -59,7 +59,7 @@ def login(context: OperatorConsole, request):
     """The operator token, checked as the API checks it, opens a session of the console's own
     (its cookie never holds the token); failures are throttled per client address."""
     sessions = request.registry["operator_sessions"]
-    address = request.client_addr or ""
+    address = request.remote_addr or ""  # the proxy's rewrite if trusted, never a header
     wait = sessions.wait(address)
     if wait is not None:
         request.response.status_int = 429

@@ -136,7 +136,11 @@ def includeme(config):
         request.environ[PACE_KEY] = pace / serving if pace > 0 else 0
         rate = values["requests_per_second"]
         if rate > 0:
-            wait = rates.take(tenant.record.id, rate, values["burst"])
+            if request.identity is None:  # a stranger: counted per address, apart
+                address = request.remote_addr or ""
+                wait = rates.take_for_client(tenant.record.id, address, rate, values["burst"])
+            else:
+                wait = rates.take(tenant.record.id, rate, values["burst"])
             if wait:
                 raise TooManyRequests(
                     f"over this tenant's {rate} requests a second",

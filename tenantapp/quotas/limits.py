@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 log = logging.getLogger(__name__)
 
 TAKE = text("SELECT tenantapp.take_request(:tenant, :rate, :burst)")
+TAKE_CLIENT = text("SELECT tenantapp.take_client_request(:client, :rate, :burst)")
 IN_FLIGHT_CLASS = (
     1_700_000_000  # advisory lock keys (CLASS + place, tenant); the move guard's differ
 )
@@ -52,6 +53,15 @@ class SharedRates:
         with self.engine.connect() as connection:
             return float(
                 connection.scalar(TAKE, {"tenant": tenant_id, "rate": rate, "burst": burst})
+            )
+
+    def take_for_client(self, tenant_id: int, address: str, rate: float, burst: float) -> float:
+        """As ``take``, for a request with no valid token: counted per client address, apart
+        from the tenant's own (strangers cannot use up its users' budget)."""
+        client = f"{int(tenant_id)}/{address[:64]}"
+        with self.engine.connect() as connection:
+            return float(
+                connection.scalar(TAKE_CLIENT, {"client": client, "rate": rate, "burst": burst})
             )
 
 

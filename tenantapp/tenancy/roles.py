@@ -18,6 +18,7 @@ READABLE_REGISTRY = ("tenants", "tenant_domains", "alembic_version")
 CALLABLE_REGISTRY = (
     "take_request(bigint, double precision, double precision)",
     "serving_heartbeat(text, double precision)",
+    "take_client_request(text, double precision, double precision)",
 )
 
 

@@ -201,3 +201,19 @@ def test_each_tenant_request_tells_the_server_its_pace(app, testapp, tenant, oth
     outside = Request.blank("/-/ready")
     outside.get_response(app)
     assert PACE_KEY not in outside.environ  # not a tenant's: the server keeps its own
+
+
+def test_strangers_do_not_use_up_the_tenants_rate(testapp, tenant):
+    """Requests without a valid token are counted per client address, apart from the
+    tenant's budget: a stranger is refused, the owner is not, another address is not."""
+    set_quota(testapp, tenant, requests_per_second=1, burst=2)
+    url = f"/{tenant.slug}/users"
+    stranger = {"REMOTE_ADDR": "198.51.100.7"}
+    answers = [
+        testapp.get(url, extra_environ=stranger, expect_errors=True).status_int for _ in range(12)
+    ]
+    assert answers.count(401) >= 2 and answers.count(429) >= 6
+    bad_token = {"Authorization": "Bearer tnt_made-up"}
+    testapp.get(url, headers=bad_token, extra_environ=stranger, status=429)
+    testapp.get(url, headers=tenant.auth, extra_environ=stranger, status=200)
+    testapp.get(url, extra_environ={"REMOTE_ADDR": "198.51.100.8"}, status=401)
