@@ -23,6 +23,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def _hang_up_as_a_terminal_would() -> None:
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
+
+
 class Pserve:
     """pserve in a child process; ``start`` returns once waitress says it is serving."""
 
@@ -37,6 +41,8 @@ class Pserve:
             text=True,
             env=env,
             cwd=ini.parent,
+            # as from a terminal, whatever this run inherited (nohup ignores SIGHUP)
+            preexec_fn=_hang_up_as_a_terminal_would,
         )
         threading.Thread(target=self._drain, daemon=True).start()
 
@@ -106,7 +112,12 @@ def test_a_closed_terminal_stops_the_embedded_server_too(project):
     """SIGHUP, as when the terminal running pserve is closed."""
     server = Pserve(project / "development.ini", free_port()).start()
     server.process.send_signal(signal.SIGHUP)
-    assert server.process.wait(timeout=60) == 0
+    try:
+        assert server.process.wait(timeout=60) == 0
+    finally:
+        if server.process.poll() is None:  # never leave it running
+            server.process.kill()
+            server.process.wait(timeout=60)
     assert not (project / "var" / "pgdata" / "postmaster.pid").exists()
     log = "".join(server.log)
     assert "Traceback" not in log
