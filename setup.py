@@ -39,6 +39,11 @@ tests_require = [
     "playwright>=1.50",  # the web console in Debian's chromium (no browser download)
 ]
 
+pytest_require = [  # the pytest plugin's own needs, for apps built on tenantapp
+    "pytest>=8.0",
+    "WebTest>=3.0.1",
+]
+
 bench_require = [  # python -m bench.…: the floor's pool, the chart, in-process requests
     "psycopg-pool>=3.2",
     "matplotlib>=3.8",
@@ -65,7 +70,7 @@ setup(
     include_package_data=True,
     zip_safe=False,
     install_requires=requires,
-    extras_require={"testing": tests_require, "bench": bench_require},
+    extras_require={"testing": tests_require, "pytest": pytest_require, "bench": bench_require},
     entry_points={
         "paste.app_factory": ["main = tenantapp:main"],
         "paste.server_runner": ["main = tenantapp.server:serve"],

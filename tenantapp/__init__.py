@@ -1,6 +1,12 @@
 """tenantapp: one Pyramid instance serving many tenants, each isolated from every other."""
 
-from pyramid.config import Configurator
+import warnings
+
+# WebOb imports ``cgi``, deprecated since Python 3.11: nothing an app on tenantapp (or its
+# tests, through the pytest plugin) can act on; before Pyramid imports WebOb.
+warnings.filterwarnings("ignore", "'cgi' is deprecated", DeprecationWarning, module="webob.compat")
+
+from pyramid.config import Configurator  # noqa: E402 - after the filter
 
 
 def configure(settings: dict) -> Configurator:
