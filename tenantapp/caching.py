@@ -257,7 +257,8 @@ class HeardOnConnections:
         for cache in caches:
             cache.extend_trust(float("inf"))
         event.listen(engine, "connect", self._connected)
-        event.listen(engine, "checkout", self._checked_out)
+        # first: what it reads is no longer there for the closed-connection poll to see
+        event.listen(engine, "checkout", self._checked_out, insert=True)
 
     def _connected(self, dbapi_connection: psycopg.Connection, record) -> None:
         for channel in {cache.channel for cache in self.caches}:

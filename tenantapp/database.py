@@ -5,8 +5,10 @@ variable, else (unless ``tenantapp.embedded_database = false``) an embedded Post
 data lives in ``tenantapp.data_dir``.
 """
 
+import logging
 import os
 import select
+from contextlib import suppress
 from pathlib import Path
 
 from pyramid.exceptions import ConfigurationError
@@ -14,7 +16,7 @@ from pyramid.settings import asbool
 from sqlalchemy import engine_from_config, event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.engine.interfaces import CacheStats
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 from zope.sqlalchemy.datamanager import ZopeTransactionEvents
 
@@ -52,6 +54,8 @@ ZOPE_EVENTS = (  # what zope.sqlalchemy.register listens for
     "before_commit",
     "do_orm_execute",
 )
+
+log = logging.getLogger(__name__)
 
 
 def database_url(settings: dict) -> str:
@@ -166,6 +170,18 @@ def changes_state(request) -> bool:
     return request.method not in SAFE_METHODS
 
 
+def close_read_session(session: Session) -> None:
+    """End a read: its rollback may find the connection gone (the server restarted under the
+    request), which must not turn an answer already made into an error; the connection is
+    then dropped, not given back to the pool."""
+    try:
+        session.close()
+    except DBAPIError:
+        log.info("a read's connection was gone at its end: dropped")
+        with suppress(DBAPIError):
+            session.invalidate()
+
+
 def request_dbsession(request) -> Session:
     """The session of the request's tenant, and the one place a request's session is bound:
     its tenant's store (found by the tenant's mode) says which engine serves the tenant and how
@@ -181,7 +197,7 @@ def request_dbsession(request) -> Session:
         session = tenant_session(
             request.registry, tenant.record, {**info, binding.READ_ONLY_KEY: True}
         )
-        request.add_finished_callback(lambda request: session.close())
+        request.add_finished_callback(lambda request: close_read_session(session))
     else:
         events = ZopeTransactionEvents(transaction_manager=request.tm)
         session = tenant_session(request.registry, tenant.record, {**info, ZOPE_KEY: events})

@@ -7,7 +7,7 @@ import logging
 
 from pyramid.httpexceptions import HTTPException
 from pyramid.view import exception_view_config
-from sqlalchemy.exc import DisconnectionError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InvalidRequestError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 log = logging.getLogger(__name__)
@@ -16,6 +16,9 @@ LOCK_NOT_AVAILABLE = "55P03"
 # out of connections (53300); a failure with no SQLSTATE never reached the server
 UNAVAILABLE = ("08", "57P01", "57P02", "57P03", "53300")
 RETRY_AFTER_UNAVAILABLE = "5"
+# SQLAlchemy's words when every connection a checkout tried was found closed (a restart leaves
+# a pool of them): test_unavailable.py fails if they change
+POOL_EXHAUSTED = "This connection is closed"
 
 
 class APIError(Exception):
@@ -95,13 +98,18 @@ def database_unavailable(error: Exception) -> bool:
     """Whether ``error`` means the database cannot be reached or cannot serve right now."""
     if isinstance(error, DisconnectionError | PoolTimeout):
         return True
+    if isinstance(error, InvalidRequestError) and str(error) == POOL_EXHAUSTED:
+        return True
+    if isinstance(error, DBAPIError) and error.connection_invalidated:
+        return True
     if not isinstance(error, OperationalError):
         return False
     sqlstate = getattr(error.orig, "sqlstate", None)
     return sqlstate is None or sqlstate.startswith(UNAVAILABLE)
 
 
-@exception_view_config(OperationalError, renderer="json")
+@exception_view_config(DBAPIError, renderer="json")
+@exception_view_config(InvalidRequestError, renderer="json")
 @exception_view_config(DisconnectionError, renderer="json")
 @exception_view_config(PoolTimeout, renderer="json")
 def database_busy(exc, request):
