@@ -10,6 +10,8 @@ from pyramid.view import exception_view_config
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InvalidRequestError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from .encryption.keyring import KeyUnavailable
+
 log = logging.getLogger(__name__)
 LOCK_NOT_AVAILABLE = "55P03"
 # the database cannot serve now: no connection (08), shutting down or starting (57P0x),
@@ -126,6 +128,19 @@ def database_busy(exc, request):
         response.headers["Retry-After"] = RETRY_AFTER_UNAVAILABLE
         return error_body("database_unavailable", "the database is unavailable; try again soon")
     return unexpected_error(exc, request)
+
+
+@exception_view_config(KeyUnavailable, renderer="json")
+def key_unavailable(exc, request):
+    """A tenant's data key this process cannot open: its key-encryption key was not given to
+    this process (a rotation ran before it had the new key list). Not the client's fault, and
+    not a bug: a 503 saying so, until the process is given the key."""
+    log.error("a data key cannot be opened on %s %s: %s", request.method, request.path, exc)
+    request.response.status_int = 503
+    request.response.headers["Retry-After"] = RETRY_AFTER_UNAVAILABLE
+    return error_body(
+        "key_unavailable", "this tenant's data cannot be opened by this server right now"
+    )
 
 
 class TenantMoved(RuntimeError):

@@ -22,6 +22,8 @@ measurement finds it back under. The database
 limits travel in the BEGIN query the binding sends anyway: no round trip.
 """
 
+import atexit
+
 from pyramid.events import ContextFound
 
 from ..errors import APIError
@@ -121,8 +123,10 @@ def includeme(config):
         default = int(settings.get(f"tenantapp.quota.{name}", DEFAULTS.get(name, 0)))
         settings.setdefault(f"tenantapp.setting.quota_{name}", f"int({RANGES[name]}) {default}")
     engine = service(config.registry, IServers).default.serving
-    rates, processes = SharedRates(engine), ServingProcesses(engine)
+    key_names = list(config.registry["tenant_keys"].ring.keys)
+    rates, processes = SharedRates(engine), ServingProcesses(engine, key_names)
     config.registry["serving_processes"] = processes
+    atexit.register(processes.stop)  # a process that ends says so: it no longer counts
 
     def limit(event):
         request = event.request

@@ -18,6 +18,7 @@ import os
 import socket
 import threading
 import uuid
+from contextlib import suppress
 
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
@@ -36,7 +37,13 @@ TAKE_PLACE = text(
     " WHERE pg_try_advisory_xact_lock((:class + place)::int, mod(:tenant, 2147483647)::int)"
     " LIMIT 1"
 )
-HEARTBEAT = text("SELECT tenantapp.serving_heartbeat(:process, :window)")
+HEARTBEAT = text("SELECT tenantapp.serving_heartbeat(:process, :window, :keys)")
+GOODBYE = text("SELECT tenantapp.serving_goodbye(:process)")
+LACKING_KEY = text(
+    "SELECT id FROM tenantapp.serving_processes"
+    " WHERE seen_at >= now() - make_interval(secs => :window) AND NOT (:key = ANY (key_names))"
+    " ORDER BY id"
+)
 HEARTBEAT_SECONDS = 2.0
 FAILED_BEATS = 5  # in a row before a warning
 
@@ -79,8 +86,9 @@ class ServingProcesses:
     """How many processes serve requests now: this one beats every ``HEARTBEAT_SECONDS`` on
     the default server from its first request on, and counts those that beat lately."""
 
-    def __init__(self, engine: Engine):
+    def __init__(self, engine: Engine, key_names: list[str] | None = None):
         self.engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self.key_names = list(key_names or [])  # the key-encryption keys it holds, by name
         self.id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.alive = 1
         self._started = False
@@ -97,9 +105,8 @@ class ServingProcesses:
 
     def beat(self) -> int:
         with self.engine.connect() as connection:
-            alive = connection.scalar(
-                HEARTBEAT, {"process": self.id, "window": 3 * HEARTBEAT_SECONDS}
-            )
+            params = {"process": self.id, "window": 3 * HEARTBEAT_SECONDS, "keys": self.key_names}
+            alive = connection.scalar(HEARTBEAT, params)
         self.alive = max(1, int(alive))
         return self.alive
 
@@ -116,7 +123,16 @@ class ServingProcesses:
             self._stopped.wait(HEARTBEAT_SECONDS)
 
     def stop(self) -> None:
+        """No more beats; a process that beat says goodbye (one killed ages out instead)."""
         self._stopped.set()
+        if self._started:
+            with suppress(Exception), self.engine.connect() as connection:
+                connection.execute(GOODBYE, {"process": self.id})
+
+
+def lacking_key(connection, key_name: str) -> list[str]:
+    """The serving processes alive now (a heartbeat lately) that do not hold ``key_name``."""
+    return list(connection.scalars(LACKING_KEY, {"key": key_name, "window": 3 * HEARTBEAT_SECONDS}))
 
 
 def retry_after(seconds: float) -> str:

@@ -12,6 +12,7 @@ from .. import configure
 from ..encryption import rotation
 from ..encryption.keyring import KeyUnavailable, new_key_text
 from ..interfaces import ISettingsCatalog, ITenancy, service
+from ..quotas.limits import lacking_key
 from ..tenancy import migrating, moving, provisioning, transfer
 from ..tenancy.models import MODES
 from ..tenancy.registry import find_tenant
@@ -91,6 +92,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--new-data-keys",
         action="store_true",
         help="also give every tenant a new data key and re-seal its values with it",
+    )
+    rotate.add_argument(
+        "--force",
+        action="store_true",
+        help="re-wrap even while serving processes lack the new key (they answer 503 until"
+        " restarted with it)",
     )
     reseal = commands.add_parser(
         "reseal", help="seal every tenant's values with its newest data key (online)"
@@ -250,8 +257,24 @@ def _confirm(args, what: str) -> None:
 
 def _rotate(registry, tenancy, args) -> int:
     if args.command == "rotate-keys":
+        ring = tenancy.keys.ring
+        with tenancy.registry.connect() as connection:
+            lacking = lacking_key(connection, ring.current)
+        if lacking and not args.force:
+            return _fail(
+                f"{len(lacking)} serving process(es) do not hold the key-encryption key"
+                f" {ring.current!r} yet ({', '.join(lacking[:5])}): they could open no data key"
+                " it wraps. Give every process the new key list (first the new key, then the"
+                " old ones), restart them, then run rotate-keys again (or --force)"
+            )
         rewrapped = tenancy.keys.rewrap()
-        print(f"re-wrapped {rewrapped} data key(s) with {tenancy.keys.ring.current!r}")
+        print(f"re-wrapped {rewrapped} data key(s) with {ring.current!r}")
+        others = [name for name in ring.keys if name != ring.current]
+        if others:
+            print(
+                f"next: once no archive or backup you keep needs them, drop {', '.join(others)}"
+                " from the key list and restart the processes"
+            )
         if not args.new_data_keys:
             return 0
     slugs = getattr(args, "tenants", None) or [

@@ -19,6 +19,8 @@ CALLABLE_REGISTRY = (
     "take_request(bigint, double precision, double precision)",
     "serving_heartbeat(text, double precision)",
     "take_client_request(text, double precision, double precision)",
+    "serving_heartbeat(text, double precision, text[])",
+    "serving_goodbye(text)",
 )
 
 

@@ -16,6 +16,7 @@ from tenantapp.scripts.admin import main as admin
 from tenantapp.tenancy import provisioning, transfer
 from tenantapp.testing import TEST_KEYS, stop_app
 from tenantapp.users.models import User
+from tests.conftest import write_ini
 
 SECRET = "Ann Secretname"
 AAD = b"users.name"
@@ -172,3 +173,38 @@ def test_without_a_key_encryption_key_the_app_does_not_start(settings):
         main({}, **{**settings, "tenantapp.encryption.keys": ""})
     with pytest.raises(ConfigurationError, match="not 32 bytes"):
         main({}, **{**settings, "tenantapp.encryption.keys": "k:c2hvcnQ="})
+
+
+def test_a_rotation_waits_for_the_processes_and_a_key_they_lack_is_a_503(
+    app, settings, tenant, add_user, testapp, engine, tmp_path, capsys
+):
+    """rotate-keys refuses while a serving process lacks the new key (each says which keys it
+    holds in its heartbeat); forced, that process answers 503 ``key_unavailable``, not 500."""
+    user = add_user(tenant.slug, "ann@example.com", name=SECRET)
+    url = f"/{tenant.slug}/users/{user['id']}"
+    testapp.get(url, headers=tenant.auth, status=200)
+    app.registry["serving_processes"].beat()  # this process serves, with the old key only
+    new = new_key_text()
+    old = TEST_KEYS["tenantapp.encryption.keys"]
+    ini = write_ini(
+        tmp_path / "rotate.ini",
+        settings["sqlalchemy.url"],
+        {**settings, "tenantapp.encryption.keys": f"{new} {old}"},
+    )
+    assert admin([ini, "rotate-keys"]) == 1
+    refusal = capsys.readouterr().err
+    assert "do not hold the key-encryption key" in refusal and "restart" in refusal
+    assert {kek for _, kek in key_rows(engine, tenant.id)} == {old.split(":")[0]}
+    keys = app.registry["tenant_keys"]
+    try:
+        assert admin([ini, "rotate-keys", "--force"]) == 0
+        assert "next: once no archive" in capsys.readouterr().out
+        keys.forget(tenant.id)  # as a process started afresh would be
+        refused = testapp.get(url, headers=tenant.auth, status=503)
+        assert refused.json["error"] == "key_unavailable"
+        assert refused.headers["Retry-After"]
+    finally:
+        back = TenantKeys(keyring_from({"tenantapp.encryption.keys": f"{old} {new}"}), engine)
+        back.rewrap()
+        keys.forget(tenant.id)
+    assert testapp.get(url, headers=tenant.auth).json["name"] == SECRET
