@@ -5,7 +5,8 @@ users, unless the tenant forbids it (its owner-editable setting ``allow_imperson
 writes ``impersonation.started`` to the tenant's audit log and answers the token (at most an
 hour). Every request made with it is written there too (``impersonation.used``, before it is
 served) and every change it makes names ``operator:NAME as user:ID``. Turning the setting off
-stops the tokens already given out at their next request. It never touches credentials: no
+revokes the tokens already given out (turning it back on does not bring them back), by the
+owner or the operator. It never touches credentials: no
 password set (``CREDENTIALS``), no user created with one.
 """
 
@@ -26,7 +27,7 @@ from ..tenancy.registry import find_tenant
 from ..users.models import User
 from ..users.schemas import user_json
 from ..validation import PlainText, Text, validated_body
-from .tokens import issue_token
+from .tokens import issue_token, revoke_impersonations
 
 SETTING = "allow_impersonation"
 DECLARATION = "bool true owner"  # tenantapp.setting.allow_impersonation: the owner decides
@@ -57,6 +58,16 @@ def refuse_credentials(request, what: str) -> None:
     identity = request.identity
     if identity is not None and identity.impersonator:
         raise ImpersonationForbidden(f"an impersonation cannot {what}")
+
+
+def withdrawn(settings: dict) -> bool:
+    """Whether a change of settings turns impersonation off."""
+    return settings.get(SETTING) is False
+
+
+def revoke_all(session) -> int:
+    """The tenant no longer allows impersonation: every impersonation token goes."""
+    return revoke_impersonations(session)
 
 
 def allowed(registry, entry) -> bool:

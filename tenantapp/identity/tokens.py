@@ -71,6 +71,11 @@ def revoke_token(session: Session, token: str) -> bool:
     return result.rowcount > 0
 
 
+def revoke_impersonations(session: Session) -> int:
+    """Revoke every impersonation token of the session's tenant; returns how many."""
+    return session.execute(delete(Token).where(Token.impersonated_by.is_not(None))).rowcount
+
+
 def revoke_user_tokens(session: Session, user_id: int, keep: str | None = None) -> int:
     """Revoke every token of ``user_id`` but ``keep``; returns how many."""
     stmt = delete(Token).where(Token.user_id == user_id)

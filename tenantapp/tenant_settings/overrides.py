@@ -3,6 +3,7 @@
 from pydantic import BaseModel
 
 from .. import audit
+from ..identity import impersonation
 from ..interfaces import ITenancy, service
 from ..tenancy.directory import TenantEntry, forget_tenant
 from ..tenancy.lifecycle import Tenancy
@@ -44,9 +45,13 @@ def update_overrides(tenancy: Tenancy, slug: str, settings: dict, flags: dict) -
 
 
 def change_by_owner(request, change: BaseModel) -> TenantEntry:
-    """The request's tenant's own change (``Catalog.owner_change``), in its audit log."""
+    """The request's tenant's own change (``Catalog.owner_change``), in its audit log; turning
+    impersonation off revokes its tokens in the same transaction."""
     settings, _ = changes(change)
     tenancy = service(request.registry, ITenancy)
     entry = update_overrides(tenancy, request.tenant.record.slug, settings, {})
     audit.record(request, "settings.update", None, changes=settings)
+    if impersonation.withdrawn(settings):
+        revoked = impersonation.revoke_all(request.dbsession)
+        audit.record(request, "impersonation.revoked", None, tokens=revoked)
     return entry

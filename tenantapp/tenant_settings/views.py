@@ -5,7 +5,9 @@ import logging
 
 from pyramid.view import view_config
 
+from ..database import tenant_session
 from ..errors import Conflict
+from ..identity import impersonation
 from ..interfaces import ISettingsCatalog, service
 from ..platform.resources import ManagedTenant
 from ..tenancy.registry import find_tenant
@@ -62,4 +64,11 @@ def operator_change_settings(context: ManagedTenant, request):
     settings, flags = changes(validated_body(request, catalog.operator_change))
     entry = update_overrides(context.tenancy, context.info.slug, settings, flags)
     log.info("operator changed tenant %s: settings %s flags %s", entry.slug, settings, flags)
+    if impersonation.withdrawn(settings):
+        session = tenant_session(request.registry, entry)
+        try:
+            impersonation.revoke_all(session)
+            session.commit()
+        finally:
+            session.close()
     return catalog.describe(entry)

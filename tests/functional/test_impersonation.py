@@ -75,6 +75,15 @@ def test_the_tenant_can_forbid_it_and_tokens_given_stop_working(testapp, tenant)
     assert refused.json["error"] == "impersonation_forbidden"
     testapp.get(f"/{tenant.slug}/users/{member}", headers=acting, status=401)
     testapp.get(f"/{tenant.slug}/users/{member}", headers=tenant.auth, status=200)
+    # revoked, not suspended: allowing it again does not bring the old token back
+    testapp.patch_json(
+        f"/{tenant.slug}/settings",
+        {"settings": {"allow_impersonation": True}},
+        headers=tenant.auth,
+        status=200,
+    )
+    testapp.get(f"/{tenant.slug}/users/{member}", headers=acting, status=401)
+    assert "impersonation.revoked" in [e["action"] for e in audit(testapp, tenant)]
 
 
 @pytest.mark.parametrize(
