@@ -73,6 +73,15 @@ class PacedTask(WSGITask):
     tenant) for the dispatcher, in the worker thread that serves it: the channel itself may
     already be taking its next request in another thread."""
 
+    def get_environment(self):
+        """waitress's environ, with RFC 9112 §3.2.2 kept: the authority of an absolute-form
+        target (``GET http://host/path``) is the request's host, whatever ``Host`` says."""
+        environ = super().get_environment()
+        authority = getattr(self.request, "proxy_netloc", "")
+        if authority:
+            environ["HTTP_HOST"] = authority
+        return environ
+
     def execute(self):
         try:
             super().execute()
@@ -147,7 +156,8 @@ class FairQueue:
         if request is None:
             return self.UNKNOWN
         headers = getattr(request, "headers", None) or {}
-        key = self._tenant_hosts.get(headers.get("HOST", "").lower())
+        host = getattr(request, "proxy_netloc", "") or headers.get("HOST", "")
+        key = self._tenant_hosts.get(host.lower())
         if key is not None:
             return key
         path = getattr(request, "path", None) or ""  # none on a request that did not parse

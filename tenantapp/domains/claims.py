@@ -1,5 +1,6 @@
 """A tenant's custom domains in the registry: claimed, proven by DNS, removed."""
 
+import ipaddress
 import secrets
 from datetime import datetime
 
@@ -36,9 +37,18 @@ def as_json(row) -> dict:
     }
 
 
+def _an_address(name: str) -> bool:
+    """An IP literal is no domain a TXT record could prove (``10.0.0.1`` parses as a name)."""
+    try:
+        ipaddress.ip_address(name.strip("[]"))
+    except ValueError:
+        return name.rsplit(".", 1)[-1].isdigit()  # no top-level domain is all digits
+    return True
+
+
 def checked_domain(text: str, base_domain: str | None) -> str:
     name = hostname(text) if text == text.strip() else None
-    if name is None or name != text.lower().rstrip("."):
+    if name is None or name != text.lower().rstrip(".") or _an_address(name):
         problem = "must be a DNS name, e.g. shop.acme.com"
         raise InvalidInput("not a domain name", {"domain": problem})
     if base_domain and (name == base_domain or name.endswith("." + base_domain)):

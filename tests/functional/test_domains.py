@@ -1,6 +1,12 @@
 """Reaching a tenant by host: ``<slug>.<base domain>`` and custom domains proven by a DNS TXT
 record, asked of a real DNS server (dnslib's, on 127.0.0.1) that the test fills."""
 
+import configparser
+import json
+import socket
+import threading
+from pathlib import Path
+
 import pytest
 import webtest
 from dnslib import QTYPE, RCODE, RR, TXT
@@ -8,6 +14,7 @@ from dnslib.server import BaseResolver, DNSServer
 
 from tenantapp import main
 from tenantapp.interfaces import IServers, service
+from tenantapp.server import create_api_server
 from tests.conftest import OPERATOR_TOKEN
 
 BASE = "example.test"
@@ -145,7 +152,9 @@ def test_a_domain_is_one_tenants_and_must_be_a_domain(client, tenant, other_tena
         f"/-/tenants/{other_tenant.slug}/domains", {"domain": domain}, headers=OPERATOR, status=409
     )
     assert taken.json["fields"] == {"domain": "taken"}
-    for bad in ("not a domain", "localhost", f"x.{BASE}", "a..b.com", "-a.com", "x" * 300):
+    bad_ones = ("not a domain", "localhost", f"x.{BASE}", "a..b.com", "-a.com", "x" * 300)
+    addresses = ("127.0.0.1", "10.0.0.1", "[::1]", "::1", "1.2.3")
+    for bad in bad_ones + addresses:
         response = client.post_json(
             f"/-/tenants/{tenant.slug}/domains", {"domain": bad}, headers=OPERATOR, status=400
         )
@@ -165,3 +174,49 @@ def test_without_host_identification_hosts_mean_nothing(testapp, tenant):
         "/users", headers=tenant.auth, extra_environ=on(f"{tenant.slug}.{BASE}"), status=404
     )
     testapp.get(f"/-/tenants/{tenant.slug}/domains", headers=OPERATOR, status=404)
+
+
+def live_exchange(app, raw: bytes, **server_settings) -> tuple[bytes, bytes]:
+    """``raw`` sent to a live server of ``app`` on 127.0.0.1: the answer's head and body."""
+    server = create_api_server(app, listen="127.0.0.1:0", threads=2, **server_settings)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        with socket.create_connection(("127.0.0.1", server.effective_port), timeout=10) as sock:
+            sock.sendall(raw)
+            received = b""
+            while chunk := sock.recv(65536):
+                received += chunk
+    finally:
+        server.close()
+        thread.join(timeout=10)
+    head, _, body = received.partition(b"\r\n\r\n")
+    return head, body
+
+
+def test_an_absolute_form_target_names_the_host_whatever_host_says(hosted, tenant):
+    """RFC 9112 §3.2.2: ``GET http://acme.example.test/users`` is acme's, even sent with
+    another ``Host``; a live server, as waitress parses the request line."""
+    request = (
+        f"GET http://{tenant.slug}.{BASE}/users HTTP/1.1\r\nHost: api.example.com\r\n"
+        f"Authorization: Bearer {tenant.token}\r\nConnection: close\r\n\r\n"
+    )
+    head, body = live_exchange(hosted, request.encode())
+    assert head.split()[1] == b"200", head
+    assert json.loads(body)["items"][0]["email"] == tenant.owner_email
+
+
+def test_behind_the_shipped_proxy_settings_a_tenant_host_is_https(hosted, tenant):
+    """production.ini's trusted proxy: Caddy's X-Forwarded-Proto makes the scheme https."""
+    ini = configparser.ConfigParser()
+    ini.read(Path(__file__).resolve().parents[2] / "production.ini")
+    proxy = {k: v for k, v in ini["server:main"].items() if "proxy" in k}
+    assert proxy["trusted_proxy"] == "127.0.0.1"
+    host = f"{tenant.slug}.{BASE}"
+    request = (
+        f"GET / HTTP/1.1\r\nHost: {host}\r\nX-Forwarded-Proto: https\r\n"
+        f"X-Forwarded-For: 203.0.113.9\r\n"
+        f"Authorization: Bearer {tenant.token}\r\nConnection: close\r\n\r\n"
+    )
+    _, body = live_exchange(hosted, request.encode(), **proxy)
+    assert json.loads(body)["links"]["users"] == f"https://{host}/users"

@@ -3,7 +3,7 @@ document; setup.py pins the versions these tests cover, and these fail when one 
 
 import inspect
 
-from waitress import channel, server, task
+from waitress import channel, parser, server, task
 
 
 def test_the_dispatcher_takes_tasks_from_its_queue_attribute_and_services_them_in_that_thread():
@@ -29,3 +29,9 @@ def test_servers_take_a_dispatcher_and_a_channel_class():
     assert "_dispatcher" in inspect.signature(server.create_server).parameters
     assert server.BaseWSGIServer.channel_class is channel.HTTPChannel
     assert "self.task_dispatcher = dispatcher" in inspect.getsource(server.BaseWSGIServer)
+
+
+def test_a_task_builds_its_environ_once_and_the_parser_keeps_an_absolute_targets_authority():
+    source = inspect.getsource(task.WSGITask.get_environment)
+    assert "if environ is not None:" in source and "self.environ = environ" in source
+    assert "self.proxy_netloc" in inspect.getsource(parser.HTTPRequestParser.parse_header)
