@@ -77,6 +77,11 @@ class NotifiedCache:
             self._generation += 1
         return False
 
+    def peek(self, key: Hashable):
+        """The cached value for ``key``, or None: never the database, never counted."""
+        with self._lock:
+            return self._entries.get(key) if self._trusted() else None
+
     def lookup(self, key: Hashable, load: Callable[[Hashable], object | None]):
         """The cached value for ``key``, else ``load(key)``, kept if not None."""
         with self._lock:

@@ -112,6 +112,22 @@ class TenantSecurityPolicy:
             token.encode(), self.operator_token.encode()
         )
 
+    def known_token(self, request) -> bool:
+        """Whether the request carries a token this process knows as valid for its tenant,
+        from memory alone (no query, no connection): what the rate limit asks before the
+        request's transaction starts. A token not in memory (a stranger's, or one not used
+        here lately) is not known."""
+        tenant = request.tenant
+        token = bearer_token(request) or console_token(request)
+        if tenant is None or token is None:
+            return False
+        place = service(request.registry, ITenantStore, tenant.record.mode).heard_at(tenant.record)
+        if place is None:
+            return False
+        key = (bound_scope(request.dbsession), digest(token))
+        owner = self.places.cache(*place, CHANNEL).peek(key)
+        return owner is not None and owner.expires_at > datetime.now(UTC)
+
     def identity(self, request) -> Identity | None:
         """None (and not remembered) until traversal has found a tenant or the platform: only
         then is it known where to look."""

@@ -25,6 +25,7 @@ limits travel in the BEGIN query the binding sends anyway: no round trip.
 import atexit
 
 from pyramid.events import ContextFound
+from pyramid.interfaces import ISecurityPolicy
 
 from ..errors import APIError
 from ..interfaces import IServers, service
@@ -140,7 +141,9 @@ def includeme(config):
         request.environ[PACE_KEY] = pace / serving if pace > 0 else 0
         rate = values["requests_per_second"]
         if rate > 0:
-            if request.identity is None:  # a stranger: counted per address, apart
+            # a token not known valid (a stranger's): counted per address, apart; asked of
+            # memory only, before the request's transaction (which holds a connection)
+            if not request.registry.getUtility(ISecurityPolicy).known_token(request):
                 address = request.remote_addr or ""
                 wait = rates.take_for_client(tenant.record.id, address, rate, values["burst"])
             else:

@@ -114,7 +114,8 @@ def move_tenant(
     )
     if (target.mode, target.server) == (entry.mode, entry.server):
         raise MoveError(f"tenant {slug!r} is already in {entry.mode} mode on {entry.server}")
-    report = MoveReport(slug, _place(entry), _place(target), resumed=record is not None)
+    unfinished = record is not None and record.state != "done"  # not: a tenant moved before
+    report = MoveReport(slug, _place(entry), _place(target), resumed=unfinished)
     _record(tenancy, entry, target, "copying")
     try:
         _copy_and_switch(tenancy, entry, target, report, step)
@@ -185,6 +186,14 @@ def _copy_and_switch(tenancy, source, target, report: MoveReport, step: Step) ->
         _catch_up(
             held,
             source,
+            source_store.binding(source),
+            target_engine,
+            target_store.binding(target),
+            tables,
+        )
+        step("verify")
+        _verify(
+            held,
             source_store.binding(source),
             target_engine,
             target_store.binding(target),
@@ -430,6 +439,21 @@ def _copy_row(source, source_binding, target, target_binding, table: _Table, key
         f" VALUES ({values})",
         {f"v{i}": Jsonb(v) if isinstance(v, dict) else v for i, v in enumerate(row)},
     )
+
+
+def _verify(source, source_binding, target_engine, target_binding, tables) -> None:
+    """Under the pause, before anything is switched: the copy has the source's rows, table by
+    table (count and md5, computed by each server); a move whose copy differs fails and the
+    tenant stays where it is."""
+    expected = _digests(source, source_binding, tables)
+    with target_engine.connect() as connection:
+        found = _digests(connection, target_binding, tables)
+    for name, digest in expected.items():
+        if found.get(name) != digest:
+            raise MoveError(
+                f"the copy of {name} does not match its source ({found.get(name, (0,))[0]} rows"
+                f" where the source has {digest[0]}): nothing was switched, run the move again"
+            )
 
 
 def _digests(connection: Connection, binding: Binding, tables) -> dict[str, tuple]:

@@ -2,6 +2,7 @@
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 import pytest
 import sqlalchemy as sa
@@ -248,3 +249,34 @@ def test_the_operator_api_and_the_cli_move_tenants(testapp, make_tenant, config_
     assert admin([config_uri, "move-tenant", tenant.slug, "--to-server", "second"]) == 0
     assert "to shared@second" in capsys.readouterr().out
     testapp.get(f"/{tenant.slug}/users", headers=tenant.auth, status=200)
+
+
+def test_a_copy_that_differs_from_its_source_fails_the_move_and_switches_nothing(
+    testapp, tenancy, make_tenant, add_user
+):
+    """The copy is verified under the pause (row counts and an md5 per table, by the servers):
+    here one row of the copy is changed behind the mover's back."""
+    tenant = make_tenant("mvv", mode="schema")
+    add_user(tenant.slug, "kept@m.example")
+    target = replace(
+        tenant.entry, mode="database", schema_name=tenancy.store("database").schema_name(tenant.id)
+    )
+
+    def corrupt(current: str) -> None:
+        if current == "verify":
+            with tenancy.store("database").owner_engine(target).begin() as connection:
+                connection.exec_driver_sql(
+                    f"UPDATE {target.schema_name}.users SET email = 'changed@m.example'"
+                    " WHERE email = 'kept@m.example'"
+                )
+
+    with pytest.raises(moving.MoveError, match="copy of users does not match"):
+        moving.move_tenant(tenancy, tenant.slug, "database", step=corrupt)
+    assert provisioning.get_tenant(tenancy, tenant.slug).mode == "schema"
+    add_user(tenant.slug, "after@m.example")  # writes are taken where it is
+    assert {"kept@m.example", "after@m.example"} <= all_emails(testapp, tenant)
+    again = moving.move_tenant(tenancy, tenant.slug, "database")
+    assert again.resumed
+    assert {"kept@m.example", "after@m.example"} <= all_emails(testapp, tenant)
+    back = moving.move_tenant(tenancy, tenant.slug, "schema")
+    assert not back.resumed  # moved before, but this move is new

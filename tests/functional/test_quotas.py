@@ -27,8 +27,9 @@ def set_quota(testapp, tenant, **values) -> None:
 def test_over_the_rate_is_429_with_retry_after_and_others_are_untouched(
     testapp, tenant, other_tenant
 ):
-    set_quota(testapp, tenant, requests_per_second=1, burst=1)
     url = f"/{tenant.slug}/users"
+    testapp.get(url, headers=tenant.auth, status=200)  # its token known: the tenant's budget
+    set_quota(testapp, tenant, requests_per_second=1, burst=1)
     testapp.get(url, headers=tenant.auth, status=200)
     refused = testapp.get(url, headers=tenant.auth, status=429)
     assert refused.json["error"] == "rate_limited"
@@ -204,10 +205,12 @@ def test_each_tenant_request_tells_the_server_its_pace(app, testapp, tenant, oth
 
 
 def test_strangers_do_not_use_up_the_tenants_rate(testapp, tenant):
-    """Requests without a valid token are counted per client address, apart from the
-    tenant's budget: a stranger is refused, the owner is not, another address is not."""
-    set_quota(testapp, tenant, requests_per_second=1, burst=2)
+    """Requests without a token known valid are counted per client address, apart from the
+    tenant's budget: a stranger is refused, the owner (seen lately) is not, another address is
+    not. Which budget is chosen from memory, before the request's transaction."""
     url = f"/{tenant.slug}/users"
+    testapp.get(url, headers=tenant.auth, status=200)  # the owner, seen lately
+    set_quota(testapp, tenant, requests_per_second=1, burst=2)
     stranger = {"REMOTE_ADDR": "198.51.100.7"}
     answers = [
         testapp.get(url, extra_environ=stranger, expect_errors=True).status_int for _ in range(12)
