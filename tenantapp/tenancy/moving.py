@@ -20,6 +20,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 from psycopg.types.json import Jsonb
@@ -445,9 +446,15 @@ def _verify(source, source_binding, target_engine, target_binding, tables) -> No
     """Under the pause, before anything is switched: the copy has the source's rows, table by
     table (count and md5, computed by each server); a move whose copy differs fails and the
     tenant stays where it is."""
-    expected = _digests(source, source_binding, tables)
-    with target_engine.connect() as connection:
-        found = _digests(connection, target_binding, tables)
+
+    def target_digests():
+        with target_engine.connect() as connection:
+            return _digests(connection, target_binding, tables)
+
+    with ThreadPoolExecutor(1) as other:  # both servers at once: the pause waits for one
+        found_later = other.submit(target_digests)
+        expected = _digests(source, source_binding, tables)
+        found = found_later.result()
     for name, digest in expected.items():
         if found.get(name) != digest:
             raise MoveError(
