@@ -7,12 +7,18 @@ import warnings
 warnings.filterwarnings("ignore", "'cgi' is deprecated", DeprecationWarning, module="webob.compat")
 
 from pyramid.config import Configurator  # noqa: E402 - after the filter
+from pyramid.settings import aslist  # noqa: E402
 
 
 def configure(settings: dict) -> Configurator:
     """The one way tenantapp is assembled, for the WSGI app, ``tenantapp-admin``, the tests and
     workers alike: each subsystem configures itself in its includeme. The database goes first
-    and is committed, so the others find its services while they configure themselves."""
+    and is committed, so the others find its services while they configure themselves. An
+    app's own ``pyramid.includes`` come last (Pyramid would include them first), so what they
+    declare (views, ``tenant_task`` jobs) finds tenantapp's services there, in the web app and
+    the worker alike."""
+    settings = dict(settings)
+    app_includes = aslist(settings.pop("pyramid.includes", ""))
     config = Configurator(settings=settings)
     config.include(".database")
     config.commit()
@@ -38,6 +44,9 @@ def configure(settings: dict) -> Configurator:
     config.scan(".platform.views")
     config.scan(".openapi")
     config.scan(".errors")
+    config.commit()
+    for include in app_includes:
+        config.include(include)
     config.commit()
     return config
 

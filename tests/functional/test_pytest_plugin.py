@@ -32,8 +32,40 @@ def test_and_another(tenant, tenant_app):
 """
 
 
+TASKS = """
+from tenantapp.jobs import tenant_task
+
+
+@tenant_task("shop.welcome")
+def welcome(request, user_id: int):
+    ...
+
+
+def includeme(config):
+    config.scan(__name__)
+"""
+
+CONFTEST = """
+import pytest
+
+
+@pytest.fixture(scope="session")
+def tenantapp_settings():
+    return {"pyramid.includes": "shop_tasks"}  # the app's own configuration, as in its ini
+"""
+
+TASKS_TEST = """
+from tenantapp.interfaces import IJobQueue, service
+
+
+def test_the_apps_tasks_are_declared_through_its_includes(tenantapp_app):
+    assert "shop.welcome" in service(tenantapp_app.registry, IJobQueue).tasks
+"""
+
+
 def test_an_app_authors_tests_run_on_the_plugins_fixtures(pytester, server_url, monkeypatch):
     monkeypatch.setenv("TENANTAPP_TEST_DATABASE_URL", server_url)  # no second embedded server
-    pytester.makepyfile(test_example=EXAMPLE)
+    pytester.makepyfile(test_example=EXAMPLE, shop_tasks=TASKS, test_tasks=TASKS_TEST)
+    pytester.makeconftest(CONFTEST)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-q")
-    result.assert_outcomes(passed=4)
+    result.assert_outcomes(passed=5)
