@@ -20,9 +20,11 @@
 """
 
 import os
+import tempfile
 import uuid
 from contextlib import suppress
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -70,12 +72,18 @@ class TestTenant:
 
 
 @pytest.fixture(scope="session")
-def tenantapp_server_url(tmp_path_factory):
+def tenantapp_server_url():
+    """The server named by the environment, else an embedded one for the session, with its data
+    in a directory of its own (not pytest's basetemp: a later pytest run removes old basetemps,
+    and would pull the data from under a session still running)."""
     url = os.environ.get(TEST_URL_ENV)
     if url:
         yield url
         return
-    with embedded_server(tmp_path_factory.mktemp("tenantapp-pg") / "pgdata") as server:
+    with (
+        tempfile.TemporaryDirectory(prefix="tenantapp-pg-") as directory,
+        embedded_server(Path(directory) / "pgdata") as server,
+    ):
         yield server.get_uri(driver="psycopg")
 
 
