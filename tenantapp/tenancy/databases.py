@@ -12,6 +12,7 @@ per server, PgBouncer in front carries the connections (README: "Database mode a
 import logging
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from contextlib import contextmanager
 
@@ -285,6 +286,13 @@ class DatabaseStore:
         database = self.database(entry)
         template = ensure_template(server.owner, self.servers.app_role.name)
         with _autocommit(server.owner) as connection:
+            # idle sessions left on the template (a pooler keeps its server connections) would
+            # make PostgreSQL refuse to copy it
+            connection.exec_driver_sql(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = %s AND state = 'idle' AND pid <> pg_backend_pid()",
+                (template,),
+            )
             connection.exec_driver_sql(
                 f"CREATE DATABASE {_q(connection, database)} TEMPLATE {_q(connection, template)}"
             )
@@ -353,22 +361,38 @@ class DatabaseStore:
             )
 
 
+def direct(owner: Engine) -> Engine:
+    """``owner``'s server without its pool, for what runs beside a transaction the caller holds
+    (the registry's, while a tenant is made): a pool of one must not wait on itself."""
+    engine = _DIRECT.get(owner)
+    if engine is None:
+        url = owner.url.render_as_string(hide_password=False)
+        engine = _DIRECT[owner] = create_engine(url, poolclass=NullPool)
+    return engine
+
+
+_DIRECT: "weakref.WeakKeyDictionary[Engine, Engine]" = weakref.WeakKeyDictionary()
+
+
 def ensure_template(owner: Engine, role: str) -> str:
-    """The server's template database, made at head if it is missing; its name."""
+    """The server's template database, made at head if it is missing; its name. One process
+    makes it, under a transaction-level lock (a transaction pooler keeps no session lock)."""
     template = template_name(owner.url.database)
-    with owner.connect() as connection:
-        exists = connection.scalar(
-            text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": template}
-        )
-    if not exists:
-        with owner.connect() as lock:
-            lock.scalar(select(func.pg_advisory_lock(TEMPLATE_LOCK)))
-            try:
+    if not _exists(direct(owner), template):
+        with direct(owner).begin() as lock:
+            lock.scalar(select(func.pg_advisory_xact_lock(TEMPLATE_LOCK)))
+            if not _exists(direct(owner), template):  # another process made it meanwhile
                 refresh_template_database(owner, role, create=True)
-            finally:
-                lock.scalar(select(func.pg_advisory_unlock(TEMPLATE_LOCK)))
-                lock.commit()
     return template
+
+
+def _exists(engine: Engine, database: str) -> bool:
+    with engine.connect() as connection:
+        return bool(
+            connection.scalar(
+                text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": database}
+            )
+        )
 
 
 def refresh_template_database(
@@ -377,11 +401,7 @@ def refresh_template_database(
     """Bring the server's template database to head (or down to ``downgrade_to``); made first
     when ``create``. Returns whether there is one."""
     template = template_name(owner.url.database)
-    with owner.connect() as connection:
-        exists = connection.scalar(
-            text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": template}
-        )
-    if not exists:
+    if not _exists(direct(owner), template):
         if not create:
             return False
         with _autocommit(owner) as connection:
@@ -409,8 +429,9 @@ def refresh_template_database(
 
 @contextmanager
 def _autocommit(engine: Engine):
-    """CREATE, ALTER and DROP DATABASE run outside a transaction."""
-    with engine.connect() as connection:
+    """CREATE, ALTER and DROP DATABASE run outside a transaction: on a connection of their own,
+    beside the registry's transaction (``direct``)."""
+    with direct(engine).connect() as connection:
         yield connection.execution_options(isolation_level="AUTOCOMMIT")
 
 

@@ -28,7 +28,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.schema import CreateSchema
 
 from . import migrations, templates
-from .databases import refresh_template_database
+from .databases import direct, refresh_template_database
 from .guard import install_guard
 from .lifecycle import Tenancy
 from .models import POOLED_SCHEMA, TenantRecord
@@ -106,28 +106,24 @@ def migrate(
     """On every server: the shared schema to head, the serving role and its grants, the
     template and the pooled schema of shared mode; then the tenants with a schema of their own
     (all, or ``slugs``) to the tenant head, or down to ``downgrade_to``."""
-    engine = tenancy.registry
-    with engine.connect() as lock:
-        if not lock.scalar(select(func.pg_try_advisory_lock(LOCK_KEY))):
+    # held by a transaction of its own for the whole run, beside the pool (a transaction pooler
+    # keeps no session lock; a pool of one must not wait on itself)
+    with direct(tenancy.registry).begin() as lock:
+        if not lock.scalar(select(func.pg_try_advisory_xact_lock(LOCK_KEY))):
             raise MigrationLocked("another migrate run is in progress")
-        lock.commit()
-        try:
-            target = downgrade_to or migrations.head_revision("tenant")
-            for server in tenancy.servers:
-                _migrate_server(tenancy, server, target, downgrade_to is not None, not slugs)
-            return _migrate_tenants(
-                tenancy,
-                slugs,
-                workers,
-                target,
-                downgrade_to is not None,
-                fail_fast,
-                lock_timeout,
-                progress,
-            )
-        finally:
-            lock.scalar(select(func.pg_advisory_unlock(LOCK_KEY)))
-            lock.commit()
+        target = downgrade_to or migrations.head_revision("tenant")
+        for server in tenancy.servers:
+            _migrate_server(tenancy, server, target, downgrade_to is not None, not slugs)
+        return _migrate_tenants(
+            tenancy,
+            slugs,
+            workers,
+            target,
+            downgrade_to is not None,
+            fail_fast,
+            lock_timeout,
+            progress,
+        )
 
 
 def _migrate_server(tenancy: Tenancy, server: Server, target: str, down: bool, everyone: bool):
@@ -159,14 +155,12 @@ def _migrate_server(tenancy: Tenancy, server: Server, target: str, down: bool, e
         pool_tables(connection)
         grant_serving(connection, POOLED_SCHEMA, role.name)
         elapsed = round((time.perf_counter() - started) * 1000)
-        with tenancy.registry.begin() as registry:
-            ids = registry.scalars(
-                select(tenants.c.id).where(
-                    tenants.c.mode == "shared", tenants.c.server == server.name
-                )
-            ).all()
-            for tenant_id in ids:
-                record_migration(registry, tenant_id, target, "ok", None, elapsed)
+    with tenancy.registry.begin() as registry:  # after: the registry may be this server's pool
+        ids = registry.scalars(
+            select(tenants.c.id).where(tenants.c.mode == "shared", tenants.c.server == server.name)
+        ).all()
+        for tenant_id in ids:
+            record_migration(registry, tenant_id, target, "ok", None, elapsed)
 
 
 def libpq_url(engine: Engine) -> str:

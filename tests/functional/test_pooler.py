@@ -11,7 +11,9 @@ from sqlalchemy.engine import make_url
 
 from tenantapp import main, throwaway
 from tenantapp.interfaces import IServers, service
-from tenantapp.tenancy.servers import APP_ROLE
+from tenantapp.tenancy import migrating, provisioning
+from tenantapp.tenancy.servers import APP_ROLE, through_pooler
+from tests.conftest import tenancy_for
 
 from .test_quotas import set_quota
 
@@ -73,3 +75,28 @@ def test_tenants_are_served_through_pgbouncer_in_transaction_mode(
     ]
     assert serving and serving[0]["pool_mode"] == "transaction"
     assert serving[0]["sv_active"] + serving[0]["sv_idle"] + serving[0]["sv_used"] <= 2
+
+
+def test_a_database_tenant_is_made_with_every_connection_through_pgbouncer(empty_database_url):
+    """The owner's connections too go through the pooler (``sqlalchemy.url`` at PgBouncer, with
+    a few server connections: migrating holds its lock while it works): migrate and the first
+    database-mode tenant take transaction-level locks (a session lock would not stay with the
+    client), the template is copied although the pooler keeps idle sessions on it, and nothing
+    waits on a connection of its own pool (of one)."""
+    with throwaway.pgbouncer(empty_database_url, pool_size=5, user=APP_ROLE) as pooler:
+        tenancy = tenancy_for(
+            {
+                "sqlalchemy.url": through_pooler(empty_database_url, pooler),
+                "tenantapp.embedded_database": "false",
+                "sqlalchemy.pool_size": "1",
+                "sqlalchemy.max_overflow": "0",
+                "sqlalchemy.pool_timeout": "10",
+            }
+        )
+        try:
+            migrating.migrate(tenancy)
+            info, _ = provisioning.create_tenant(tenancy, "bouncer", mode="database")
+            assert info.mode == "database"
+            provisioning.purge_tenant(tenancy, "bouncer")
+        finally:
+            tenancy.servers.dispose()
