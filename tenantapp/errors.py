@@ -7,6 +7,7 @@ import logging
 
 from pyramid.httpexceptions import HTTPException
 from pyramid.view import exception_view_config
+from pyramid_retry import is_last_attempt
 from sqlalchemy.exc import DBAPIError, DisconnectionError, InvalidRequestError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
@@ -118,6 +119,12 @@ def database_busy(exc, request):
     """503 with Retry-After when the database is down or out of connections, or a lock wait
     timed out (a tenant mid-migration); anything else is a 500."""
     response = request.response
+    if _moved_from_under(exc, request):
+        if not is_last_attempt(request):  # pyramid_retry runs it again, at the new place
+            raise TenantMoved("the tenant moved while the request read it: at its new place now")
+        response.status_int = 503
+        response.headers["Retry-After"] = "1"
+        return error_body("busy", "this tenant is being moved; try again in a moment")
     if getattr(getattr(exc, "orig", None), "sqlstate", None) == LOCK_NOT_AVAILABLE:
         response.status_int = 503
         response.headers["Retry-After"] = "1"
@@ -144,8 +151,31 @@ def key_unavailable(exc, request):
 
 
 class TenantMoved(RuntimeError):
-    """The tenant left its database while a write waited on its move (``tenancy.guard``): the
-    request is retried, and finds the tenant at its new place."""
+    """The tenant left its database while a write waited on its move (``tenancy.guard``), or a
+    read found its tables gone from under it (a move dropped the source): the request is
+    retried, and finds the tenant at its new place."""
+
+
+# what a request meets when its tenant's storage was dropped by a move under it
+GONE = {"42P01", "3F000", "3D000"}  # undefined table, schema, database
+
+
+def _moved_from_under(exc, request) -> bool:
+    """A request failing on its tenant's storage gone, while the registry names another place
+    for the tenant now (asked of the registry, not of this process's memory)."""
+    tenant = getattr(request, "tenant", None)
+    if tenant is None or getattr(getattr(exc, "orig", None), "sqlstate", None) not in GONE:
+        return False
+    from .interfaces import ITenancy, service
+    from .tenancy.registry import find_tenant
+
+    now = find_tenant(service(request.registry, ITenancy).registry, tenant.record.slug)
+    record = tenant.record
+    return now is not None and (now.mode, now.server, now.schema_name) != (
+        record.mode,
+        record.server,
+        record.schema_name,
+    )
 
 
 @exception_view_config(TenantMoved, last_retry_attempt=False)

@@ -17,6 +17,7 @@ from pyramid.settings import asbool
 from pyramid.view import view_config
 
 from .audit.resources import AuditLog
+from .console.pages import CSP
 from .domains.resources import DomainCheck, ManagedDomain, ManagedDomains
 from .domains.views import DomainClaim
 from .identity.impersonation import ImpersonationRequest
@@ -611,11 +612,16 @@ def openapi_html(context, request):
                 f"<td>{escape(operation['summary'])}</td><td>{escape(model)}</td>"
                 f"<td>{escape(auth)}</td><td>{escape(statuses)}</td></tr>"
             )
+    stylesheet = escape(request.console_asset("console.css"))
     html = (
         "<!doctype html><html lang=en><head><meta charset=utf-8><title>tenantapp API</title>"
-        "</head><body><h1>tenantapp API</h1><p>The full description: "
+        f'<link rel="stylesheet" href="{stylesheet}"></head><body>'
+        '<header><span class="brand">tenantapp</span><span class="where">API</span></header>'
+        '<main><section class="card"><h1>tenantapp API</h1><p>The full description: '
         '<a href="openapi.json">openapi.json</a> (OpenAPI 3.1).</p><table><thead><tr>'
         "<th>method</th><th>path</th><th>what</th><th>body</th><th>token</th><th>answers</th>"
-        f"</tr></thead><tbody>{''.join(rows)}</tbody></table></body></html>"
+        f"</tr></thead><tbody>{''.join(rows)}</tbody></table></section></main></body></html>"
     )
-    return Response(html, content_type="text/html", charset="utf-8")
+    response = Response(html, content_type="text/html", charset="utf-8")
+    response.headers["Content-Security-Policy"] = CSP  # the console's: its stylesheet loads
+    return response

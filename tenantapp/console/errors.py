@@ -34,7 +34,10 @@ def forbidden(exc, request):
 @notfound_view_config(console=True, renderer=PAGE)
 @exception_view_config(PredicateMismatch, console=True, renderer=PAGE)
 def not_found(exc, request):
-    """Strangers learn nothing of what exists: they are asked to log in."""
+    """Strangers learn nothing of what exists in a tenant: they are asked to log in. Under a
+    tenant that is not there (``/nosuch/console/``), a page says so (as the API's 404 would)."""
+    if find_interface(request.context, IConsole) is None:
+        return _page(request, 404, "there is no such tenant")
     if request.identity is None:
         return _to_login(request)
     return _page(request, 404, "there is no such page")

@@ -131,6 +131,7 @@ def _tenant_page(context: TenantPage, request, **extra) -> dict:
         "usage": usage_of(tenancy.registry, info.id, USAGE_DAYS),
         "usage_days": USAGE_DAYS,
         "described": catalog.describe(entry) if entry is not None else None,
+        "choices": catalog.choices(),
         "modes": MODES,
         "servers": [server.name for server in service(request.registry, IServers)],
         **extra,

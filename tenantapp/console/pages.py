@@ -22,7 +22,13 @@ def template(name: str) -> str:
 
 
 def in_console(request) -> bool:
-    return find_interface(getattr(request, "context", None), IConsole) is not None
+    """A console page, or what would be one: a path whose second segment is ``console`` under
+    a tenant that is not there (``/nosuch/console/``) gets the console's page too."""
+    context = getattr(request, "context", None)
+    if find_interface(context, IConsole) is not None:
+        return True
+    subpath = getattr(request, "subpath", None) or ()
+    return find_interface(context, IConsole) is None and subpath[:1] == ("console",)
 
 
 class InConsole:
@@ -48,7 +54,21 @@ def on_render(event) -> None:
         return
     event["csrf_token"] = get_csrf_token(request)
     event["htmx"] = is_htmx(request)
+    event["who"] = who(request)
     request.response.headers["Content-Security-Policy"] = CSP
+
+
+def who(request) -> str | None:
+    """Who is logged in, as the header says it: a user by their email (an impersonation says
+    whose), the operator as such."""
+    identity = request.identity
+    if identity is None or request.tenant is None or not identity.userid.startswith("user:"):
+        return None if identity is None else identity.actor
+    from ..users.models import User  # here: the users' package imports the console's
+
+    user = request.dbsession.get(User, int(identity.userid.removeprefix("user:")))
+    email = user.email if user is not None else identity.userid
+    return email if identity.impersonator is None else f"{identity.impersonator} as {email}"
 
 
 def is_htmx(request) -> bool:

@@ -258,11 +258,7 @@ def _settings_page(context: SettingsPage, request, **extra) -> dict:
         "page": context,
         "settings": described["settings"],
         "flags": described["flags"],
-        "choices": {
-            name: spec.type.__args__
-            for name, spec in catalog.settings.items()
-            if spec.kind == "choice"
-        },
+        "choices": catalog.choices(),
         "can_configure": bool(request.has_permission("configure", context)),
         **extra,
     }

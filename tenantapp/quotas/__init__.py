@@ -52,6 +52,8 @@ WRITES = frozenset({"POST", "PUT", "PATCH"})  # DELETE frees storage: never refu
 MB = 1024 * 1024
 PACE_KEY = "tenantapp.pace"  # in the environ: the tenant's pace, for the server's queue
 TENANT_KEY = "tenantapp.tenant"  # in the environ: the tenant's slug, the server's queue key
+LOCK_TIMEOUT_KEY = "request_lock_timeout"  # the registry's, from tenantapp.request_lock_timeout_ms
+DEFAULT_LOCK_TIMEOUT_MS = 2000
 DEFAULTS = {"jobs_at_once": 2}  # every other quota: 0, no limit
 PG_INT = 2**31 - 1  # PostgreSQL's bound for statement_timeout (ms) and work_mem (kB)
 # what each quota may be: 0 is "none" (the server's, for the two PostgreSQL settings)
@@ -92,7 +94,9 @@ def quotas(request) -> dict[str, int]:
 def session_settings(tenant) -> dict[str, str]:
     """What the tenant's transactions set locally, from its limits."""
     values = tenant.settings
-    local = {}
+    # no request waits long on a lock (a move's pause, a mover that died holding it): past
+    # this, 503 busy with Retry-After
+    local = {"lock_timeout": tenant.registry[LOCK_TIMEOUT_KEY]}
     if values["quota_statement_timeout_ms"] > 0:
         local["statement_timeout"] = f"{values['quota_statement_timeout_ms']}ms"
     if values["quota_work_mem_kb"] > 0:
@@ -124,6 +128,8 @@ def includeme(config):
         default = int(settings.get(f"tenantapp.quota.{name}", DEFAULTS.get(name, 0)))
         settings.setdefault(f"tenantapp.setting.quota_{name}", f"int({RANGES[name]}) {default}")
     engine = service(config.registry, IServers).default.serving
+    lock_ms = int(settings.get("tenantapp.request_lock_timeout_ms", DEFAULT_LOCK_TIMEOUT_MS))
+    config.registry[LOCK_TIMEOUT_KEY] = f"{max(1, lock_ms)}ms"
     key_names = list(config.registry["tenant_keys"].ring.keys)
     rates, processes = SharedRates(engine), ServingProcesses(engine, key_names)
     config.registry["serving_processes"] = processes

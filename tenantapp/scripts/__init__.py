@@ -5,6 +5,7 @@ import logging
 import sys
 
 from pyramid.exceptions import ConfigurationError
+from pyramid.paster import setup_logging
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..errors import database_unavailable
@@ -29,6 +30,13 @@ def one_line_errors(prog: str, run, expected: tuple[type[Exception], ...] = ()) 
     except Exception as error:  # anything else: still one line
         log.debug("%s failed", prog, exc_info=True)
         return fail(prog, f"{type(error).__name__}: {first_line(error)}")
+
+
+def setup_quiet_logging(config_uri: str, verbose: bool) -> None:
+    """The ini's logging, but a command says what it did itself: below WARNING, nothing is
+    logged unless ``--verbose`` (a development ini logs INFO, which would bury the output)."""
+    setup_logging(config_uri)
+    logging.disable(logging.NOTSET if verbose else logging.INFO)
 
 
 def first_line(error: object) -> str:

@@ -1,12 +1,13 @@
-"""``tenantapp-admin CONFIG_URI COMMAND``: operate on tenants with the app's own settings."""
+"""tenantapp-admin CONFIG COMMAND: operate on tenants with the app's own settings."""
 
 import argparse
 import json
 import shutil
 import sys
+import time
 
 from pydantic import ValidationError
-from pyramid.paster import get_appsettings, setup_logging
+from pyramid.paster import get_appsettings
 
 from .. import configure
 from ..encryption import rotation
@@ -21,18 +22,44 @@ from ..tenancy.slugs import InvalidSlug
 from ..tenant_settings.catalog import changes
 from ..tenant_settings.overrides import update_overrides
 from ..validation import field_errors
-from . import fail, one_line_errors
+from . import fail, one_line_errors, setup_quiet_logging
 
 PROG = "tenantapp-admin"
 
 
+GROUPS = (
+    ("tenants", "create-tenant list-tenants tenant-settings suspend resume rename-tenant"),
+    ("lifecycle", "drop-tenant restore-tenant purge-tenant move-tenant"),
+    ("data", "export-tenant import-tenant"),
+    ("schema", "migrate"),
+    ("keys", "new-key rotate-keys reseal"),
+)
+EPILOG = "commands, by what they are for:\n" + "\n".join(
+    f"  {group:<10} {names}" for group, names in GROUPS
+)
+COMMANDS = {name for _, names in GROUPS for name in names.split()}
+SIZE_COLUMN = 5  # right-aligned
+SIZE_COLUMN = 5  # right-aligned
+
+
+def add_command(commands, name: str, **kw) -> argparse.ArgumentParser:
+    """A command whose help is its description too (``COMMAND --help`` says what it does)."""
+    return commands.add_parser(name, description=kw.get("help"), **kw)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="tenantapp-admin", description=__doc__)
-    parser.add_argument("config_uri", help="the application's ini file, e.g. development.ini")
+    parser = argparse.ArgumentParser(
+        prog="tenantapp-admin",
+        description=__doc__,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("config_uri", metavar="CONFIG", help="the app's ini, e.g. development.ini")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log INFO lines too")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    create = commands.add_parser("create-tenant", help="create a tenant at the head revision")
-    create.add_argument("slug")
+    create = add_command(commands, "create-tenant", help="create a tenant at the head revision")
+    create.add_argument("slug", help="the new tenant's slug (its URL segment)")
     create.add_argument("--name", help="display name (defaults to the slug)")
     create.add_argument(
         "--owner-email", help="create the first owner; their one-time password is printed"
@@ -47,18 +74,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--server", default=DEFAULT, help="a server named in tenantapp.servers.NAME"
     )
 
-    listing = commands.add_parser("list-tenants", help="slug, status, revision, size")
+    listing = add_command(commands, "list-tenants", help="slug, status, revision, size")
     listing.add_argument("--json", action="store_true", help="one JSON document, for scripts")
 
-    drop = commands.add_parser(
-        "drop-tenant", help="archive a tenant (restorable); with --purge, delete it for good"
+    drop = add_command(
+        commands,
+        "drop-tenant",
+        help="archive a tenant (restorable); with --purge, delete it for good",
     )
-    drop.add_argument("slug")
+    drop.add_argument("slug", help="the tenant's slug")
     drop.add_argument("--purge", action="store_true", help="delete the data, not archive it")
     drop.add_argument("--yes", action="store_true", help="confirm")
 
-    purge = commands.add_parser("purge-tenant", help="delete a tenant and all its data for good")
-    purge.add_argument("slug")
+    purge = add_command(commands, "purge-tenant", help="delete a tenant and all its data for good")
+    purge.add_argument("slug", help="the tenant's slug")
     purge.add_argument("--yes", action="store_true", help="confirm: the data is gone for good")
 
     for name, help_text in (
@@ -66,15 +95,15 @@ def build_parser() -> argparse.ArgumentParser:
         ("suspend", "refuse the tenant's requests (403) without touching its data"),
         ("resume", "serve a suspended tenant again"),
     ):
-        commands.add_parser(name, help=help_text).add_argument("slug")
+        add_command(commands, name, help=help_text).add_argument("slug", help="the tenant's slug")
 
-    rename = commands.add_parser("rename-tenant", help="change a slug; the data does not move")
-    rename.add_argument("old")
-    rename.add_argument("new")
+    rename = add_command(commands, "rename-tenant", help="change a slug; the data does not move")
+    rename.add_argument("old", help="its slug now")
+    rename.add_argument("new", help="its slug from now on")
 
-    export = commands.add_parser("export-tenant", help="write a sealed archive of a tenant")
-    export.add_argument("slug")
-    export.add_argument("file")
+    export = add_command(commands, "export-tenant", help="write a sealed archive of a tenant")
+    export.add_argument("slug", help="the tenant's slug")
+    export.add_argument("file", help="the archive to write (a zip)")
     export.add_argument(
         "--portable",
         action="store_true",
@@ -83,8 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
         "that key-encryption key is retired",
     )
 
-    commands.add_parser("new-key", help="print a new key-encryption key (NAME:BASE64)")
-    rotate = commands.add_parser(
+    add_command(commands, "new-key", help="print a new key-encryption key (NAME:BASE64)")
+    rotate = add_command(
+        commands,
         "rotate-keys",
         help="re-wrap every tenant's data keys with the first key-encryption key (online)",
     )
@@ -99,13 +129,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="re-wrap even while serving processes lack the new key (they answer 503 until"
         " restarted with it)",
     )
-    reseal = commands.add_parser(
-        "reseal", help="seal every tenant's values with its newest data key (online)"
+    reseal = add_command(
+        commands, "reseal", help="seal every tenant's values with its newest data key (online)"
     )
     reseal.add_argument("tenants", nargs="*", metavar="SLUG", help="only these tenants")
 
-    load = commands.add_parser("import-tenant", help="create a tenant from an archive")
-    load.add_argument("file")
+    load = add_command(commands, "import-tenant", help="create a tenant from an archive")
+    load.add_argument("file", help="an archive written by export-tenant")
     load.add_argument("--as", dest="slug", required=True, help="the new tenant's slug")
     load.add_argument("--mode", choices=MODES, help="isolation mode (default: the configured)")
     load.add_argument("--server", default=DEFAULT, help="a server named in tenantapp.servers")
@@ -116,20 +146,22 @@ def build_parser() -> argparse.ArgumentParser:
         " a file you trust (its settings are left out)",
     )
 
-    move = commands.add_parser(
+    move = add_command(
+        commands,
         "move-tenant",
         help="move a tenant to another mode or server while it is served (resumes a move that"
         " died)",
     )
-    move.add_argument("slug")
+    move.add_argument("slug", help="the tenant's slug")
     move.add_argument("--to-mode", choices=MODES, help="default: the mode it is in")
     move.add_argument("--to-server", help="default: the server it is on")
 
-    configure_tenant = commands.add_parser(
+    configure_tenant = add_command(
+        commands,
         "tenant-settings",
         help="show a tenant's settings and flags, or change them (NAME= goes back to the default)",
     )
-    configure_tenant.add_argument("slug")
+    configure_tenant.add_argument("slug", help="the tenant's slug")
     configure_tenant.add_argument(
         "--set", action="append", default=[], metavar="NAME=VALUE", help="a setting (repeatable)"
     )
@@ -137,8 +169,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--flag", action="append", default=[], metavar="NAME=VALUE", help="a flag (repeatable)"
     )
 
-    migrate = commands.add_parser(
-        "migrate", help="bring the shared schema, then every tenant schema, to head"
+    migrate = add_command(
+        commands, "migrate", help="bring the shared schema, then every tenant schema, to head"
     )
     migrate.add_argument(
         "--tenant",
@@ -164,16 +196,22 @@ def _print_tenants(tenancy, as_json: bool) -> None:
     if as_json:
         print(json.dumps([info.as_json() for info in infos], indent=2))
         return
-    print("slug\tstatus\tmode\tserver\trevision\tsize\tmigration\tname")
+    rows = [("slug", "status", "mode", "server", "revision", "size", "migration", "name")]
     for t in infos:
         migration = t.migration_status or "-"
         if t.last_error:
             migration += f" ({t.last_error})"
-        size = f"{(t.size_bytes or 0) / 1024:.0f} kB"
-        print(
-            f"{t.slug}\t{t.status}\t{t.mode}\t{t.server}\t{t.revision or '-'}\t{size}"
-            f"\t{migration}\t{t.display_name}"
+        size = f"{(t.size_bytes or 0) / 1024:,.0f} kB"
+        rows.append(
+            (t.slug, t.status, t.mode, t.server, t.revision or "-", size, migration, t.display_name)
         )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:  # columns lined up; the name, last, as long as it is
+        cells = [
+            cell.rjust(width) if i == SIZE_COLUMN else cell.ljust(width)
+            for i, (cell, width) in enumerate(zip(row[:-1], widths, strict=True))
+        ]
+        print("  ".join([*cells, row[-1]]))
 
 
 def _progress_reporter():
@@ -187,7 +225,7 @@ def _progress_reporter():
             nonlocal bar
             if bar is None:
                 # a terminal that reports no width would get an empty bar
-                width = shutil.get_terminal_size().columns
+                width = shutil.get_terminal_size().columns or 80  # 0 when it reports 0x0
                 bar = tqdm(total=total, unit=" tenant", file=sys.stderr, ncols=width)
             bar.update(1)
             bar.set_postfix(failed=failed)
@@ -248,6 +286,26 @@ def _tenant_settings(registry, tenancy, args) -> int:
         return _fail(f"no active or suspended tenant {args.slug!r}")
     print(json.dumps(catalog.describe(entry), indent=2))
     return 0
+
+
+def _say(done: str):
+    """Progress on stderr, a table at a time: ``users: 1,000 row(s) exported``."""
+
+    def say(table: str, rows: int) -> None:
+        print(f"  {table}: {rows:,} row(s) {done}", file=sys.stderr, flush=True)
+
+    return say
+
+
+def _say_step(slug: str):
+    """A move's steps on stderr as they start (a large tenant's copy takes a while)."""
+    started = time.perf_counter()
+
+    def say(step: str) -> None:
+        elapsed = time.perf_counter() - started
+        print(f"  {slug}: {step} ({elapsed:.1f} s)", file=sys.stderr, flush=True)
+
+    return say
 
 
 def _confirm(args, what: str) -> None:
@@ -334,15 +392,25 @@ def run(args: argparse.Namespace) -> int:
             provisioning.rename_tenant(tenancy, args.old, args.new)
             print(f"renamed tenant {args.old} to {args.new}")
         elif args.command == "export-tenant":
-            rows = transfer.export_tenant(tenancy, args.slug, args.file, args.portable)
+            rows = transfer.export_tenant(
+                tenancy, args.slug, args.file, args.portable, progress=_say("exported")
+            )
             print(f"exported tenant {args.slug}: {rows} row(s) to {args.file}")
         elif args.command == "import-tenant":
             info = transfer.import_tenant(
-                tenancy, args.file, args.slug, args.mode, args.server, legacy=args.legacy
+                tenancy,
+                args.file,
+                args.slug,
+                args.mode,
+                args.server,
+                legacy=args.legacy,
+                progress=_say("imported"),
             )
             print(f"imported {args.file} as tenant {info.slug} ({info.revision})")
         elif args.command == "move-tenant":
-            report = moving.move_tenant(tenancy, args.slug, args.to_mode, args.to_server)
+            report = moving.move_tenant(
+                tenancy, args.slug, args.to_mode, args.to_server, step=_say_step(args.slug)
+            )
             print(
                 f"moved tenant {report.slug} from {report.source} to {report.target}:"
                 f" {report.rows} row(s), {report.rounds} catch-up round(s),"
@@ -361,10 +429,14 @@ def run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Errors are one line on stderr and exit status 1: a message, never a traceback."""
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser()
+    if argv and argv[0] in COMMANDS:
+        parser.error(f"the ini comes first: {PROG} CONFIG {argv[0]} …")
+    args = parser.parse_args(argv)
 
     def go() -> int:
-        setup_logging(args.config_uri)
+        setup_quiet_logging(args.config_uri, args.verbose)
         return run(args)
 
     return one_line_errors(PROG, go, (provisioning.ProvisioningError, InvalidSlug, KeyUnavailable))

@@ -1,22 +1,23 @@
-"""``tenantapp-worker CONFIG_URI``: run the tenant jobs the app defers, with its settings."""
+"""tenantapp-worker CONFIG: run the tenant jobs the app defers, with its settings."""
 
 import argparse
 import logging
 import sys
 
 from prometheus_client import start_http_server
-from pyramid.paster import get_appsettings, setup_logging
+from pyramid.paster import get_appsettings
 
 from .. import configure
 from ..interfaces import IJobQueue, service
-from . import one_line_errors
+from . import one_line_errors, setup_quiet_logging
 
 log = logging.getLogger(__name__)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tenantapp-worker", description=__doc__)
-    parser.add_argument("config_uri", help="the application's ini file, e.g. development.ini")
+    parser.add_argument("config_uri", metavar="CONFIG", help="the app's ini, e.g. development.ini")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log INFO lines too")
     parser.add_argument(
         "--concurrency",
         type=int,
@@ -40,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def work(args) -> int:
-    setup_logging(args.config_uri)
+    setup_quiet_logging(args.config_uri, args.verbose)
     settings = get_appsettings(args.config_uri)
     registry = configure(dict(settings)).registry
     concurrency = args.concurrency or int(settings.get("tenantapp.jobs.concurrency", 4))

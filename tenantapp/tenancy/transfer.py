@@ -28,6 +28,7 @@ import os
 import struct
 import uuid
 import zipfile
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -159,9 +160,16 @@ def _rows_of(connection: Connection, binding: Binding, table, columns: list[str]
     return f"SELECT {cols} FROM {source}{where}"  # noqa: S608 - quoted names, an int
 
 
-def export_tenant(tenancy: Tenancy, slug: str, path: str | Path, portable: bool = False) -> int:
+def export_tenant(
+    tenancy: Tenancy,
+    slug: str,
+    path: str | Path,
+    portable: bool = False,
+    progress: Callable[[str, int], None] | None = None,
+) -> int:
     """Write ``slug``'s archive to ``path``; returns the number of rows written. The archive
-    is the same whatever the tenant's isolation mode."""
+    is the same whatever the tenant's isolation mode. ``progress(table, rows)`` after each
+    table."""
     with tenancy.registry.connect() as registry:
         entry = find_row(registry, slug, ("active", "suspended"))
         registry.rollback()
@@ -207,6 +215,8 @@ def export_tenant(tenancy: Tenancy, slug: str, path: str | Path, portable: bool 
                     manifest["tables"].append(
                         {"name": table.name, "columns": columns, "rows": count}
                     )
+                    if progress is not None:
+                        progress(table.name, count)
                 manifest["mac"] = _manifest_mac(archive_key, manifest)
                 archive.writestr("manifest.json", json.dumps(manifest, indent=2))
     return sum(t["rows"] for t in manifest["tables"])
@@ -310,6 +320,7 @@ def import_tenant(
     mode: str | None = None,
     server: str = DEFAULT,
     legacy: bool = False,
+    progress: Callable[[str, int], None] | None = None,
 ) -> TenantInfo:
     """A new tenant from an archive, in ``mode`` on ``server``: the rows are loaded into a
     schema built at the archive's revision, which is then migrated to head (a shared tenant's
@@ -337,6 +348,8 @@ def import_tenant(
             _check_tables(connection, schema, manifest["tables"])
             for table in manifest["tables"]:
                 _load(connection, schema, archive, table, archive_key)
+                if progress is not None:
+                    progress(table["name"], table["rows"])
             _advance_identities(connection, schema)
             migrations.upgrade_tenant(connection, schema, head)
 

@@ -170,6 +170,10 @@ class Catalog:
         """The tenant's settings: its overrides over the defaults (undeclared ones ignored)."""
         return {name: spec.value(entry.settings) for name, spec in self.settings.items()}
 
+    def choices(self) -> dict[str, tuple[str, ...]]:
+        """Each choice setting's choices, in the order declared (for a form's select)."""
+        return {n: s.type.__args__ for n, s in self.settings.items() if s.kind == "choice"}
+
     def feature(self, entry: TenantEntry | None, name: str) -> bool:
         spec = self.flags.get(name)
         if spec is None:

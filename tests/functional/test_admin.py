@@ -1,9 +1,11 @@
 """tenantapp-admin: the operator's commands, and all-or-nothing tenant creation."""
 
+import re
 import subprocess
 import sys
 import textwrap
 import uuid
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -32,12 +34,18 @@ def registry_slugs(engine) -> set[str]:
         return set(connection.scalars(sa.text("SELECT slug FROM tenantapp.tenants")))
 
 
+def columns(line: str) -> list[str]:
+    """A list-tenants row's cells: columns are two spaces apart at least, no cell has two."""
+    return re.split(r"\s{2,}", line.strip())
+
+
 def test_create_then_list_shows_the_tenant_at_head(config_uri, slug, capsys):
     assert admin([config_uri, "create-tenant", slug, "--name", "Cli Corp"]) == 0
     assert f"created tenant {slug}" in capsys.readouterr().out
     assert admin([config_uri, "list-tenants"]) == 0
-    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith(slug))
-    name, status, mode, server, revision, size, migration, display = line.split("\t")
+    lines = capsys.readouterr().out.splitlines()
+    line = next(x for x in lines if x.startswith(slug + " "))
+    name, status, mode, server, revision, size, migration, display = columns(line)
     assert (mode, server) == (TEST_MODE, "default")
     assert (name, status, revision, migration, display) == (
         slug,
@@ -200,7 +208,67 @@ def test_suspend_and_resume_from_the_cli(config_uri, tenant, testapp, capsys):
     response = testapp.get(f"/{tenant.slug}/users", headers=tenant.auth, status=403)
     assert response.json["error"] == "tenant_suspended"
     assert admin([config_uri, "list-tenants"]) == 0
-    assert f"{tenant.slug}\tsuspended" in capsys.readouterr().out
+    row = next(x for x in capsys.readouterr().out.splitlines() if x.startswith(tenant.slug + " "))
+    assert columns(row)[1] == "suspended"
     assert admin([config_uri, "resume", tenant.slug]) == 0
     testapp.get(f"/{tenant.slug}/users", headers=tenant.auth, status=200)
     assert admin([config_uri, "suspend", "no-such-tenant"]) == 1
+
+
+LOGGING_AT_INFO = """
+[loggers]
+keys = root
+[handlers]
+keys = console
+[formatters]
+keys = plain
+[logger_root]
+level = INFO
+handlers = console
+[handler_console]
+class = StreamHandler
+args = (sys.stderr,)
+level = NOTSET
+formatter = plain
+[formatter_plain]
+format = %(levelname)s %(name)s %(message)s
+"""
+
+
+def test_a_command_says_what_it_did_and_nothing_else(tmp_path, settings, tenant, capsys):
+    """An ini that logs INFO (as development.ini does) buries no result under log lines, unless
+    asked with --verbose; the table's columns line up."""
+    ini = tmp_path / "info.ini"
+    base = write_ini(tmp_path / "base.ini", settings["sqlalchemy.url"], settings)
+    ini.write_text(Path(base).read_text() + LOGGING_AT_INFO)
+    assert admin([str(ini), "list-tenants"]) == 0
+    out, err = capsys.readouterr()
+    assert "INFO" not in err
+    lines = out.splitlines()
+    column = lines[0].index("status")
+    assert all(line[column - 2 : column] == "  " for line in lines)  # every row: the same place
+    assert any(line.startswith(tenant.slug + " ") for line in lines)
+    assert admin([str(ini), "-v", "list-tenants"]) == 0
+    assert "INFO" in capsys.readouterr().err
+
+
+def test_forgetting_the_ini_is_named(capsys):
+    with pytest.raises(SystemExit):
+        admin(["list-tenants"])
+    assert "the ini comes first" in capsys.readouterr().err
+
+
+def test_long_commands_say_how_far_they_are(config_uri, tenant, tmp_path, capsys, fresh_slug):
+    archive = tmp_path / "t.zip"
+    assert admin([config_uri, "export-tenant", tenant.slug, str(archive)]) == 0
+    assert "users: 1 row(s) exported" in capsys.readouterr().err
+    assert admin([config_uri, "import-tenant", str(archive), "--as", fresh_slug]) == 0
+    assert "users: 1 row(s) imported" in capsys.readouterr().err
+
+
+def test_each_command_says_what_it_does(capsys):
+    with pytest.raises(SystemExit):
+        admin(["x.ini", "move-tenant", "--help"])
+    text = capsys.readouterr().out
+    assert "move a tenant to another mode or server" in text
+    assert "the tenant's slug" in text

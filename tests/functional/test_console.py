@@ -253,3 +253,35 @@ def test_the_operator_sets_a_tenants_flags_and_its_owner_sees_them(app, tenant, 
     shown = owner.get(f"/{tenant.slug}/console/settings").text
     assert '<span class="badge on">on</span> new_dashboard' in shown
     assert 'name="flag.' not in shown  # flags are the operator's, as in the API
+
+
+def test_an_unknown_tenants_console_is_a_page_not_json(app):
+    answer = browser(app).get("/nosuch-tenant/console/", status=404)
+    assert answer.content_type == "text/html"
+    assert "there is no such tenant" in answer.text
+
+
+def test_the_operator_sets_bools_and_choices_with_selects_and_sees_on_off(app, tenant):
+    operator = operator_login(app)
+    page = operator.get(f"/-/console/{tenant.slug}").text
+    assert '<select id="setting-allow_impersonation" name="setting.allow_impersonation">' in page
+    assert '<select id="setting-theme" name="setting.theme">' in page
+    assert ">True<" not in page and ">False<" not in page
+
+
+def test_the_header_names_the_user_by_email(app, tenant):
+    client = console_login(app, tenant.slug, tenant.owner_email)
+    page = client.get(f"/{tenant.slug}/console/users").text
+    assert f'<span class="who">{tenant.owner_email}</span>' in page
+
+
+def test_the_api_page_wears_the_consoles_stylesheet(testapp):
+    page = testapp.get("/openapi.html", status=200)
+    assert "/-/static/console.css" in page.text
+    assert "style-src 'self'" in page.headers["Content-Security-Policy"]
+
+
+def test_the_field_form_says_what_a_name_is(app, tenant):
+    client = console_login(app, tenant.slug, tenant.owner_email)
+    page = client.get(f"/{tenant.slug}/console/fields").text
+    assert 'title="a lowercase letter, then lowercase letters, digits or _ (63 at most)"' in page

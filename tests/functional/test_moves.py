@@ -280,3 +280,52 @@ def test_a_copy_that_differs_from_its_source_fails_the_move_and_switches_nothing
     assert {"kept@m.example", "after@m.example"} <= all_emails(testapp, tenant)
     back = moving.move_tenant(tenancy, tenant.slug, "schema")
     assert not back.resumed  # moved before, but this move is new
+
+
+def test_a_write_never_waits_long_on_a_mover_that_holds_the_pause(testapp, tenancy, make_tenant):
+    """A mover that died holding the pause (its connection not yet gone) or one stuck: writes
+    get 503 busy with Retry-After once ``tenantapp.request_lock_timeout_ms`` (2 s) has passed,
+    reads are served meanwhile."""
+    tenant = make_tenant("mvl", mode="schema")
+    with tenant.owner_engine(tenancy).connect() as mover:
+        mover.execute(
+            sa.text("SELECT pg_advisory_xact_lock(:c, :o)"),
+            {"c": MOVE_LOCK_CLASS, "o": tenant.id % 2147483647},
+        )
+        refused = testapp.post_json(
+            f"/{tenant.slug}/users",
+            {"email": "waited@m.example", "name": "Waited"},
+            headers=tenant.auth,
+            status=503,
+        )
+        assert refused.json["error"] == "busy" and refused.headers["Retry-After"]
+        testapp.get(f"/{tenant.slug}/users", headers=tenant.auth, status=200)
+    testapp.post_json(
+        f"/{tenant.slug}/users",
+        {"email": "later@m.example", "name": "Later"},
+        headers=tenant.auth,
+        status=201,
+    )
+
+
+def test_a_read_that_finds_its_tenant_gone_from_under_it_is_run_at_the_new_place(
+    app, tenancy, make_tenant
+):
+    """The source dropped while a read was on its way there (this process had not heard of
+    the move yet): the read is run again, where the registry now says the tenant is."""
+    import psycopg
+    from pyramid.request import Request
+    from sqlalchemy.exc import ProgrammingError
+
+    from tenantapp.errors import TenantMoved, database_busy
+
+    tenant = make_tenant("mvg", mode="schema")
+    before = tenant.entry
+    moving.move_tenant(tenancy, tenant.slug, "shared")
+    request = Request.blank(f"/{tenant.slug}/users")
+    request.environ.update({"retry.attempt": 0, "retry.attempts": 3})  # pyramid_retry's
+    request.registry = app.registry
+    request.tenant = type("Resolved", (), {"record": before})()
+    gone = ProgrammingError("SELECT …", {}, psycopg.errors.UndefinedTable("gone"))
+    with pytest.raises(TenantMoved):
+        database_busy(gone, request)
