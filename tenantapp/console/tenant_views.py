@@ -15,10 +15,17 @@ from ..identity.tokens import revoke_token
 from ..interfaces import ISettingsCatalog, service
 from ..pagination import parse_id
 from ..tenant_settings.overrides import change_by_owner
-from ..users.actions import add_field, add_user, change_role, remove_field, remove_user
+from ..users.actions import (
+    add_field,
+    add_user,
+    change_role,
+    remove_field,
+    remove_user,
+    update_user,
+)
 from ..users.custom import FieldDefinition, definitions
 from ..users.models import ROLES, User
-from ..users.schemas import RoleChange, UserCreate
+from ..users.schemas import RoleChange, UserCreate, UserUpdate
 from ..validation import form_fields, query_params, validated
 from .pages import failed, is_htmx, log_in_browser, log_out_browser, template
 from .resources import AuditPage, FieldsPage, Row, SettingsPage, TenantConsole, UsersPage
@@ -105,7 +112,9 @@ def _user_row(context: UsersPage, request, user: User) -> dict:
     return {
         "user": user,
         "link": request.link(row),
+        "fields": [field.name for field in definitions(request.dbsession)],
         "can_set_role": bool(request.has_permission("set-role", row)),
+        "can_update": bool(request.has_permission("update", row)),
         "can_delete": bool(request.has_permission("delete", row)),
     }
 
@@ -118,6 +127,7 @@ def _users_page(context: UsersPage, request, **extra) -> dict:
         "rows": rows[:PAGE_SIZE],
         "next_after": rows[PAGE_SIZE - 1]["user"].id if len(rows) > PAGE_SIZE else None,
         "can_create": bool(request.has_permission("create", context)),
+        "fields": [field.name for field in definitions(request.dbsession)],
         "roles": ROLES,
         "form": {},
         **extra,
@@ -169,6 +179,32 @@ def set_role(context: Row, request):
             return HTTPSeeOther(request.link(page))
         outcome = {}
     return {"row": _user_row(page, request, context.api.user), "roles": ROLES, **outcome}
+
+
+@view_config(
+    context=Row,
+    containment=UsersPage,
+    name="edit",
+    request_method="POST",
+    renderer=template("user_row.jinja2"),
+    permission="update",
+    require_csrf=True,
+)
+def edit_user(context: Row, request):
+    """Email and name, as ``PATCH /{tenant}/users/{id}`` changes them; htmx swaps the row."""
+    page = context.__parent__
+    user_id = context.api.user.id
+    given = {k: v for k, v in form_fields(request).items() if k in ("email", "name")}
+    try:
+        update_user(request, context.api.user, validated(UserUpdate, given, strict=False))
+    except APIError as error:
+        outcome = failed(request, error)
+    else:
+        if not is_htmx(request):
+            return HTTPSeeOther(request.link(page))
+        outcome = {}
+    user = request.dbsession.get(User, user_id)  # as it is now (a failure rolled back)
+    return {"row": _user_row(page, request, user), "roles": ROLES, **outcome}
 
 
 @view_config(

@@ -5,12 +5,12 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .. import audit
-from ..errors import Conflict
+from ..errors import Conflict, InvalidInput
 from ..identity.impersonation import refuse_credentials
 from ..quotas import check_max_users, quotas
 from .custom import MAX_FIELDS, CustomField, FieldDefinition, checked_custom, field_json
 from .models import User
-from .schemas import UserCreate
+from .schemas import UserCreate, UserUpdate
 
 MAX_USERS_LOCK = 1953853283  # the advisory lock namespace of user-limit checks
 
@@ -60,6 +60,19 @@ def add_user(request, data: UserCreate) -> User:
     flush_unique(request, data.email)
     audit.record(request, "user.created", f"user:{user.id}", email=user.email)
     return user
+
+
+def update_user(request, user: User, data: UserUpdate) -> None:
+    """Email, name and custom values, as given (left out: unchanged)."""
+    changes = data.model_dump(exclude_unset=True)
+    if not changes:
+        raise InvalidInput("nothing to change: send email, name and/or custom")
+    if "custom" in changes:
+        changes["custom"] = checked_custom(request, changes["custom"], user.custom)
+    for name, value in changes.items():
+        setattr(user, name, value)
+    flush_unique(request, user.email)
+    audit.record(request, "user.updated", f"user:{user.id}", fields=sorted(changes))
 
 
 def remove_user(request, user: User) -> None:

@@ -4,12 +4,12 @@ from pyramid.httpexceptions import HTTPNoContent
 from pyramid.view import view_config
 
 from .. import audit
-from ..errors import InvalidInput
 from ..identity.tokens import revoke_user_tokens
 from ..pagination import keyset_page
 from ..validation import validated_body
-from .actions import add_user, change_role, flush_unique, remove_user
-from .custom import checked_custom, custom_filters
+from . import actions
+from .actions import add_user, change_role, remove_user
+from .custom import custom_filters
 from .models import User
 from .resources import UserResource, Users
 from .schemas import PasswordChange, RoleChange, UserCreate, UserUpdate, user_json
@@ -37,15 +37,7 @@ def get_user(context: UserResource, request):
 
 @view_config(context=UserResource, request_method="PATCH", renderer="json", permission="update")
 def update_user(context: UserResource, request):
-    changes = validated_body(request, UserUpdate).model_dump(exclude_unset=True)
-    if not changes:
-        raise InvalidInput("nothing to change: send email, name and/or custom")
-    if "custom" in changes:
-        changes["custom"] = checked_custom(request, changes["custom"], context.user.custom)
-    for name, value in changes.items():
-        setattr(context.user, name, value)
-    flush_unique(request, context.user.email)
-    audit.record(request, "user.updated", f"user:{context.user.id}", fields=sorted(changes))
+    actions.update_user(request, context.user, validated_body(request, UserUpdate))
     return user_json(context.user)
 
 

@@ -285,3 +285,29 @@ def test_the_field_form_says_what_a_name_is(app, tenant):
     client = console_login(app, tenant.slug, tenant.owner_email)
     page = client.get(f"/{tenant.slug}/console/fields").text
     assert 'title="a lowercase letter, then lowercase letters, digits or _ (63 at most)"' in page
+
+
+def test_the_users_table_shows_custom_values_and_edits_name_and_email(app, tenant, testapp):
+    testapp.post_json(
+        f"/{tenant.slug}/fields", {"name": "plan", "type": "text"}, headers=tenant.auth, status=201
+    )
+    made = testapp.post_json(
+        f"/{tenant.slug}/users",
+        {"email": "old@c.example", "name": "Old", "custom": {"plan": "gold"}},
+        headers=tenant.auth,
+        status=201,
+    ).json
+    client = console_login(app, tenant.slug, tenant.owner_email)
+    page = client.get(f"/{tenant.slug}/console/users")
+    assert "<th>plan</th>" in page.text and "<td>gold</td>" in page.text
+    row = f"/{tenant.slug}/console/users/{made['id']}"
+    change = {"email": "new@c.example", "name": "New", "csrf_token": csrf_of(page)}
+    client.post(f"{row}/edit", change, status=303)
+    user = testapp.get(f"/{tenant.slug}/users/{made['id']}", headers=tenant.auth).json
+    assert (user["email"], user["name"], user["custom"]) == (
+        "new@c.example",
+        "New",
+        {"plan": "gold"},
+    )
+    taken = {"email": tenant.owner_email, "name": "New", "csrf_token": csrf_of(page)}
+    assert client.post(f"{row}/edit", taken, status=409).status_int == 409
