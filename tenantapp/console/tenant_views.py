@@ -23,7 +23,7 @@ from ..users.actions import (
     remove_user,
     update_user,
 )
-from ..users.custom import FieldDefinition, definitions
+from ..users.custom import FieldDefinition, definitions, opened
 from ..users.models import ROLES, User
 from ..users.schemas import RoleChange, UserCreate, UserUpdate
 from ..validation import form_fields, query_params, validated
@@ -113,6 +113,7 @@ def _user_row(context: UsersPage, request, user: User) -> dict:
         "user": user,
         "link": request.link(row),
         "fields": [field.name for field in definitions(request.dbsession)],
+        "custom": opened(request.dbsession, user.custom),
         "can_set_role": bool(request.has_permission("set-role", row)),
         "can_update": bool(request.has_permission("update", row)),
         "can_delete": bool(request.has_permission("delete", row)),

@@ -8,6 +8,8 @@ every write of a user's custom fields; a field made required later is required f
 such write of each user. Removing a field removes its values.
 """
 
+import base64
+import json
 import math
 import re
 from datetime import date
@@ -28,6 +30,7 @@ from sqlalchemy import Boolean, DateTime, String, func, select
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from ..encryption.columns import sealer_of
 from ..errors import InvalidInput
 from ..pagination import MAX_ID, parse_id
 from ..tenancy.models import TenantBase
@@ -36,6 +39,7 @@ from .models import User
 
 MAX_FIELDS = 50
 FILTER_PREFIX = "custom."
+SEALED_MARK = "\x01sealed:"  # a sealed value in users.custom
 MAX_TEXT = 1000
 FIELD_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
@@ -77,6 +81,7 @@ class CustomField(TenantBase):
     type: Mapped[str] = mapped_column(String(16))
     required: Mapped[bool] = mapped_column(Boolean, server_default="false")
     choices: Mapped[list | None] = mapped_column(JSONB)
+    sealed: Mapped[bool] = mapped_column(Boolean, server_default="false")
     created_at: Mapped[Any] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
@@ -86,6 +91,7 @@ class FieldDefinition(BaseModel):
     name: FieldName
     type: Literal["text", "integer", "number", "boolean", "date", "choice"]
     required: bool = False
+    sealed: bool = False  # its values sealed with the tenant's key; not filterable
     choices: list[Annotated[PlainText, StringConstraints(min_length=1, max_length=200)]] | None = (
         Field(default=None, min_length=1, max_length=100)
     )
@@ -103,6 +109,7 @@ def field_json(field: CustomField) -> dict:
         "type": field.type,
         "required": field.required,
         "choices": field.choices,
+        "sealed": field.sealed,
     }
 
 
@@ -128,6 +135,41 @@ def as_stored(values: BaseModel) -> dict:
     return {k: v for k, v in values.model_dump(mode="json", exclude_unset=True).items()}
 
 
+def _aad(name: str) -> bytes:
+    return f"users.custom.{name}".encode()
+
+
+def seal_values(session: Session, fields: list, values: dict) -> dict:
+    """``values`` with those of sealed fields sealed (a marked string: no text a client sends
+    starts with a control character)."""
+    sealed = {field.name for field in fields if field.sealed}
+    if not sealed & values.keys():
+        return values
+    sealer = sealer_of(session)
+    return {
+        name: (
+            SEALED_MARK + base64.b64encode(sealer.seal(json.dumps(value), _aad(name))).decode()
+            if name in sealed
+            else value
+        )
+        for name, value in values.items()
+    }
+
+
+def opened(session: Session | None, stored: dict | None) -> dict:
+    """A user's ``custom`` as the client sees it: sealed values opened."""
+    stored = stored or {}
+    marked = [n for n, v in stored.items() if isinstance(v, str) and v.startswith(SEALED_MARK)]
+    if not marked:
+        return dict(stored)
+    sealer = sealer_of(session)
+    values = dict(stored)
+    for name in marked:
+        sealed = base64.b64decode(stored[name].removeprefix(SEALED_MARK))
+        values[name] = json.loads(sealer.open(sealed, _aad(name)))
+    return values
+
+
 def _problems(error: ValidationError) -> dict[str, str]:
     return {f"custom.{name}": problem for name, problem in field_errors(error).items()}
 
@@ -136,13 +178,15 @@ def checked_custom(request, given: dict | None, current: dict | None = None) -> 
     """The user's ``custom`` after a write: ``given`` checked against the tenant's fields
     (for an update, merged over ``current``, a null removing a value), required ones included.
     400 naming each bad field."""
-    merged = {**(current or {}), **(given or {})}
+    session = request.dbsession
+    merged = {**opened(session, current), **(given or {})}
     merged = {name: value for name, value in merged.items() if value is not None}
+    fields = definitions(session)
     try:
-        values = values_model(definitions(request.dbsession)).model_validate(merged)
+        values = values_model(fields).model_validate(merged)
     except ValidationError as error:
         raise InvalidInput("invalid custom fields", _problems(error)) from None
-    return as_stored(values)
+    return seal_values(session, fields, as_stored(values))
 
 
 def custom_filters(request) -> tuple[list, dict]:
@@ -158,6 +202,9 @@ def custom_filters(request) -> tuple[list, dict]:
         field = fields.get(key.removeprefix(FILTER_PREFIX))
         if field is None:
             problems[key] = "no such custom field"
+            continue
+        if field.sealed:
+            problems[key] = "a sealed field cannot be filtered on"
             continue
         try:
             value = _typed(field, raw)

@@ -3,9 +3,11 @@
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, StringConstraints
+from sqlalchemy.orm import object_session
 
 from ..identity.passwords import MAX_LENGTH, MIN_LENGTH
 from ..validation import PlainText, lowercase_email
+from . import custom
 from .models import User
 
 Name = Annotated[PlainText, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
@@ -50,7 +52,7 @@ def user_json(user: User) -> dict:
         "email": user.email,
         "name": user.name,
         "role": user.role,
-        "custom": user.custom or {},
+        "custom": custom.opened(object_session(user), user.custom),
         "created_at": user.created_at.isoformat(),
         "updated_at": user.updated_at.isoformat(),
     }

@@ -163,7 +163,13 @@ def test_an_owner_changes_settings_and_fields(app, tenant, testapp):
     client.post(f"/{tenant.slug}/console/fields", field, status=303)
     fields = testapp.get(f"/{tenant.slug}/fields", headers=tenant.auth).json["items"]
     assert fields == [
-        {"name": "plan", "type": "choice", "required": False, "choices": ["free", "pro"]}
+        {
+            "name": "plan",
+            "type": "choice",
+            "required": False,
+            "choices": ["free", "pro"],
+            "sealed": False,
+        }
     ]
     client.post(f"/{tenant.slug}/console/fields/plan/delete", {"csrf_token": token}, status=303)
     assert testapp.get(f"/{tenant.slug}/fields", headers=tenant.auth).json["items"] == []

@@ -31,7 +31,13 @@ def create(testapp, tenant, email: str, custom: dict | None, status: int = 201):
 def test_fields_are_defined_and_listed(testapp, fielded, other_tenant):
     listed = testapp.get(f"/{fielded.slug}/fields", headers=fielded.auth).json["items"]
     assert [f["name"] for f in listed] == ["note", "plan", "seats", "started"]
-    assert {"name": "seats", "type": "integer", "required": False, "choices": None} in listed
+    assert {
+        "name": "seats",
+        "type": "integer",
+        "required": False,
+        "choices": None,
+        "sealed": False,
+    } in listed
     again = testapp.post_json(
         f"/{fielded.slug}/fields", FIELDS[1], headers=fielded.auth, status=409
     )
@@ -153,3 +159,29 @@ def test_a_bad_field_name_is_told_what_a_name_is(testapp, tenant, name):
     assert refused.json["fields"]["name"] == (
         "a name is a lowercase letter, then lowercase letters, digits or _ (63 at most)"
     )
+
+
+def test_a_sealed_field_is_stored_sealed_read_in_the_clear_and_not_filtered(
+    testapp, tenant, tenancy
+):
+    field = {"name": "ssn", "type": "text", "sealed": True}
+    made = testapp.post_json(f"/{tenant.slug}/fields", field, headers=tenant.auth, status=201)
+    assert made.json["sealed"] is True
+    testapp.post_json(
+        f"/{tenant.slug}/fields", {"name": "tier", "type": "integer"}, headers=tenant.auth
+    )
+    user = create(testapp, tenant, "s@f.example", {"ssn": "123-45-6789", "tier": 2}).json
+    assert user["custom"] == {"ssn": "123-45-6789", "tier": 2}
+    with tenant.owner_engine(tenancy).connect() as connection:
+        stored = connection.exec_driver_sql(
+            f'SELECT custom::text FROM "{tenant.schema_name}".users{tenant.where()}'
+            f"{' AND' if tenant.where() else ' WHERE'} email = 's@f.example'"
+        ).scalar()
+    assert "123-45-6789" not in stored and '"tier": 2' in stored
+    url = f"/{tenant.slug}/users/{user['id']}"
+    changed = testapp.patch_json(url, {"custom": {"tier": 3}}, headers=tenant.auth).json
+    assert changed["custom"] == {"ssn": "123-45-6789", "tier": 3}  # kept through a merge
+    refused = testapp.get(
+        f"/{tenant.slug}/users", {"custom.ssn": "123-45-6789"}, headers=tenant.auth, status=400
+    )
+    assert refused.json["fields"]["custom.ssn"] == "a sealed field cannot be filtered on"
