@@ -1,6 +1,7 @@
 """The wheel: it carries its migrations and nothing but tenantapp, and it migrates a database."""
 
 import os
+import re
 import subprocess
 import sys
 import zipfile
@@ -90,7 +91,8 @@ def test_an_installed_wheel_migrates_and_creates_tenants(
     assert "0 migrated, 0 failed" in admin("migrate")
     assert "created tenant acme" in admin("create-tenant", "acme")
     head = migrations.head_revision("tenant")  # the wheel carries every migration of the tree
-    assert f"acme\tactive\tschema\tdefault\t{head}" in admin("list-tenants")
+    row = next(x for x in admin("list-tenants").splitlines() if x.startswith("acme "))
+    assert re.split(r"\s{2,}", row)[:5] == ["acme", "active", "schema", "default", head]
 
 
 def test_the_benchmarks_need_no_test_framework():
