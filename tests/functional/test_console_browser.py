@@ -138,8 +138,9 @@ def test_an_operator_and_an_owner_run_a_tenant_from_the_console(
 
     owner = open_page()
     log_in_to_tenant(owner, fresh_slug, "boss@fresh.example", password)
-    owner.get_by_label("Email").fill("ann@fresh.example")
-    owner.get_by_label("Name", exact=True).fill("Ann")
+    adding = owner.locator("form.inline")  # each row has its own edit form too
+    adding.get_by_label("Email").fill("ann@fresh.example")
+    adding.get_by_label("Name", exact=True).fill("Ann")
     owner.get_by_role("button", name="Add").click()
     ann = owner.locator("tr", has_text="ann@fresh.example")
     expect(ann).to_be_visible()
@@ -149,8 +150,8 @@ def test_an_operator_and_an_owner_run_a_tenant_from_the_console(
     expect(owner.locator("tr", has_text="ann@fresh.example").locator("select")).to_have_value(
         "admin"
     )
-    owner.get_by_label("Email").fill("bob@fresh.example")
-    owner.get_by_label("Name", exact=True).fill("Bob")
+    adding.get_by_label("Email").fill("bob@fresh.example")
+    adding.get_by_label("Name", exact=True).fill("Bob")
     owner.get_by_role("button", name="Add").click()
     shot(owner, "users")
     bob = owner.locator("tr", has_text="bob@fresh.example")
