@@ -167,15 +167,9 @@ def _moved_from_under(exc, request) -> bool:
     if tenant is None or getattr(getattr(exc, "orig", None), "sqlstate", None) not in GONE:
         return False
     from .interfaces import ITenancy, service
-    from .tenancy.registry import find_tenant
+    from .tenancy.registry import placed_elsewhere
 
-    now = find_tenant(service(request.registry, ITenancy).registry, tenant.record.slug)
-    record = tenant.record
-    return now is not None and (now.mode, now.server, now.schema_name) != (
-        record.mode,
-        record.server,
-        record.schema_name,
-    )
+    return placed_elsewhere(service(request.registry, ITenancy).registry, tenant.record)
 
 
 @exception_view_config(TenantMoved, last_retry_attempt=False)

@@ -169,17 +169,28 @@ def create_user(context: UsersPage, request):
     require_csrf=True,
 )
 def set_role(context: Row, request):
-    """htmx swaps the row for the answer; without htmx, back to the page."""
+    return _row_action(
+        context,
+        request,
+        lambda user: change_role(request, user, validated(RoleChange, form_fields(request)).role),
+    )
+
+
+def _row_action(context: Row, request, act) -> dict | HTTPSeeOther:
+    """``act(user)`` on the row's user; htmx swaps the row for the answer (a failure shown in
+    it, the user read again: the failure rolled back), without htmx back to the page."""
     page = context.__parent__
+    user_id = context.api.user.id
     try:
-        change_role(request, context.api.user, validated(RoleChange, form_fields(request)).role)
+        act(context.api.user)
     except APIError as error:
         outcome = failed(request, error)
     else:
         if not is_htmx(request):
             return HTTPSeeOther(request.link(page))
         outcome = {}
-    return {"row": _user_row(page, request, context.api.user), "roles": ROLES, **outcome}
+    user = request.dbsession.get(User, user_id)
+    return {"row": _user_row(page, request, user), "roles": ROLES, **outcome}
 
 
 @view_config(
@@ -192,20 +203,13 @@ def set_role(context: Row, request):
     require_csrf=True,
 )
 def edit_user(context: Row, request):
-    """Email and name, as ``PATCH /{tenant}/users/{id}`` changes them; htmx swaps the row."""
-    page = context.__parent__
-    user_id = context.api.user.id
+    """Email and name, as ``PATCH /{tenant}/users/{id}`` changes them."""
     given = {k: v for k, v in form_fields(request).items() if k in ("email", "name")}
-    try:
-        update_user(request, context.api.user, validated(UserUpdate, given, strict=False))
-    except APIError as error:
-        outcome = failed(request, error)
-    else:
-        if not is_htmx(request):
-            return HTTPSeeOther(request.link(page))
-        outcome = {}
-    user = request.dbsession.get(User, user_id)  # as it is now (a failure rolled back)
-    return {"row": _user_row(page, request, user), "roles": ROLES, **outcome}
+    return _row_action(
+        context,
+        request,
+        lambda user: update_user(request, user, validated(UserUpdate, given, strict=False)),
+    )
 
 
 @view_config(

@@ -47,6 +47,17 @@ def find_tenant(engine: Engine, slug: str) -> TenantEntry | None:
     return None if row is None else TenantEntry(*row)
 
 
+def placed_elsewhere(engine: Engine, entry: TenantEntry) -> bool:
+    """Whether the registry now places ``entry``'s tenant elsewhere (another mode, server or
+    schema) than ``entry`` says: it moved since ``entry`` was read."""
+    now = find_tenant(engine, entry.slug)
+    return now is not None and (now.mode, now.server, now.schema_name) != (
+        entry.mode,
+        entry.server,
+        entry.schema_name,
+    )
+
+
 def active_tenants(engine: Engine) -> list[TenantEntry]:
     """Every active tenant, oldest first (periodic jobs fan out over them)."""
     with engine.connect() as connection:

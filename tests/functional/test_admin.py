@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from tenantapp.scripts.admin import main as admin
 from tenantapp.tenancy import migrations, provisioning, templates
 from tests.conftest import TEST_MODE, write_ini
+from tests.functional.test_caching import LOGGING
 
 
 @pytest.fixture
@@ -216,24 +217,8 @@ def test_suspend_and_resume_from_the_cli(config_uri, tenant, testapp, capsys):
     assert admin([config_uri, "suspend", "no-such-tenant"]) == 1
 
 
-LOGGING_AT_INFO = """
-[loggers]
-keys = root
-[handlers]
-keys = console
-[formatters]
-keys = plain
-[logger_root]
-level = INFO
-handlers = console
-[handler_console]
-class = StreamHandler
-args = (sys.stderr,)
-level = NOTSET
-formatter = plain
-[formatter_plain]
-format = %(levelname)s %(name)s %(message)s
-"""
+# test_caching's logging (INFO to stderr), naming each line's level
+LOGGING_AT_INFO = LOGGING.replace("format = %(message)s", "format = %(levelname)s %(message)s")
 
 
 def test_a_command_says_what_it_did_and_nothing_else(tmp_path, settings, tenant, capsys):
