@@ -4,6 +4,7 @@ each) are made, the app (``production.ini``) answers one request per tenant in-p
 own bookkeeping is in that RSS).
 
     python -m bench.memory [--tenants 10000] [--mode shared] [--top 12] [--database-url URL]
+                           [--rss-only]
 """
 
 import argparse
@@ -59,6 +60,9 @@ def main() -> None:
     parser.add_argument("--mode", choices=("schema", "shared", "database"), default="shared")
     parser.add_argument("--top", type=int, default=12, help="lines of the heap to show")
     parser.add_argument("--database-url", help="a PostgreSQL server (default: embedded)")
+    parser.add_argument(
+        "--rss-only", action="store_true", help="RSS alone, without tracemalloc's own memory"
+    )
     args = parser.parse_args()
     with throwaway_database(args.database_url) as url:
         engine = create_engine(url)
@@ -74,12 +78,16 @@ def main() -> None:
             ask(app, f"{target.prefix}/users/{target.first_id}", target.token)
         gc.collect()
         before = rss_mb()
-        tracemalloc.start()
-        first = tracemalloc.take_snapshot()
+        if not args.rss_only:
+            tracemalloc.start()
+            first = tracemalloc.take_snapshot()
         for target in targets:
             ask(app, f"{target.prefix}/users/{target.first_id}", target.token)
         gc.collect()
         after = rss_mb()
+        if args.rss_only:
+            print(f"RSS {before:.1f} -> {after:.1f} MB (+{after - before:.1f})")
+            return
         grown = tracemalloc.take_snapshot().compare_to(first, "lineno")
         print(f"RSS {before:.1f} -> {after:.1f} MB (+{after - before:.1f}), tracemalloc on")
         print(f"Python heap +{sum(s.size_diff for s in grown) / 1e6:.1f} MB, by line:")

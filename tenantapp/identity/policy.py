@@ -23,7 +23,7 @@ from ..interfaces import IConsole, IPlatform, ITenantStore, service
 from ..tenancy.binding import bound_scope
 from .impersonation import CREDENTIALS, impersonating
 from .operator_sessions import OperatorSessions
-from .tokens import CHANNEL, digest, token_owner
+from .tokens import CHANNEL, digest, owner_key, token_owner
 
 OPERATOR = "operator"
 CONSOLE_COOKIE = "tenantapp_console"
@@ -80,16 +80,17 @@ class TenantSecurityPolicy:
         tenant = request.tenant
         if tenant is not None:
             session = request.dbsession
-            key = (bound_scope(session), digest(token))
+            hashed = digest(token)
             place = service(request.registry, ITenantStore, tenant.record.mode).heard_at(
                 tenant.record
             )
             if place is None:  # nothing would tell this process of a change: not cached
-                owner = token_owner(session, key[1])
+                owner = token_owner(session, hashed)
             else:
                 session.connection()  # a connection that hears changes: it reads what it heard
                 owner = self.places.cache(*place, CHANNEL).lookup(
-                    key, lambda key: token_owner(session, key[1])
+                    owner_key(bound_scope(session), hashed),
+                    lambda key: token_owner(session, hashed),
                 )
             if owner is None or owner.expires_at <= datetime.now(UTC):
                 return None
@@ -124,7 +125,7 @@ class TenantSecurityPolicy:
         place = service(request.registry, ITenantStore, tenant.record.mode).heard_at(tenant.record)
         if place is None:
             return False
-        key = (bound_scope(request.dbsession), digest(token))
+        key = owner_key(bound_scope(request.dbsession), digest(token))
         owner = self.places.cache(*place, CHANNEL).peek(key)
         return owner is not None and owner.expires_at > datetime.now(UTC)
 

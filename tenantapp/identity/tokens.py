@@ -2,6 +2,7 @@
 
 import hashlib
 import secrets
+import sys
 from dataclasses import dataclass
 from datetime import datetime
 from operator import itemgetter
@@ -53,6 +54,12 @@ def token_owners(capacity: int) -> NotifiedCache:
     return NotifiedCache(CHANNEL, capacity, group=itemgetter(0))
 
 
+def owner_key(scope: str, hashed: str) -> tuple[str, bytes]:
+    """The cache key of a token's owner: its digest as 32 bytes, half the hex's size (a process
+    keeps one per token in use)."""
+    return scope, bytes.fromhex(hashed)
+
+
 def forget_token_owners(scope: str) -> None:
     forget_everywhere(CHANNEL, scope)
 
@@ -63,7 +70,10 @@ def token_owner(session: Session, token_hash: str) -> TokenOwner | None:
         .join(Token, Token.user_id == User.id)
         .where(Token.token_hash == token_hash, Token.expires_at > func.now())
     ).first()
-    return None if row is None else TokenOwner(*row)
+    if row is None:
+        return None
+    user_id, role, expires_at, impersonated_by = row
+    return TokenOwner(user_id, sys.intern(role), expires_at, impersonated_by)
 
 
 def revoke_token(session: Session, token: str) -> bool:

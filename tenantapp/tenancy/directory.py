@@ -6,6 +6,7 @@ the slug of every changed row, so suspending, renaming, moving or dropping a ten
 every process.
 """
 
+import sys
 from dataclasses import dataclass, field
 
 from sqlalchemy.engine import Engine
@@ -29,6 +30,29 @@ class TenantEntry:
     settings: dict = field(default_factory=dict, compare=False, hash=False)  # overrides
     flags: dict = field(default_factory=dict, compare=False, hash=False)
     storage_bytes: int | None = field(default=None, compare=False, hash=False)  # last measured
+
+    @classmethod
+    def of(cls, row, slug: str | None = None) -> "TenantEntry":
+        """The entry of a registry row (``ENTRY``'s columns), kept small, since a process holds
+        one per tenant it serves: the few distinct words (status, mode, server, the pooled
+        schema's name) interned, no-override tenants share one empty mapping, and the caller's
+        ``slug`` string is reused. Never mutate an entry's mappings; build new ones."""
+        id, row_slug, schema, display, status, mode, server, settings, flags, size = row
+        return cls(
+            id,
+            row_slug if slug is None else slug,
+            sys.intern(schema),
+            display,
+            sys.intern(status),
+            sys.intern(mode),
+            sys.intern(server),
+            settings or NO_OVERRIDES,
+            flags or NO_OVERRIDES,
+            size,
+        )
+
+
+NO_OVERRIDES: dict = {}  # shared by every entry without overrides: read, never written
 
 
 class TenantDirectory:

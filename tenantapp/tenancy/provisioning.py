@@ -204,7 +204,7 @@ def find_row(connection: Connection, slug: str, statuses: tuple[str, ...]) -> Te
     row = connection.execute(ENTRY.where(tenants.c.slug == slug).with_for_update()).first()
     if row is None or row.status not in statuses:
         raise UnknownTenant(f"no {' or '.join(statuses)} tenant {slug!r}")
-    return TenantEntry(*row)
+    return TenantEntry.of(row)
 
 
 def _set(connection: Connection, entry: TenantEntry, **values) -> None:

@@ -44,7 +44,7 @@ def find_tenant(engine: Engine, slug: str) -> TenantEntry | None:
         ):
             raise NotReady("the database is not migrated yet") from None
         raise
-    return None if row is None else TenantEntry(*row)
+    return None if row is None else TenantEntry.of(row, slug)
 
 
 def placed_elsewhere(engine: Engine, entry: TenantEntry) -> bool:
@@ -64,4 +64,4 @@ def active_tenants(engine: Engine) -> list[TenantEntry]:
         rows = connection.execute(
             ENTRY.where(TenantRecord.status == "active").order_by(TenantRecord.id)
         ).all()
-    return [TenantEntry(*row) for row in rows]
+    return [TenantEntry.of(row) for row in rows]
