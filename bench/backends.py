@@ -19,10 +19,11 @@ from sqlalchemy.engine import make_url
 from tqdm import tqdm
 
 from tenantapp import tenancy_from
-from tenantapp.database import make_engine, make_session_factory
+from tenantapp.database import make_engine
 from tenantapp.identity.tokens import token_owner
-from tenantapp.tenancy import migrating, provisioning
+from tenantapp.lifecycle import migrating, provisioning
 from tenantapp.tenancy.binding import bind_session
+from tenantapp.tenancy.sessions import make_session_factory
 from tenantapp.throwaway import TEST_KEYS
 from tenantapp.users.models import User
 

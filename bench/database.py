@@ -47,7 +47,7 @@ def migrated_app(url: str, **extra: str):
     """tenantapp on ``url``, migrated, with argon2 at its cheapest (benchmarks log in a lot):
     its lifecycle (``Tenancy``) and its WSGI app, assembled as the app is."""
     from tenantapp import main, tenancy_from
-    from tenantapp.tenancy import migrating
+    from tenantapp.lifecycle import migrating
 
     settings = {
         "sqlalchemy.url": url,

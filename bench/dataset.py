@@ -11,7 +11,7 @@ from sqlalchemy import Engine, create_engine, text
 
 from tenantapp import tenancy_from
 from tenantapp.identity.tokens import PREFIX, digest
-from tenantapp.tenancy import migrating, provisioning
+from tenantapp.lifecycle import migrating, provisioning
 from tenantapp.tenancy.binding import bind_connection
 from tenantapp.tenancy.directory import TenantEntry
 from tenantapp.throwaway import TEST_KEYS

@@ -22,8 +22,8 @@ from sqlalchemy import text
 from tenantapp.encryption import rotation
 from tenantapp.encryption.columns import Sealer
 from tenantapp.interfaces import ITenancy, service
-from tenantapp.tenancy import provisioning
-from tenantapp.tenancy.registry import find_tenant
+from tenantapp.lifecycle import provisioning
+from tenantapp.tenancy.directory import find_tenant
 from tenantapp.throwaway import stop_app
 
 from .database import migrated_app, throwaway_database

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from tenantapp import tenancy_from
-from tenantapp.tenancy import migrating, migrations, provisioning
+from tenantapp.lifecycle import migrating, migrations, provisioning
 from tenantapp.throwaway import TEST_KEYS
 
 from .database import throwaway_database

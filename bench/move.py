@@ -14,7 +14,7 @@ import uuid
 import webtest
 from sqlalchemy import text
 
-from tenantapp.tenancy import moving, provisioning
+from tenantapp.lifecycle import moving, provisioning
 from tenantapp.tenancy.binding import bind_connection
 from tenantapp.tenancy.directory import TenantEntry
 

@@ -15,7 +15,7 @@ from sqlalchemy import text
 from tqdm import tqdm
 
 from tenantapp.interfaces import IDatabasePools, service
-from tenantapp.tenancy import provisioning
+from tenantapp.lifecycle import provisioning
 
 from .database import migrated_app, percentile, throwaway_database
 

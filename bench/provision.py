@@ -11,7 +11,7 @@ import time
 import uuid
 
 from tenantapp import tenancy_from
-from tenantapp.tenancy import migrating, provisioning
+from tenantapp.lifecycle import migrating, provisioning
 from tenantapp.throwaway import TEST_KEYS
 
 from .database import percentile, throwaway_database

@@ -25,6 +25,8 @@ def configure(settings: dict) -> Configurator:
     config.include(".caching")
     config.include(".identity")
     config.include(".tenancy")
+    config.include(".encryption")
+    config.include(".lifecycle")
     config.include(".quotas")  # before tenant_settings: it declares the quota settings
     config.include(".tenant_settings")
     config.include(".domains")

@@ -1,4 +1,5 @@
-"""Engine, session factory and ``request.dbsession``: built once, per-request sessions only.
+"""The database: its URL, engines and servers, and the sessions of ``tenancy.sessions`` wired
+into Pyramid (``request.tenant``, ``request.dbsession``, pyramid_tm): built once.
 
 The database URL comes from ``sqlalchemy.url``, else the ``TENANTAPP_DATABASE_URL`` environment
 variable, else (unless ``tenantapp.embedded_database = false``) an embedded PostgreSQL whose
@@ -8,7 +9,6 @@ data lives in ``tenantapp.data_dir``.
 import logging
 import os
 import select
-from contextlib import suppress
 from pathlib import Path
 
 from pyramid.exceptions import ConfigurationError
@@ -16,16 +16,10 @@ from pyramid.settings import asbool
 from sqlalchemy import engine_from_config, event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.engine.interfaces import CacheStats
-from sqlalchemy.exc import DBAPIError, DisconnectionError
-from sqlalchemy.orm import Session, sessionmaker
-from zope.sqlalchemy.datamanager import ZopeTransactionEvents
+from sqlalchemy.exc import DisconnectionError
 
 from .embedded import start_embedded_postgres
-from .encryption import columns as sealing
-from .encryption.columns import SEALER_KEY, Sealer
-from .interfaces import IServers, ITenantStore, service
-from .quotas import session_settings
-from .tenancy import binding
+from .interfaces import IServers, ITenantSessions
 from .tenancy.errors import ProvisioningError
 from .tenancy.servers import (
     DEFAULT,
@@ -36,6 +30,13 @@ from .tenancy.servers import (
     server_urls,
     through_pooler,
 )
+from .tenancy.sessions import (
+    TenantSessions,
+    changes_state,
+    make_session_factory,
+    request_dbsession,
+    request_tenant,
+)
 
 URL_ENV = "TENANTAPP_DATABASE_URL"
 CONNECT_TIMEOUT = 5  # seconds
@@ -43,17 +44,6 @@ CONNECT_TIMEOUT = 5  # seconds
 # (SQLAlchemy's pool_recycle, seconds) and after serving this many distinct tenant schemas
 DEFAULT_POOL_RECYCLE = 3600
 DEFAULT_MAX_SCHEMAS = 500
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-ZOPE_KEY = "tenantapp.zope_events"
-ZOPE_EVENTS = (  # what zope.sqlalchemy.register listens for
-    "after_begin",
-    "after_attach",
-    "after_flush",
-    "after_bulk_update",
-    "after_bulk_delete",
-    "before_commit",
-    "do_orm_execute",
-)
 
 log = logging.getLogger(__name__)
 
@@ -134,92 +124,6 @@ class CompiledCacheStats:
         }
 
 
-def make_session_factory(
-    engine: Engine | None = None, lock_timeout: str | None = None, max_schemas: int | None = None
-) -> sessionmaker:
-    """Sessions that bind to a tenant; their transactions wait at most ``lock_timeout`` for a
-    lock (e.g. a tenant being migrated) and then fail with 503 instead of hanging, and a pooled
-    connection is replaced once it has served ``max_schemas`` tenants."""
-    info = {binding.LOCK_TIMEOUT_KEY: lock_timeout, binding.MAX_SCHEMAS_KEY: max_schemas}
-    factory = sessionmaker(
-        bind=engine, class_=binding.TenantSession, expire_on_commit=False, info=info
-    )  # the request path passes each session the engine of its tenant's server
-    binding.install(factory)
-    sealing.install(factory)
-    for name in ZOPE_EVENTS:
-        event.listen(factory, name, _to_zope(name))
-    return factory
-
-
-def _to_zope(name: str):
-    """zope.sqlalchemy's handlers, listened for once on the factory instead of seven
-    ``event.listen`` calls per request (``zope.sqlalchemy.register``, a tenth of a read's cost);
-    each session carries its own handlers, bound to its request's transaction manager."""
-
-    def handler(first, *args):
-        session = first if isinstance(first, Session) else first.session
-        events = session.info.get(ZOPE_KEY)
-        if events is not None:
-            getattr(events, name)(first, *args)
-
-    return handler
-
-
-def changes_state(request) -> bool:
-    """pyramid_tm's activate hook: only requests that may write get a managed transaction."""
-    return request.method not in SAFE_METHODS
-
-
-def close_read_session(session: Session) -> None:
-    """End a read: its rollback may find the connection gone (the server restarted under the
-    request), which must not turn an answer already made into an error; the connection is
-    then dropped, not given back to the pool."""
-    try:
-        session.close()
-    except DBAPIError:
-        log.info("a read's connection was gone at its end: dropped")
-        with suppress(DBAPIError):
-            session.invalidate()
-
-
-def request_dbsession(request) -> Session:
-    """The session of the request's tenant, and the one place a request's session is bound:
-    its tenant's store (found by the tenant's mode) says which engine serves the tenant and how
-    to bind to it. A request that may write joins the request's transaction manager
-    (pyramid_tm commits or aborts it); a safe one (GET, HEAD, OPTIONS) reads in a read-only
-    transaction that is rolled back when the request is done, without two-phase commit
-    machinery for a transaction that has nothing to commit."""
-    tenant = request.tenant
-    if tenant is None:
-        raise LookupError("request.dbsession serves a tenant: this request has none")
-    info = {binding.LOCAL_SETTINGS_KEY: session_settings(tenant)}
-    if request.method in SAFE_METHODS:
-        session = tenant_session(
-            request.registry, tenant.record, {**info, binding.READ_ONLY_KEY: True}
-        )
-        request.add_finished_callback(lambda request: close_read_session(session))
-    else:
-        events = ZopeTransactionEvents(transaction_manager=request.tm)
-        session = tenant_session(request.registry, tenant.record, {**info, ZOPE_KEY: events})
-    return session
-
-
-def tenant_session(registry, entry, info: dict | None = None) -> Session:
-    """A session bound to ``entry``'s tenant, as its store says; the request path's sessions
-    are made here, and so is the rare one made outside a request (``jobs``), which manages
-    its own transactions."""
-    store = service(registry, ITenantStore, entry.mode)
-    info = {**(info or {}), SEALER_KEY: Sealer(registry["tenant_keys"], entry.id)}
-    session = registry["dbsession_factory"](bind=store.engine(entry), info=info)
-    binding.bind_session(session, store.binding(entry))
-    return session
-
-
-def request_tenant(request):
-    """None until the root factory resolves the tenant in the URL and sets it."""
-    return None
-
-
 def make_servers(settings: dict) -> Servers:
     """Every configured server, each with an owner engine and a serving engine (see
     ``tenancy.servers``)."""
@@ -258,10 +162,11 @@ def includeme(config):
         raise ConfigurationError(str(error)) from None
     config.register_service(servers, IServers)
     config.registry["compiled_cache_stats"] = CompiledCacheStats(servers.default.serving)
-    config.registry["dbsession_factory"] = make_session_factory(
+    factory = make_session_factory(
         None,
         settings.get("tenantapp.lock_timeout", "2s"),
         int(settings.get("tenantapp.max_schemas_per_connection", DEFAULT_MAX_SCHEMAS)),
     )
+    config.register_service(TenantSessions(factory), ITenantSessions)
     config.add_request_method(request_tenant, "tenant", reify=True)
     config.add_request_method(request_dbsession, "dbsession", reify=True)

@@ -12,6 +12,7 @@ from sqlalchemy.exc import DBAPIError, DisconnectionError, InvalidRequestError, 
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from .encryption.keyring import KeyUnavailable
+from .interfaces import ITenantDirectory, service
 
 log = logging.getLogger(__name__)
 LOCK_NOT_AVAILABLE = "55P03"
@@ -166,10 +167,7 @@ def _moved_from_under(exc, request) -> bool:
     tenant = getattr(request, "tenant", None)
     if tenant is None or getattr(getattr(exc, "orig", None), "sqlstate", None) not in GONE:
         return False
-    from .interfaces import ITenancy, service
-    from .tenancy.registry import placed_elsewhere
-
-    return placed_elsewhere(service(request.registry, ITenancy).registry, tenant.record)
+    return service(request.registry, ITenantDirectory).placed_elsewhere(tenant.record)
 
 
 @exception_view_config(TenantMoved, last_retry_attempt=False)

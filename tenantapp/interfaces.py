@@ -25,15 +25,21 @@ class ITenantDirectory(Interface):
 
 
 class ITenantStore(Interface):
-    """How one isolation mode keeps a tenant's data; registered under the mode's name.
+    """Where one isolation mode serves a tenant; registered under the mode's name.
 
     ``engine(entry)`` and ``binding(entry)``: where a session serving the tenant connects and
-    how it is bound; ``heard_at(entry)``: the place (a name, an engine) whose listener hears of
-    changes to its rows, or None (none listened to: nothing read from them is cached);
-    ``owner_engine``, ``transaction``, ``schema_name``, ``create``, ``archive``, ``restore``,
-    ``drop`` and ``sizes``: the lifecycle in that mode. The three stores share one signature
-    per method by design (``tenancy.stores``, ``tenancy.databases``).
+    how it is bound; ``owner_engine(entry)``: the same as the owner; ``heard_at(entry)``: the
+    place (a name, an engine) whose listener hears of changes to its rows, or None (none
+    listened to: nothing read from them is cached); ``schema_name(tenant_id)``. The three
+    stores share one signature per method by design (``tenancy.stores``,
+    ``tenancy.databases``); the lifecycle's storage of each mode adds ``transaction``,
+    ``create``, ``archive``, ``restore``, ``drop`` and ``sizes`` (``lifecycle.storage``).
     """
+
+
+class ITenantSessions(Interface):
+    """Every session that serves a tenant is made here (``tenancy.sessions``), bound to it;
+    ``add_hook(hook)``: a feature adds to each new session's ``info`` (limits, sealing)."""
 
 
 class IDatabasePools(Interface):
@@ -41,8 +47,8 @@ class IDatabasePools(Interface):
 
 
 class ITenancy(Interface):
-    """The servers and the stores by mode, as the tenant lifecycle (create, move, drop, ...)
-    works with them."""
+    """The servers and each mode's storage, as the tenant lifecycle (create, move, drop, ...)
+    works with them (``lifecycle.Tenancy``)."""
 
 
 SINGLETONS_KEY = "tenantapp.singletons"

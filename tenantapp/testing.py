@@ -102,7 +102,7 @@ def tenantapp_settings() -> dict:
 @pytest.fixture(scope="session")
 def tenantapp_app(tenantapp_settings, tenantapp_database_url):
     from . import main, tenancy_from
-    from .tenancy import migrating
+    from .lifecycle import migrating
 
     settings = {
         "tenantapp.operator_token": OPERATOR_TOKEN,
@@ -128,8 +128,8 @@ def _tenancy(app):
 def tenant(tenantapp_app):
     import webtest
 
-    from .tenancy import provisioning
-    from .tenancy.registry import find_tenant
+    from .lifecycle import provisioning
+    from .tenancy.directory import find_tenant
 
     tenancy = _tenancy(tenantapp_app)
     slug = f"t-{uuid.uuid4().hex[:12]}"
@@ -170,7 +170,7 @@ def tenant_app(tenantapp_app, tenant):
 
 @pytest.fixture
 def tenant_session(tenantapp_app, tenant):
-    from .database import tenant_session as bound
+    from .tenancy.sessions import tenant_session as bound
 
     session = bound(tenantapp_app.registry, tenant.entry)
     yield session

@@ -14,10 +14,9 @@ import webtest
 
 from tenantapp import main, tenancy_from
 from tenantapp.interfaces import ITenancy, service
-from tenantapp.tenancy import migrating, provisioning
+from tenantapp.lifecycle import Tenancy, migrating, provisioning
 from tenantapp.tenancy.binding import Binding
 from tenantapp.tenancy.directory import TenantEntry
-from tenantapp.tenancy.lifecycle import Tenancy
 from tenantapp.testing import (  # the plugin app authors use: the suite shares its helpers
     CHEAP_HASHING,
     OPERATOR_TOKEN,

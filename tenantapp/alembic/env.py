@@ -1,5 +1,5 @@
 """Alembic environment shared by both trees; the wiring lives in the application."""
 
-from tenantapp.tenancy.migrations import run_env
+from tenantapp.lifecycle.migrations import run_env
 
 run_env()

@@ -8,11 +8,11 @@ from pyramid.view import view_config
 
 from ..errors import APIError, Conflict
 from ..interfaces import IServers, ISettingsCatalog, service
+from ..lifecycle import provisioning
 from ..metrics.usage import usage_of
 from ..platform.actions import STATUS_FOR_ACTION, TenantCreate, TenantMove, create, move
-from ..tenancy import provisioning
+from ..tenancy.directory import find_tenant
 from ..tenancy.models import MODES
-from ..tenancy.registry import find_tenant
 from ..tenant_settings.catalog import changes
 from ..tenant_settings.overrides import update_overrides
 from ..validation import form_fields, validated

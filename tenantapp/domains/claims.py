@@ -8,9 +8,9 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ..errors import APIError, Conflict, InvalidInput, NotFound
-from ..tenancy.lifecycle import Tenancy
+from ..lifecycle.provisioning import find_row
+from ..lifecycle.tenancy import Tenancy
 from ..tenancy.models import TenantDomain
-from ..tenancy.provisioning import find_row
 from . import verification
 from .resolution import forget_domain, hostname
 

@@ -9,8 +9,8 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from ..caching import NotifiedCache, forget_everywhere
+from ..tenancy.directory import VISIBLE
 from ..tenancy.models import TenantDomain, TenantRecord
-from ..tenancy.registry import VISIBLE
 from ..tenancy.slugs import is_valid_slug
 
 CHANNEL = "tenantapp_domains"

@@ -6,3 +6,21 @@ columns (``columns.Sealed``) and export archives are sealed with the tenant's da
 ``purge-tenant`` deletes the wrapped data key with the tenant's registry row, so what was
 sealed with it cannot be read again (crypto-shredding).
 """
+
+
+def includeme(config):
+    """The tenants' data keys (``registry["tenant_keys"]``), and every tenant session sealing
+    and opening the marked columns with its tenant's key."""
+    from ..interfaces import IServers, ITenantSessions, service
+    from . import columns
+    from .keyring import keyring_from
+    from .keys import TenantKeys
+
+    registry = config.registry
+    keys = TenantKeys(
+        keyring_from(config.get_settings()), service(registry, IServers).default.owner
+    )
+    registry["tenant_keys"] = keys  # the lifecycle's too
+    sessions = service(registry, ITenantSessions)
+    columns.install(sessions.factory)
+    sessions.add_hook(lambda entry, tenant: {columns.SEALER_KEY: columns.Sealer(keys, entry.id)})

@@ -10,8 +10,8 @@
 
 from sqlalchemy import select, update
 
-from ..database import tenant_session
 from ..tenancy.models import TenantBase
+from ..tenancy.sessions import tenant_session
 from .columns import SEALER_KEY, SealedBytes, sealed_attributes
 from .keyring import sealed_version
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 from pyramid.exceptions import ConfigurationError
 from sqlalchemy import event
 
-from ..interfaces import IServers, service
+from ..interfaces import IServers, ITenantSessions, service
 from ..tenancy.binding import bound_scope
 from .operator_sessions import OperatorSessions
 from .passwords import password_hasher
@@ -45,7 +45,7 @@ def includeme(config):
     places.register(token_owners(int(settings.get("tenantapp.token_cache_size", 10_000))))
     config.set_security_policy(TenantSecurityPolicy(operator_token, places, sessions))
 
-    @event.listens_for(config.registry["dbsession_factory"], "after_commit")
+    @event.listens_for(service(config.registry, ITenantSessions).factory, "after_commit")
     def forget_owners_after_writes(session):
         """This process forgets at once; the trigger's notification tells the others."""
         scope = bound_scope(session)

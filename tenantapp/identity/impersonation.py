@@ -18,12 +18,12 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from pyramid.view import view_config
 
 from ..audit.models import AuditEntry
-from ..database import tenant_session
 from ..errors import APIError, NotFound
 from ..interfaces import ISettingsCatalog, service
 from ..pagination import MAX_ID
 from ..platform.resources import ManagedTenant
-from ..tenancy.registry import find_tenant
+from ..tenancy.directory import find_tenant
+from ..tenancy.sessions import tenant_session
 from ..users.models import User
 from ..users.schemas import user_json
 from ..validation import PlainText, Text, validated_body

@@ -36,10 +36,9 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.sql import func
 
-from ..database import SAFE_METHODS, tenant_session
 from ..interfaces import ISettingsCatalog, service
-from ..tenancy.directory import TenantEntry
-from ..tenancy.registry import active_tenants
+from ..tenancy.directory import TenantEntry, active_tenants
+from ..tenancy.sessions import SAFE_METHODS, tenant_session
 from .models import JobTicket
 
 log = logging.getLogger(__name__)

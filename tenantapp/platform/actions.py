@@ -6,8 +6,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, EmailStr, StringConstraints
 
 from ..errors import Conflict, InvalidInput
-from ..tenancy import moving, provisioning
-from ..tenancy.lifecycle import Tenancy
+from ..lifecycle import Tenancy, moving, provisioning
 from ..tenancy.servers import DEFAULT
 from ..tenancy.slugs import SLUG_RULE, is_valid_slug
 from ..validation import PlainText

@@ -6,9 +6,8 @@ from zope.interface import implementer
 from ..console.resources import OperatorConsole
 from ..domains.resources import DomainCheck, ManagedDomains
 from ..interfaces import IPlatform, IServers, ITenancy, service
+from ..lifecycle import Tenancy, provisioning
 from ..metrics.resources import Metrics
-from ..tenancy import provisioning
-from ..tenancy.lifecycle import Tenancy
 from ..tenancy.servers import Server
 from ..tenancy.slugs import is_valid_slug
 

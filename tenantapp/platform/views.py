@@ -12,7 +12,7 @@ from ..errors import (
 )
 from ..identity.tokens import CHANNEL
 from ..interfaces import IDatabasePools, ITenantDirectory, service
-from ..tenancy import migrations, provisioning
+from ..lifecycle import migrations, provisioning
 from ..validation import query_params, validated_body
 from .actions import STATUS_FOR_ACTION, TenantCreate, TenantMove, create, move
 from .resources import ManagedTenant, ManagedTenants, Readiness, Stats

@@ -28,7 +28,8 @@ from pyramid.events import ContextFound
 from pyramid.interfaces import ISecurityPolicy
 
 from ..errors import APIError
-from ..interfaces import IServers, service
+from ..interfaces import IServers, ITenantSessions, service
+from ..tenancy.binding import LOCAL_SETTINGS_KEY
 from .limits import (
     MOST_IN_FLIGHT,
     ServingProcesses,
@@ -104,6 +105,11 @@ def session_settings(tenant) -> dict[str, str]:
     return local
 
 
+def local_settings(entry, tenant) -> dict:
+    """A request's tenant session sets its tenant's limits locally in every transaction."""
+    return {} if tenant is None else {LOCAL_SETTINGS_KEY: session_settings(tenant)}
+
+
 def check_storage(request, entry, limit_mb: int) -> None:
     """Refuse a write while the tenant's last measured size is over its limit; logging in
     (``POST /{tenant}/tokens``) stays open, so its people can come in and delete."""
@@ -130,6 +136,7 @@ def includeme(config):
     engine = service(config.registry, IServers).default.serving
     lock_ms = int(settings.get("tenantapp.request_lock_timeout_ms", DEFAULT_LOCK_TIMEOUT_MS))
     config.registry[LOCK_TIMEOUT_KEY] = f"{max(1, lock_ms)}ms"
+    service(config.registry, ITenantSessions).add_hook(local_settings)
     key_names = list(config.registry["tenant_keys"].ring.keys)
     rates, processes = SharedRates(engine), ServingProcesses(engine, key_names)
     config.registry["serving_processes"] = processes

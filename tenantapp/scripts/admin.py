@@ -13,10 +13,10 @@ from .. import configure
 from ..encryption import rotation
 from ..encryption.keyring import KeyUnavailable, new_key_text
 from ..interfaces import ISettingsCatalog, ITenancy, service
+from ..lifecycle import migrating, moving, provisioning, transfer
 from ..quotas.limits import lacking_key
-from ..tenancy import migrating, moving, provisioning, transfer
+from ..tenancy.directory import find_tenant
 from ..tenancy.models import MODES
-from ..tenancy.registry import find_tenant
 from ..tenancy.servers import DEFAULT
 from ..tenancy.slugs import InvalidSlug
 from ..tenant_settings.catalog import changes

@@ -1,8 +1,7 @@
-"""Tenancy: the registry of tenants, the isolation modes, binding, provisioning, migrations."""
+"""The tenancy kernel: what a request touches to reach its tenant's rows (slugs, the directory,
+binding, the move guard, servers, pooling, the serving stores of the isolation modes). The
+operator's side (provisioning, migrations, moves, transfer) is ``tenantapp.lifecycle``."""
 
-from pyramid.events import ApplicationCreated
-from pyramid.exceptions import ConfigurationError
-from pyramid.settings import asbool, aslist
 from pyramid_retry import IBeforeRetry, IRetryableError
 from zope.interface import classImplements
 
@@ -10,7 +9,6 @@ from ..errors import TenantMoved
 from ..interfaces import (
     IDatabasePools,
     IServers,
-    ITenancy,
     ITenantDirectory,
     ITenantStore,
     service,
@@ -18,11 +16,8 @@ from ..interfaces import (
 
 
 def includeme(config):
-    """Register the directory, one store per isolation mode and the lifecycle's view of them
-    (the database's services are committed before this runs); parse the start-up provisioning
-    settings once and act on them when the app is built."""
-    # imported here, not above: a module that imports a tenant model (``users.models`` imports
-    # ``tenancy.models``) must not pull in provisioning, which imports that model back
+    """Register the directory, database mode's pools and one serving store per isolation mode
+    (the database's services are committed before this runs)."""
     from .databases import (
         DEFAULT_MAX_OVERFLOW,
         DEFAULT_POOL_SIZE,
@@ -32,19 +27,11 @@ def includeme(config):
         connection_budget,
     )
     from .directory import TenantDirectory, tenant_directory
-    from .lifecycle import Tenancy
-    from .models import MODES
-    from .provisioning import provision_on_start
     from .stores import SchemaStore, SharedStore
 
     settings = config.get_settings()
     registry = config.registry
     servers = service(registry, IServers)
-    default_mode = settings.get("tenantapp.default_mode", "schema")
-    if default_mode not in MODES:
-        raise ConfigurationError(
-            f"tenantapp.default_mode must be one of {', '.join(MODES)}, not {default_mode!r}"
-        )
     capacity = int(settings.get("tenantapp.tenant_cache_size", 10_000))
     cache = registry["cache_listener"].register(tenant_directory(capacity))
     config.register_service(TenantDirectory(cache, servers.default.serving), ITenantDirectory)
@@ -87,14 +74,6 @@ def includeme(config):
     }
     for mode, store in stores.items():
         config.register_service(store, ITenantStore, name=mode)
-    from ..encryption.keyring import keyring_from
-    from ..encryption.keys import TenantKeys
-
-    keys = TenantKeys(keyring_from(settings), servers.default.owner)
-    tenancy = Tenancy(servers, stores, default_mode, keys)
-    registry["tenant_keys"] = keys  # every tenant session's sealing: no lookup per session
-    config.register_service(tenancy, ITenancy)
-
     # a write that waited through its tenant's move is run again, at the tenant's new place
     settings.setdefault("retry.attempts", 3)
     config.include("pyramid_retry")
@@ -107,16 +86,3 @@ def includeme(config):
             cache.forget(tenant.record.slug)
 
     config.add_subscriber(forget_moved_tenant, IBeforeRetry)
-
-    migrate = asbool(settings.get("tenantapp.migrate_on_start", False))
-    demo_tenants = aslist(settings.get("tenantapp.demo_tenants", ""))
-    demo_password = settings.get("tenantapp.demo_password") or None
-    if not (migrate or demo_tenants):
-        return
-
-    def on_created(event):
-        provision_on_start(
-            tenancy, demo_tenants, demo_password, event.app.registry["password_hasher"]
-        )
-
-    config.add_subscriber(on_created, ApplicationCreated)

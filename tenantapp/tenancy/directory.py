@@ -1,5 +1,6 @@
-"""Which tenant a slug names and where it is placed, from memory: the registry behind a
-``NotifiedCache``.
+"""Which tenant a slug names and where it is placed: the registry's rows as the request path
+reads them, and the same from memory (the registry behind a ``NotifiedCache``). Segments that
+are not valid slugs never reach SQL.
 
 The trigger on ``tenantapp.tenants`` (shared revision s003) notifies ``tenantapp_tenants`` with
 the slug of every changed row, so suspending, renaming, moving or dropping a tenant reaches
@@ -9,9 +10,14 @@ every process.
 import sys
 from dataclasses import dataclass, field
 
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import ProgrammingError
 
 from ..caching import NotifiedCache, forget_everywhere
+from ..errors import NotReady
+from .models import TenantRecord
+from .slugs import is_valid_slug
 
 CHANNEL = "tenantapp_tenants"
 
@@ -64,9 +70,12 @@ class TenantDirectory:
         self.engine = engine
 
     def resolve(self, slug: str) -> TenantEntry | None:
-        from .registry import find_tenant
-
         return self.cache.lookup(slug, lambda slug: find_tenant(self.engine, slug))
+
+    def placed_elsewhere(self, entry: TenantEntry) -> bool:
+        """Whether the registry itself (not this process's memory) now places ``entry``'s
+        tenant elsewhere: it moved since ``entry`` was read."""
+        return placed_elsewhere(self.engine, entry)
 
     def stats(self) -> dict:
         return self.cache.stats()
@@ -78,3 +87,61 @@ def tenant_directory(capacity: int) -> NotifiedCache:
 
 def forget_tenant(slug: str) -> None:
     forget_everywhere(CHANNEL, slug)
+
+
+VISIBLE = ("active", "suspended")
+UNDEFINED_TABLE = "42P01"
+UNDEFINED_COLUMN = "42703"
+INSUFFICIENT_PRIVILEGE = "42501"  # the serving role's grants come with migrate
+ENTRY = select(
+    TenantRecord.id,
+    TenantRecord.slug,
+    TenantRecord.schema_name,
+    TenantRecord.display_name,
+    TenantRecord.status,
+    TenantRecord.mode,
+    TenantRecord.server,
+    TenantRecord.settings,
+    TenantRecord.flags,
+    TenantRecord.storage_bytes,
+)
+
+
+def find_tenant(engine: Engine, slug: str) -> TenantEntry | None:
+    """The active or suspended tenant with this slug."""
+    if not is_valid_slug(slug):
+        return None
+    try:
+        with engine.connect() as connection:
+            row = connection.execute(
+                ENTRY.where(TenantRecord.slug == slug, TenantRecord.status.in_(VISIBLE))
+            ).first()
+    except ProgrammingError as error:
+        if getattr(error.orig, "sqlstate", None) in (
+            UNDEFINED_TABLE,
+            UNDEFINED_COLUMN,
+            INSUFFICIENT_PRIVILEGE,
+        ):
+            raise NotReady("the database is not migrated yet") from None
+        raise
+    return None if row is None else TenantEntry.of(row, slug)
+
+
+def placed_elsewhere(engine: Engine, entry: TenantEntry) -> bool:
+    """Whether the registry now places ``entry``'s tenant elsewhere (another mode, server or
+    schema) than ``entry`` says: it moved since ``entry`` was read."""
+    now = find_tenant(engine, entry.slug)
+    return now is not None and (now.mode, now.server, now.schema_name) != (
+        entry.mode,
+        entry.server,
+        entry.schema_name,
+    )
+
+
+def active_tenants(engine: Engine) -> list[TenantEntry]:
+    """Every active tenant, oldest first (periodic jobs fan out over them)."""
+    with engine.connect() as connection:
+        rows = connection.execute(
+            ENTRY.where(TenantRecord.status == "active").order_by(TenantRecord.id)
+        ).all()
+    return [TenantEntry.of(row) for row in rows]

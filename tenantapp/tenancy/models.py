@@ -96,7 +96,7 @@ class TenantMigration(SharedBase):
 
 
 class TenantMove(SharedBase):
-    """The durable record of a tenant's move (see ``tenancy.moving``)."""
+    """The durable record of a tenant's move (see ``lifecycle.moving``)."""
 
     __tablename__ = "tenant_moves"
 

@@ -5,10 +5,10 @@ from pydantic import BaseModel
 from .. import audit
 from ..identity import impersonation
 from ..interfaces import ITenancy, service
+from ..lifecycle.provisioning import find_row
+from ..lifecycle.tenancy import Tenancy
 from ..tenancy.directory import TenantEntry, forget_tenant
-from ..tenancy.lifecycle import Tenancy
 from ..tenancy.models import TenantRecord
-from ..tenancy.provisioning import find_row
 from .catalog import changes
 
 tenants = TenantRecord.__table__

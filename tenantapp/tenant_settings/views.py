@@ -5,12 +5,12 @@ import logging
 
 from pyramid.view import view_config
 
-from ..database import tenant_session
 from ..errors import Conflict
 from ..identity import impersonation
 from ..interfaces import ISettingsCatalog, service
 from ..platform.resources import ManagedTenant
-from ..tenancy.registry import find_tenant
+from ..tenancy.directory import find_tenant
+from ..tenancy.sessions import tenant_session
 from ..validation import validated_body
 from .catalog import changes
 from .overrides import change_by_owner, update_overrides

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from tenantapp.lifecycle import migrations, provisioning, templates
 from tenantapp.scripts.admin import main as admin
-from tenantapp.tenancy import migrations, provisioning, templates
 from tests.conftest import TEST_MODE, write_ini
 from tests.functional.test_caching import LOGGING
 
@@ -101,7 +101,7 @@ def test_a_process_killed_midway_leaves_no_row_and_no_schema(database_url, engin
     script = textwrap.dedent(f"""\
         import sys
         from tests.conftest import tenancy_for
-        from tenantapp.tenancy import provisioning, templates
+        from tenantapp.lifecycle import provisioning, templates
 
         apply = templates.apply_template
 

@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from tenantapp.identity.tokens import digest
-from tenantapp.tenancy import provisioning, transfer
+from tenantapp.lifecycle import provisioning, transfer
 from tests.functional.test_transfer import owner_engine
 
 PLANTED = "planted-token-of-the-attackers-choosing"

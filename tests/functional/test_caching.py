@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from tenantapp.interfaces import ITenantDirectory, service
-from tenantapp.tenancy import provisioning
+from tenantapp.lifecycle import provisioning
 from tenantapp.testing import TEST_KEYS
 from tests.conftest import OPERATOR_TOKEN, PASSWORD, login
 from tests.functional.test_pserve import Pserve, free_port

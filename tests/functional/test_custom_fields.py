@@ -3,7 +3,7 @@ against them, stored in JSONB, filterable, and travel with an exported tenant.""
 
 import pytest
 
-from tenantapp.tenancy import transfer
+from tenantapp.lifecycle import transfer
 from tests.conftest import PASSWORD, login
 
 FIELDS = [

@@ -10,7 +10,7 @@ import webtest
 from tenantapp import main
 from tenantapp.identity.tokens import CHANNEL
 from tenantapp.interfaces import IDatabasePools, IServers, ITenantStore, service
-from tenantapp.tenancy import migrating, migrations, provisioning
+from tenantapp.lifecycle import migrating, migrations, provisioning
 from tenantapp.tenancy.databases import connection_budget, database_name, template_name
 
 

@@ -10,7 +10,7 @@ import time
 import pytest
 import webtest
 
-from tenantapp.tenancy import moving, provisioning
+from tenantapp.lifecycle import moving, provisioning
 
 STEPS = ["snapshot", "catch-up", "pause", "verify", "switch", "registry", "drop-source"]
 SLOWEST = 4.0  # seconds: the request lock timeout (2 s) and a retry, with room for a slow CI
@@ -18,7 +18,7 @@ SLOWEST = 4.0  # seconds: the request lock timeout (2 s) and a retry, with room 
 MOVER = """
 import json, os, signal, sys
 from tenantapp import tenancy_from
-from tenantapp.tenancy import moving
+from tenantapp.lifecycle import moving
 
 settings, slug, to_mode, at = json.loads(sys.argv[1])
 

@@ -12,8 +12,8 @@ from tenantapp import main
 from tenantapp.encryption.columns import Sealer
 from tenantapp.encryption.keyring import KeyUnavailable, keyring_from, new_key_text
 from tenantapp.encryption.keys import TenantKeys
+from tenantapp.lifecycle import provisioning, transfer
 from tenantapp.scripts.admin import main as admin
-from tenantapp.tenancy import provisioning, transfer
 from tenantapp.testing import TEST_KEYS, stop_app
 from tenantapp.users.models import User
 from tests.conftest import write_ini

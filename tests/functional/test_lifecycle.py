@@ -11,8 +11,8 @@ import webtest
 
 from tenantapp import main
 from tenantapp.interfaces import IServers, service
+from tenantapp.lifecycle import migrating, migrations, provisioning, templates
 from tenantapp.scripts.admin import main as admin
-from tenantapp.tenancy import migrating, migrations, provisioning, templates
 
 
 def catalog(engine, schema: str) -> dict:

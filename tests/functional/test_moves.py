@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 import webtest
 
-from tenantapp.tenancy import moving, provisioning
+from tenantapp.lifecycle import moving, provisioning
 from tenantapp.tenancy.guard import MOVE_LOCK_CLASS
 from tests.conftest import OPERATOR_TOKEN
 from tests.functional.test_attacker import wait_for

@@ -13,8 +13,8 @@ import pytest
 import sqlalchemy as sa
 
 from tenantapp.database import make_engine
+from tenantapp.lifecycle import migrating, migrations, templates
 from tenantapp.scripts.admin import main as admin
-from tenantapp.tenancy import migrating, migrations, templates
 from tests.functional.test_admin import write_ini
 from tests.functional.test_attacker import blocked_backends, wait_for
 

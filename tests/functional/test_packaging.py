@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tenantapp.tenancy import migrations
+from tenantapp.lifecycle import migrations
 from tenantapp.testing import TEST_KEYS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -80,7 +80,7 @@ def test_an_installed_wheel_migrates_and_creates_tenants(
         return done.stdout
 
     where = subprocess.run(
-        [sys.executable, "-c", "import tenantapp.tenancy.migrations as m; print(m.ALEMBIC_DIR)"],
+        [sys.executable, "-c", "import tenantapp.lifecycle.migrations as m; print(m.ALEMBIC_DIR)"],
         cwd=tmp_path,
         env=env,
         capture_output=True,

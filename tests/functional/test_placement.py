@@ -6,8 +6,8 @@ import pytest
 import sqlalchemy as sa
 
 from tenantapp.identity.tokens import CHANNEL
+from tenantapp.lifecycle import migrations, provisioning
 from tenantapp.scripts.admin import main as admin
-from tenantapp.tenancy import migrations, provisioning
 from tests.conftest import OPERATOR_TOKEN
 
 OPERATOR = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}

@@ -11,7 +11,7 @@ from sqlalchemy.engine import make_url
 
 from tenantapp import main, throwaway
 from tenantapp.interfaces import IServers, service
-from tenantapp.tenancy import migrating, provisioning
+from tenantapp.lifecycle import migrating, provisioning
 from tenantapp.tenancy.servers import APP_ROLE, through_pooler
 from tests.conftest import tenancy_for
 

@@ -140,8 +140,7 @@ def test_a_tenant_over_its_storage_may_read_log_in_and_delete_but_not_write(
     app, testapp, engine, tenancy, tenant, other_tenant
 ):
     from tenantapp.interfaces import IJobQueue
-    from tenantapp.tenancy.directory import forget_tenant
-    from tenantapp.tenancy.registry import find_tenant
+    from tenantapp.tenancy.directory import find_tenant, forget_tenant
 
     queue = service(app.registry, IJobQueue)
     assert queue.fan_out("quotas.measure_storage") >= 2

@@ -5,7 +5,7 @@ import webtest
 
 from tenantapp import main
 from tenantapp.interfaces import IServers, service
-from tenantapp.tenancy import migrating
+from tenantapp.lifecycle import migrating
 from tests.conftest import OPERATOR_TOKEN, tenancy_for
 
 

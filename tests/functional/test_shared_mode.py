@@ -154,7 +154,7 @@ def test_a_logout_in_one_shared_tenant_forgets_only_its_tokens(app, testapp, sha
 
 
 def test_purge_removes_every_row_of_the_tenant_and_no_other(engine, tenancy, shared, other_shared):
-    from tenantapp.tenancy import provisioning
+    from tenantapp.lifecycle import provisioning
 
     def counts():
         with engine.connect() as connection:

@@ -8,8 +8,8 @@ import zipfile
 import pytest
 import sqlalchemy as sa
 
+from tenantapp.lifecycle import migrating, migrations, provisioning, transfer
 from tenantapp.scripts.admin import main as admin
-from tenantapp.tenancy import migrating, migrations, provisioning, transfer
 from tenantapp.tenancy.directory import TenantEntry
 from tests.conftest import login, tenancy_for
 

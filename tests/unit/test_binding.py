@@ -8,7 +8,8 @@ from psycopg.pq import Trace
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError, ProgrammingError
 
-from tenantapp.database import DEFAULT_POOL_RECYCLE, make_engine, make_session_factory
+from tenantapp.database import DEFAULT_POOL_RECYCLE, make_engine
+from tenantapp.encryption import columns as sealing
 from tenantapp.encryption.columns import SEALER_KEY, Sealer
 from tenantapp.tenancy.binding import (
     READ_ONLY_KEY,
@@ -17,6 +18,7 @@ from tenantapp.tenancy.binding import (
     bind_session,
     bound_scope,
 )
+from tenantapp.tenancy.sessions import make_session_factory
 from tenantapp.users.models import User
 from tests.conftest import TEST_MODE
 
@@ -44,7 +46,8 @@ def _keys(tenancy):
 
 
 def bind(session, tenant) -> None:
-    """Bind as ``database.tenant_session`` does: to the tenant, with its sealing."""
+    """Bind as ``tenancy.sessions.tenant_session`` does: to the tenant, with its sealing (the
+    hook ``encryption`` adds)."""
     bind_session(session, tenant.binding)
     session.info[SEALER_KEY] = Sealer(KEYS[0], tenant.id)
 
@@ -52,7 +55,9 @@ def bind(session, tenant) -> None:
 @pytest.fixture
 def session_factory(tenancy):
     """Sessions as requests get them: as the serving role, which row-level security binds."""
-    return make_session_factory(tenancy.servers.default.serving)
+    factory = make_session_factory(tenancy.servers.default.serving)
+    sealing.install(factory)
+    return factory
 
 
 def test_a_bound_session_reads_its_tenant_schema(session_factory, tenant, other_tenant):

@@ -28,15 +28,15 @@ from sqlalchemy import MetaData, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Connection, Engine
 
-from .binding import Binding, bind_connection
-from .directory import TenantEntry, forget_tenant
-from .errors import ProvisioningError
-from .guard import MOVE_LOCK_CLASS
-from .lifecycle import Tenancy
-from .models import TenantMove, TenantRecord
-from .pooling import TENANT_COLUMN
+from ..tenancy.binding import Binding, bind_connection
+from ..tenancy.directory import TenantEntry, forget_tenant
+from ..tenancy.errors import ProvisioningError
+from ..tenancy.guard import MOVE_LOCK_CLASS
+from ..tenancy.models import TenantMove, TenantRecord
+from ..tenancy.pooling import TENANT_COLUMN
 from .provisioning import find_row
-from .stores import advance_sequence
+from .storage import advance_sequence
+from .tenancy import Tenancy
 
 log = logging.getLogger(__name__)
 moves = TenantMove.__table__

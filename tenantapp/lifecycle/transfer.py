@@ -41,10 +41,11 @@ from sqlalchemy import MetaData
 from sqlalchemy.engine import Connection
 
 from ..encryption.keyring import KeyUnavailable, seal, sealed_version, unseal
+from ..tenancy.binding import Binding
+from ..tenancy.pooling import TENANT_COLUMN
+from ..tenancy.servers import DEFAULT
+from ..tenancy.slugs import check_slug
 from . import migrations
-from .binding import Binding
-from .lifecycle import Tenancy
-from .pooling import TENANT_COLUMN
 from .provisioning import (
     ProvisioningError,
     TenantInfo,
@@ -54,8 +55,7 @@ from .provisioning import (
     register_tenant,
     tenants,
 )
-from .servers import DEFAULT
-from .slugs import check_slug
+from .tenancy import Tenancy
 
 FORMAT = "tenantapp-archive/3"  # sealed streams, authenticated manifest
 FORMAT_UNAUTHENTICATED = "tenantapp-archive/2"  # sealed streams: a legacy import only

@@ -9,7 +9,6 @@ not at all, also when the process dies midway. What differs by isolation mode is
 import logging
 import secrets
 import time
-from contextlib import suppress
 from dataclasses import dataclass
 
 from sqlalchemy import String, func, select
@@ -18,20 +17,19 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, ProgrammingError
 
 from ..encryption.columns import seal_text, sealed_attributes
-from ..users.models import User
-from .directory import TenantEntry, forget_tenant
-from .errors import (  # noqa: F401 - re-exported: callers catch them from here
+from ..tenancy.directory import ENTRY, UNDEFINED_TABLE, TenantEntry, forget_tenant
+from ..tenancy.errors import (  # noqa: F401 - re-exported: callers catch them from here
     ProvisioningError,
     SharedSchemaMissing,
     TenantExists,
     UnknownServer,
     UnknownTenant,
 )
-from .lifecycle import Tenancy
-from .models import SHARED_SCHEMA, TenantMigration, TenantRecord, tenant_id_seq
-from .registry import ENTRY, UNDEFINED_TABLE
-from .servers import DEFAULT
-from .slugs import check_slug
+from ..tenancy.models import SHARED_SCHEMA, TenantMigration, TenantRecord, tenant_id_seq
+from ..tenancy.servers import DEFAULT
+from ..tenancy.slugs import check_slug
+from ..users.models import User
+from .tenancy import Tenancy
 
 log = logging.getLogger(__name__)
 tenants = TenantRecord.__table__
@@ -326,22 +324,3 @@ def list_tenants(tenancy: Tenancy, slug: str | None = None) -> list[TenantInfo]:
 
 def tenant_exists(connection: Connection, slug: str) -> bool:
     return connection.scalar(select(tenants.c.id).where(tenants.c.slug == slug)) is not None
-
-
-def provision_on_start(
-    tenancy: Tenancy, demo_slugs: list[str], demo_password: str | None, hasher
-) -> None:
-    """Development convenience: migrate, then create the demo tenants that are missing, each
-    with an owner ``owner@SLUG.example`` whose password is ``demo_password``."""
-    from .migrating import migrate
-
-    migrate(tenancy)
-    for slug in demo_slugs:
-        with tenancy.registry.connect() as connection:
-            if tenant_exists(connection, slug):
-                continue
-        owner_email = f"owner@{slug}.example" if demo_password else None
-        with suppress(TenantExists):  # another process created it first
-            create_tenant(
-                tenancy, slug, slug.capitalize(), owner_email, demo_password, hasher=hasher
-            )

@@ -27,12 +27,12 @@ from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.schema import CreateSchema
 
+from ..tenancy.guard import install_guard
+from ..tenancy.models import POOLED_SCHEMA, TenantRecord
+from ..tenancy.pooling import pool_tables
+from ..tenancy.servers import DEFAULT, Server
 from . import migrations, templates
 from .databases import direct, refresh_template_database
-from .guard import install_guard
-from .lifecycle import Tenancy
-from .models import POOLED_SCHEMA, TenantRecord
-from .pooling import pool_tables
 from .provisioning import (
     ProvisioningError,
     entry_of,
@@ -41,7 +41,7 @@ from .provisioning import (
     tenants_with_records,
 )
 from .roles import ensure_app_role, grant_serving
-from .servers import DEFAULT, Server
+from .tenancy import Tenancy
 
 log = logging.getLogger(__name__)
 tenants = TenantRecord.__table__

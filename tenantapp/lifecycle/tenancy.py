@@ -1,13 +1,14 @@
-"""What the tenant lifecycle works with: the servers, and the store of each isolation mode."""
+"""What the lifecycle works with: the servers and each isolation mode's storage (the
+``ITenancy`` service)."""
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Engine
 
-from .errors import ProvisioningError
-from .models import MODES
-from .servers import Servers
+from ..tenancy.errors import ProvisioningError
+from ..tenancy.models import MODES
+from ..tenancy.servers import Servers
 
 if TYPE_CHECKING:
     from ..encryption.keys import TenantKeys

@@ -16,8 +16,8 @@ from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy.engine import Connection
 
-from .binding import bind_connection
-from .models import SHARED_SCHEMA, SharedBase, TenantBase
+from ..tenancy.binding import bind_connection
+from ..tenancy.models import SHARED_SCHEMA, SharedBase, TenantBase
 
 ALEMBIC_DIR = Path(__file__).resolve().parents[1] / "alembic"  # tenantapp/alembic, installed too
 TREES = ("shared", "tenant")

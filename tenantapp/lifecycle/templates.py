@@ -16,8 +16,8 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
+from ..tenancy.models import TEMPLATE_SCHEMA, SchemaTemplate
 from . import migrations
-from .models import TEMPLATE_SCHEMA, SchemaTemplate
 
 log = logging.getLogger(__name__)
 

@@ -9,9 +9,9 @@ new schema.
 
 from sqlalchemy.engine import Connection
 
-from .errors import ProvisioningError
-from .models import SHARED_SCHEMA
-from .servers import AppRole
+from ..tenancy.errors import ProvisioningError
+from ..tenancy.models import SHARED_SCHEMA
+from ..tenancy.servers import AppRole
 
 READABLE_REGISTRY = ("tenants", "tenant_domains", "alembic_version")
 # what every serving process shares (``quotas.shared``): called, never touched directly
