@@ -18,6 +18,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.engine.interfaces import CacheStats
 from sqlalchemy.exc import DisconnectionError
 
+from .config import setting
 from .embedded import start_embedded_postgres
 from .interfaces import IServers, ITenantSessions
 from .tenancy.errors import ProvisioningError
@@ -165,7 +166,9 @@ def includeme(config):
     factory = make_session_factory(
         None,
         settings.get("tenantapp.lock_timeout", "2s"),
-        int(settings.get("tenantapp.max_schemas_per_connection", DEFAULT_MAX_SCHEMAS)),
+        setting(
+            settings, "tenantapp.max_schemas_per_connection", int, DEFAULT_MAX_SCHEMAS, minimum=0
+        ),
     )
     config.register_service(TenantSessions(factory), ITenantSessions)
     config.add_request_method(request_tenant, "tenant", reify=True)

@@ -7,6 +7,7 @@ from typing import Annotated, TypeVar
 
 from pydantic import BaseModel, StringConstraints, ValidationError
 
+from .config import setting
 from .errors import APIError, InvalidInput
 
 M = TypeVar("M", bound=BaseModel)
@@ -137,6 +138,6 @@ def form_fields(request) -> dict[str, str]:
 
 def includeme(config):
     settings = config.get_settings()
-    config.registry["max_body_bytes"] = int(
-        settings.get("tenantapp.max_body_bytes", DEFAULT_MAX_BODY)
+    config.registry["max_body_bytes"] = setting(
+        settings, "tenantapp.max_body_bytes", int, DEFAULT_MAX_BODY, minimum=1
     )

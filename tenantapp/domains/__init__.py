@@ -3,6 +3,7 @@ DNS TXT record (``tenantapp.custom_domains = true``). Paths (``/acme/...``) alwa
 
 from pyramid.settings import asbool
 
+from ..config import setting
 from ..interfaces import IHostResolver, IServers, service
 from .resolution import HostResolver, domain_cache
 from .verification import make_resolver
@@ -13,7 +14,7 @@ def includeme(config):
     registry = config.registry
     base = (settings.get("tenantapp.base_domain") or "").strip().lower().strip(".") or None
     custom = asbool(settings.get("tenantapp.custom_domains", False))
-    capacity = int(settings.get("tenantapp.domain_cache_size", 10_000))
+    capacity = setting(settings, "tenantapp.domain_cache_size", int, 10_000, minimum=0)
     cache = registry["cache_listener"].register(domain_cache(capacity))
     engine = service(registry, IServers).default.serving
     config.register_service(HostResolver(base, custom, cache, engine), IHostResolver)

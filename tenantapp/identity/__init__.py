@@ -6,6 +6,7 @@ from datetime import timedelta
 from pyramid.exceptions import ConfigurationError
 from sqlalchemy import event
 
+from ..config import setting
 from ..interfaces import IServers, ITenantSessions, service
 from ..tenancy.binding import bound_scope
 from .operator_sessions import OperatorSessions
@@ -30,19 +31,27 @@ def includeme(config):
     config.registry["operator_enabled"] = operator_token is not None
     config.registry["password_hasher"] = password_hasher(settings)
     config.registry["token_ttl"] = timedelta(
-        seconds=int(settings.get("tenantapp.token_ttl_seconds", 12 * 3600))
+        seconds=setting(settings, "tenantapp.token_ttl_seconds", int, 12 * 3600, minimum=1)
     )
     config.registry["login_throttle"] = ThrottlePolicy(
-        max_failures=int(settings.get("tenantapp.login.max_failures", 5)),
-        window=timedelta(seconds=int(settings.get("tenantapp.login.window_seconds", 900))),
+        max_failures=setting(settings, "tenantapp.login.max_failures", int, 5, minimum=1),
+        window=timedelta(
+            seconds=setting(settings, "tenantapp.login.window_seconds", int, 900, minimum=1)
+        ),
     )
     sessions = config.registry["operator_sessions"] = OperatorSessions(
         service(config.registry, IServers).default.owner,
-        timedelta(minutes=int(settings.get("tenantapp.operator_console.session_minutes", 60))),
+        timedelta(
+            minutes=setting(
+                settings, "tenantapp.operator_console.session_minutes", int, 60, minimum=1
+            )
+        ),
         config.registry["login_throttle"],
     )
     places = config.registry["place_listeners"]
-    places.register(token_owners(int(settings.get("tenantapp.token_cache_size", 10_000))))
+    places.register(
+        token_owners(setting(settings, "tenantapp.token_cache_size", int, 10_000, minimum=0))
+    )
     config.set_security_policy(TenantSecurityPolicy(operator_token, places, sessions))
 
     @event.listens_for(service(config.registry, ITenantSessions).factory, "after_commit")

@@ -5,6 +5,8 @@ from functools import cache
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from ..config import setting
+
 MIN_LENGTH = 10
 MAX_LENGTH = 256
 
@@ -13,9 +15,15 @@ def password_hasher(settings: dict) -> PasswordHasher:
     """argon2id with argon2-cffi's defaults unless the settings lower them (tests do)."""
     defaults = PasswordHasher()
     return PasswordHasher(
-        time_cost=int(settings.get("tenantapp.argon2.time_cost", defaults.time_cost)),
-        memory_cost=int(settings.get("tenantapp.argon2.memory_cost", defaults.memory_cost)),
-        parallelism=int(settings.get("tenantapp.argon2.parallelism", defaults.parallelism)),
+        time_cost=setting(
+            settings, "tenantapp.argon2.time_cost", int, defaults.time_cost, minimum=1
+        ),
+        memory_cost=setting(
+            settings, "tenantapp.argon2.memory_cost", int, defaults.memory_cost, minimum=8
+        ),
+        parallelism=setting(
+            settings, "tenantapp.argon2.parallelism", int, defaults.parallelism, minimum=1
+        ),
     )
 
 

@@ -14,6 +14,7 @@ from pyramid.tweens import INGRESS
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
+from ..config import setting
 from ..identity.tokens import CHANNEL as TOKEN_OWNERS
 from ..interfaces import IServers, ITenantDirectory, service
 from .instruments import Instruments
@@ -76,9 +77,9 @@ def includeme(config):
             "sql_compiled": registry["compiled_cache_stats"].stats(),
         }
 
-    top = int(settings.get("tenantapp.metrics.top_tenants", 20))
+    top = setting(settings, "tenantapp.metrics.top_tenants", int, 20, minimum=0)
     registry["instruments"] = Instruments(top, caches)
-    interval = float(settings.get("tenantapp.metrics.usage_flush_seconds", 10))
+    interval = setting(settings, "tenantapp.metrics.usage_flush_seconds", float, 10, minimum=0.01)
     ledger = registry["usage_ledger"] = UsageLedger(
         service(registry, IServers).default.owner, interval
     )

@@ -27,6 +27,7 @@ import atexit
 from pyramid.events import ContextFound
 from pyramid.interfaces import ISecurityPolicy
 
+from ..config import setting
 from ..errors import APIError
 from ..interfaces import IServers, ITenantSessions, service
 from ..tenancy.binding import LOCAL_SETTINGS_KEY
@@ -131,10 +132,14 @@ def check_max_users(request, current: int) -> None:
 def includeme(config):
     settings = config.get_settings()
     for name in QUOTAS:  # declared as operator-only per-tenant settings, within their ranges
-        default = int(settings.get(f"tenantapp.quota.{name}", DEFAULTS.get(name, 0)))
+        default = setting(
+            settings, f"tenantapp.quota.{name}", int, DEFAULTS.get(name, 0), minimum=0
+        )
         settings.setdefault(f"tenantapp.setting.quota_{name}", f"int({RANGES[name]}) {default}")
     engine = service(config.registry, IServers).default.serving
-    lock_ms = int(settings.get("tenantapp.request_lock_timeout_ms", DEFAULT_LOCK_TIMEOUT_MS))
+    lock_ms = setting(
+        settings, "tenantapp.request_lock_timeout_ms", int, DEFAULT_LOCK_TIMEOUT_MS, minimum=0
+    )
     config.registry[LOCK_TIMEOUT_KEY] = f"{max(1, lock_ms)}ms"
     service(config.registry, ITenantSessions).add_hook(local_settings)
     key_names = list(config.registry["tenant_keys"].ring.keys)

@@ -8,6 +8,7 @@ from prometheus_client import start_http_server
 from pyramid.paster import get_appsettings
 
 from .. import configure
+from ..config import setting
 from ..interfaces import IJobQueue, service
 from . import one_line_errors, setup_quiet_logging
 
@@ -44,7 +45,9 @@ def work(args) -> int:
     setup_quiet_logging(args.config_uri, args.verbose)
     settings = get_appsettings(args.config_uri)
     registry = configure(dict(settings)).registry
-    concurrency = args.concurrency or int(settings.get("tenantapp.jobs.concurrency", 4))
+    concurrency = args.concurrency or setting(
+        settings, "tenantapp.jobs.concurrency", int, 4, minimum=1
+    )
     if args.metrics_port:
         start_http_server(args.metrics_port, "127.0.0.1", registry["instruments"].registry)
     try:

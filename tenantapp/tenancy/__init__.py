@@ -5,6 +5,7 @@ operator's side (provisioning, migrations, moves, transfer) is ``tenantapp.lifec
 from pyramid_retry import IBeforeRetry, IRetryableError
 from zope.interface import classImplements
 
+from ..config import setting
 from ..errors import TenantMoved
 from ..interfaces import (
     IDatabasePools,
@@ -32,7 +33,7 @@ def includeme(config):
     settings = config.get_settings()
     registry = config.registry
     servers = service(registry, IServers)
-    capacity = int(settings.get("tenantapp.tenant_cache_size", 10_000))
+    capacity = setting(settings, "tenantapp.tenant_cache_size", int, 10_000, minimum=0)
     cache = registry["cache_listener"].register(tenant_directory(capacity))
     config.register_service(TenantDirectory(cache, servers.default.serving), ITenantDirectory)
     from ..database import make_engine
@@ -49,10 +50,16 @@ def includeme(config):
             return engine
         return registry["place_listeners"].hear_on_connections(engine)
 
-    max_connections = int(settings.get("tenantapp.database_mode.max_connections", 0))
-    max_overflow = int(settings.get("tenantapp.database_mode.max_overflow", DEFAULT_MAX_OVERFLOW))
-    pool_timeout = float(settings.get("tenantapp.database_mode.pool_timeout", DEFAULT_POOL_TIMEOUT))
-    own_pool = int(settings.get("sqlalchemy.pool_size", 5))  # SQLAlchemy's default
+    max_connections = setting(
+        settings, "tenantapp.database_mode.max_connections", int, 0, minimum=0
+    )
+    max_overflow = setting(
+        settings, "tenantapp.database_mode.max_overflow", int, DEFAULT_MAX_OVERFLOW, minimum=0
+    )
+    pool_timeout = setting(
+        settings, "tenantapp.database_mode.pool_timeout", float, DEFAULT_POOL_TIMEOUT, minimum=0
+    )
+    own_pool = setting(settings, "sqlalchemy.pool_size", int, 5, minimum=0)  # SQLAlchemy's default
 
     def budget(server: str) -> int:
         """The setting, else half of what the server has free when first used (README)."""
@@ -63,9 +70,9 @@ def includeme(config):
     pools = DatabasePools(
         tenant_database_engine,
         budget,
-        int(settings.get("tenantapp.database_mode.pool_size", DEFAULT_POOL_SIZE)),
+        setting(settings, "tenantapp.database_mode.pool_size", int, DEFAULT_POOL_SIZE, minimum=1),
         pool_timeout,
-        int(settings.get("tenantapp.database_mode.max_engines", 1000)),
+        setting(settings, "tenantapp.database_mode.max_engines", int, 1000, minimum=1),
     )
     config.register_service(pools, IDatabasePools)
     stores = {

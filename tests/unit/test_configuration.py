@@ -1,5 +1,6 @@
 """What the shipped ini files promise."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -8,6 +9,7 @@ from pyramid.paster import get_appsettings
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
+from tenantapp.config import setting
 from tenantapp.database import URL_ENV, database_url, make_engine
 from tenantapp.interfaces import IServers, service
 
@@ -72,3 +74,37 @@ def test_a_connection_the_server_closed_is_replaced_at_checkout(settings):
 def test_the_suite_leaves_no_temp_dirs_of_passing_tests(pytestconfig):
     """Each test that starts pserve leaves an embedded server's data (tens of MB) under tmp."""
     assert pytestconfig.getini("tmp_path_retention_policy") == "failed"
+
+
+@pytest.mark.parametrize(
+    ("raw", "kind", "message"),
+    [
+        ("lots", int, "must be a whole number"),
+        ("1.5", int, "must be a whole number"),
+        ("nan", float, "must be a number"),
+        ("-1", int, "must be at least 0"),
+        ("maybe", bool, "must be true or false"),
+    ],
+)
+def test_a_bad_setting_names_its_key(raw, kind, message):
+    expected = re.escape(f"tenantapp.example = '{raw}': {message}")
+    with pytest.raises(ConfigurationError, match=expected):
+        setting({"tenantapp.example": raw}, "tenantapp.example", kind, kind(0), minimum=0)
+
+
+def test_a_setting_is_coerced_with_its_default_and_bounds():
+    settings = {"a": " 12 ", "b": "", "c": "0.25", "d": "on"}
+    assert setting(settings, "a", int, 1, minimum=1, maximum=12) == 12
+    assert setting(settings, "b", int, 7) == 7  # empty: the default
+    assert setting(settings, "missing", float, 2.5) == 2.5
+    assert setting(settings, "c", float, 1.0) == 0.25
+    assert setting(settings, "d", bool, False) is True
+    with pytest.raises(ConfigurationError, match="must be at most 10"):
+        setting(settings, "a", int, 1, maximum=10)
+
+
+def test_the_app_refuses_to_start_on_a_bad_setting_and_says_which(settings):
+    from tenantapp import configure
+
+    with pytest.raises(ConfigurationError, match=r"tenantapp\.token_cache_size = 'lots'"):
+        configure({**settings, "tenantapp.token_cache_size": "lots"})
