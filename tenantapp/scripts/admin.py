@@ -5,6 +5,7 @@ import json
 import shutil
 import sys
 import time
+from dataclasses import dataclass
 
 from pydantic import ValidationError
 from pyramid.paster import get_appsettings
@@ -42,9 +43,20 @@ SIZE_COLUMN = 5  # right-aligned
 SIZE_COLUMN = 5  # right-aligned
 
 
-def add_command(commands, name: str, **kw) -> argparse.ArgumentParser:
-    """A command whose help is its description too (``COMMAND --help`` says what it does)."""
-    return commands.add_parser(name, description=kw.get("help"), **kw)
+@dataclass(frozen=True)
+class Admin:
+    """What every command works with: the configured app's registry and its lifecycle."""
+
+    registry: object
+    tenancy: object
+
+
+def add_command(commands, name: str, run, **kw) -> argparse.ArgumentParser:
+    """A command whose help is its description too (``COMMAND --help`` says what it does), run
+    by ``run(admin, args)``."""
+    command = commands.add_parser(name, description=kw.get("help"), **kw)
+    command.set_defaults(run=run)
+    return command
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,7 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log INFO lines too")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    create = add_command(commands, "create-tenant", help="create a tenant at the head revision")
+    create = add_command(
+        commands, "create-tenant", create_tenant, help="create a tenant at the head revision"
+    )
     create.add_argument("slug", help="the new tenant's slug (its URL segment)")
     create.add_argument("--name", help="display name (defaults to the slug)")
     create.add_argument(
@@ -74,34 +88,44 @@ def build_parser() -> argparse.ArgumentParser:
         "--server", default=DEFAULT, help="a server named in tenantapp.servers.NAME"
     )
 
-    listing = add_command(commands, "list-tenants", help="slug, status, revision, size")
+    listing = add_command(
+        commands, "list-tenants", list_tenants, help="slug, status, revision, size"
+    )
     listing.add_argument("--json", action="store_true", help="one JSON document, for scripts")
 
     drop = add_command(
         commands,
         "drop-tenant",
+        drop_tenant,
         help="archive a tenant (restorable); with --purge, delete it for good",
     )
     drop.add_argument("slug", help="the tenant's slug")
     drop.add_argument("--purge", action="store_true", help="delete the data, not archive it")
     drop.add_argument("--yes", action="store_true", help="confirm")
 
-    purge = add_command(commands, "purge-tenant", help="delete a tenant and all its data for good")
+    purge = add_command(
+        commands, "purge-tenant", purge_tenant, help="delete a tenant and all its data for good"
+    )
     purge.add_argument("slug", help="the tenant's slug")
     purge.add_argument("--yes", action="store_true", help="confirm: the data is gone for good")
 
-    for name, help_text in (
-        ("restore-tenant", "bring an archived tenant back"),
-        ("suspend", "refuse the tenant's requests (403) without touching its data"),
-        ("resume", "serve a suspended tenant again"),
+    for name, run, help_text in (
+        ("restore-tenant", restore_tenant, "bring an archived tenant back"),
+        ("suspend", suspend, "refuse the tenant's requests (403) without touching its data"),
+        ("resume", resume, "serve a suspended tenant again"),
     ):
-        add_command(commands, name, help=help_text).add_argument("slug", help="the tenant's slug")
+        command = add_command(commands, name, run, help=help_text)
+        command.add_argument("slug", help="the tenant's slug")
 
-    rename = add_command(commands, "rename-tenant", help="change a slug; the data does not move")
+    rename = add_command(
+        commands, "rename-tenant", rename_tenant, help="change a slug; the data does not move"
+    )
     rename.add_argument("old", help="its slug now")
     rename.add_argument("new", help="its slug from now on")
 
-    export = add_command(commands, "export-tenant", help="write a sealed archive of a tenant")
+    export = add_command(
+        commands, "export-tenant", export_tenant, help="write a sealed archive of a tenant"
+    )
     export.add_argument("slug", help="the tenant's slug")
     export.add_argument("file", help="the archive to write (a zip)")
     export.add_argument(
@@ -112,10 +136,11 @@ def build_parser() -> argparse.ArgumentParser:
         "that key-encryption key is retired",
     )
 
-    add_command(commands, "new-key", help="print a new key-encryption key (NAME:BASE64)")
+    add_command(commands, "new-key", new_key, help="print a new key-encryption key (NAME:BASE64)")
     rotate = add_command(
         commands,
         "rotate-keys",
+        rotate_keys,
         help="re-wrap every tenant's data keys with the first key-encryption key (online)",
     )
     rotate.add_argument(
@@ -130,11 +155,16 @@ def build_parser() -> argparse.ArgumentParser:
         " restarted with it)",
     )
     reseal = add_command(
-        commands, "reseal", help="seal every tenant's values with its newest data key (online)"
+        commands,
+        "reseal",
+        rotate_keys,
+        help="seal every tenant's values with its newest data key (online)",
     )
     reseal.add_argument("tenants", nargs="*", metavar="SLUG", help="only these tenants")
 
-    load = add_command(commands, "import-tenant", help="create a tenant from an archive")
+    load = add_command(
+        commands, "import-tenant", import_tenant, help="create a tenant from an archive"
+    )
     load.add_argument("file", help="an archive written by export-tenant")
     load.add_argument("--as", dest="slug", required=True, help="the new tenant's slug")
     load.add_argument("--mode", choices=MODES, help="isolation mode (default: the configured)")
@@ -149,6 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
     move = add_command(
         commands,
         "move-tenant",
+        move_tenant,
         help="move a tenant to another mode or server while it is served (resumes a move that"
         " died)",
     )
@@ -159,6 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
     configure_tenant = add_command(
         commands,
         "tenant-settings",
+        tenant_settings,
         help="show a tenant's settings and flags, or change them (NAME= goes back to the default)",
     )
     configure_tenant.add_argument("slug", help="the tenant's slug")
@@ -169,25 +201,28 @@ def build_parser() -> argparse.ArgumentParser:
         "--flag", action="append", default=[], metavar="NAME=VALUE", help="a flag (repeatable)"
     )
 
-    migrate = add_command(
-        commands, "migrate", help="bring the shared schema, then every tenant schema, to head"
+    migration = add_command(
+        commands,
+        "migrate",
+        migrate,
+        help="bring the shared schema, then every tenant schema, to head",
     )
-    migrate.add_argument(
+    migration.add_argument(
         "--tenant",
         action="append",
         dest="tenants",
         metavar="SLUG",
         help="only this tenant (repeatable)",
     )
-    migrate.add_argument("--workers", type=int, help="parallel tenants (default: CPU count)")
-    migrate.add_argument("--fail-fast", action="store_true", help="stop at the first failure")
-    migrate.add_argument("--downgrade", metavar="REVISION", help="move tenants down to REVISION")
-    migrate.add_argument(
+    migration.add_argument("--workers", type=int, help="parallel tenants (default: CPU count)")
+    migration.add_argument("--fail-fast", action="store_true", help="stop at the first failure")
+    migration.add_argument("--downgrade", metavar="REVISION", help="move tenants down to REVISION")
+    migration.add_argument(
         "--lock-timeout",
         default=migrating.DEFAULT_LOCK_TIMEOUT,
         help="per tenant, e.g. 5s (default)",
     )
-    migrate.add_argument("--sql", action="store_true", help="print the SQL instead of running it")
+    migration.add_argument("--sql", action="store_true", help="print the SQL instead of running it")
     return parser
 
 
@@ -245,7 +280,8 @@ def _progress_reporter():
     return report
 
 
-def _migrate(tenancy, args) -> int:
+def migrate(admin: Admin, args) -> int:
+    tenancy = admin.tenancy
     if args.sql:
         print(migrating.migration_sql(tenancy, args.tenants, args.downgrade), end="")
         return 0
@@ -267,8 +303,9 @@ def _migrate(tenancy, args) -> int:
     return 1 if report.failed else 0
 
 
-def _tenant_settings(registry, tenancy, args) -> int:
+def tenant_settings(admin: Admin, args) -> int:
     """Validated exactly as the operator API's PATCH is; prints what the tenant then has."""
+    registry, tenancy = admin.registry, admin.tenancy
     catalog = service(registry, ISettingsCatalog)
     if args.set or args.flag:
         try:
@@ -313,7 +350,9 @@ def _confirm(args, what: str) -> None:
         raise provisioning.ProvisioningError(f"refusing to {what} {args.slug!r} without --yes")
 
 
-def _rotate(registry, tenancy, args) -> int:
+def rotate_keys(admin: Admin, args) -> int:
+    """rotate-keys and reseal: re-wrap the data keys (rotate-keys), then seal again."""
+    registry, tenancy = admin.registry, admin.tenancy
     if args.command == "rotate-keys":
         ring = tenancy.keys.ring
         with tenancy.registry.connect() as connection:
@@ -348,83 +387,119 @@ def _rotate(registry, tenancy, args) -> int:
     return 0
 
 
+def create_tenant(admin: Admin, args) -> int:
+    info, owner = provisioning.create_tenant(
+        admin.tenancy,
+        args.slug,
+        args.name,
+        args.owner_email,
+        hasher=admin.registry["password_hasher"],
+        mode=args.mode,
+        server=args.server,
+    )
+    print(
+        f"created tenant {info.slug} ({info.mode} mode on server {info.server},"
+        f" {info.schema_name}, {info.revision})"
+    )
+    if owner is not None:
+        print(f"owner {owner.email} one-time password: {owner.password}")
+    return 0
+
+
+def list_tenants(admin: Admin, args) -> int:
+    _print_tenants(admin.tenancy, args.json)
+    return 0
+
+
+def drop_tenant(admin: Admin, args) -> int:
+    if args.purge:
+        return purge_tenant(admin, args)
+    _confirm(args, "archive")
+    provisioning.archive_tenant(admin.tenancy, args.slug)
+    print(f"archived tenant {args.slug} (restore-tenant brings it back)")
+    return 0
+
+
+def purge_tenant(admin: Admin, args) -> int:
+    _confirm(args, "purge")
+    provisioning.purge_tenant(admin.tenancy, args.slug)
+    print(f"purged tenant {args.slug}")
+    return 0
+
+
+def restore_tenant(admin: Admin, args) -> int:
+    provisioning.restore_tenant(admin.tenancy, args.slug)
+    print(f"restored tenant {args.slug}")
+    return 0
+
+
+def suspend(admin: Admin, args) -> int:
+    provisioning.set_status(admin.tenancy, args.slug, "suspended")
+    print(f"tenant {args.slug} is suspended")
+    return 0
+
+
+def resume(admin: Admin, args) -> int:
+    provisioning.set_status(admin.tenancy, args.slug, "active")
+    print(f"tenant {args.slug} is active")
+    return 0
+
+
+def rename_tenant(admin: Admin, args) -> int:
+    provisioning.rename_tenant(admin.tenancy, args.old, args.new)
+    print(f"renamed tenant {args.old} to {args.new}")
+    return 0
+
+
+def export_tenant(admin: Admin, args) -> int:
+    rows = transfer.export_tenant(
+        admin.tenancy, args.slug, args.file, args.portable, progress=_say("exported")
+    )
+    print(f"exported tenant {args.slug}: {rows} row(s) to {args.file}")
+    return 0
+
+
+def import_tenant(admin: Admin, args) -> int:
+    info = transfer.import_tenant(
+        admin.tenancy,
+        args.file,
+        args.slug,
+        args.mode,
+        args.server,
+        legacy=args.legacy,
+        progress=_say("imported"),
+    )
+    print(f"imported {args.file} as tenant {info.slug} ({info.revision})")
+    return 0
+
+
+def move_tenant(admin: Admin, args) -> int:
+    report = moving.move_tenant(
+        admin.tenancy, args.slug, args.to_mode, args.to_server, step=_say_step(args.slug)
+    )
+    print(
+        f"moved tenant {report.slug} from {report.source} to {report.target}:"
+        f" {report.rows} row(s), {report.rounds} catch-up round(s),"
+        f" writes paused {report.pause_ms:.0f} ms, {report.total_ms / 1000:.1f} s in all"
+    )
+    return 0
+
+
+def new_key(admin: None, args) -> int:
+    """Needs no key, nor a database: run before the app is configured."""
+    print(new_key_text())
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
-    if args.command == "new-key":  # needs no key, nor a database
-        print(new_key_text())
-        return 0
+    if args.run is new_key:
+        return new_key(None, args)
     registry = configure(get_appsettings(args.config_uri)).registry
-    tenancy = service(registry, ITenancy)
+    admin = Admin(registry, service(registry, ITenancy))
     try:
-        if args.command == "create-tenant":
-            info, owner = provisioning.create_tenant(
-                tenancy,
-                args.slug,
-                args.name,
-                args.owner_email,
-                hasher=registry["password_hasher"],
-                mode=args.mode,
-                server=args.server,
-            )
-            print(
-                f"created tenant {info.slug} ({info.mode} mode on server {info.server},"
-                f" {info.schema_name}, {info.revision})"
-            )
-            if owner is not None:
-                print(f"owner {owner.email} one-time password: {owner.password}")
-        elif args.command == "list-tenants":
-            _print_tenants(tenancy, args.json)
-        elif args.command == "drop-tenant" and not args.purge:
-            _confirm(args, "archive")
-            provisioning.archive_tenant(tenancy, args.slug)
-            print(f"archived tenant {args.slug} (restore-tenant brings it back)")
-        elif args.command in ("purge-tenant", "drop-tenant"):
-            _confirm(args, "purge")
-            provisioning.purge_tenant(tenancy, args.slug)
-            print(f"purged tenant {args.slug}")
-        elif args.command == "restore-tenant":
-            provisioning.restore_tenant(tenancy, args.slug)
-            print(f"restored tenant {args.slug}")
-        elif args.command in ("suspend", "resume"):
-            status = "suspended" if args.command == "suspend" else "active"
-            provisioning.set_status(tenancy, args.slug, status)
-            print(f"tenant {args.slug} is {status}")
-        elif args.command == "rename-tenant":
-            provisioning.rename_tenant(tenancy, args.old, args.new)
-            print(f"renamed tenant {args.old} to {args.new}")
-        elif args.command == "export-tenant":
-            rows = transfer.export_tenant(
-                tenancy, args.slug, args.file, args.portable, progress=_say("exported")
-            )
-            print(f"exported tenant {args.slug}: {rows} row(s) to {args.file}")
-        elif args.command == "import-tenant":
-            info = transfer.import_tenant(
-                tenancy,
-                args.file,
-                args.slug,
-                args.mode,
-                args.server,
-                legacy=args.legacy,
-                progress=_say("imported"),
-            )
-            print(f"imported {args.file} as tenant {info.slug} ({info.revision})")
-        elif args.command == "move-tenant":
-            report = moving.move_tenant(
-                tenancy, args.slug, args.to_mode, args.to_server, step=_say_step(args.slug)
-            )
-            print(
-                f"moved tenant {report.slug} from {report.source} to {report.target}:"
-                f" {report.rows} row(s), {report.rounds} catch-up round(s),"
-                f" writes paused {report.pause_ms:.0f} ms, {report.total_ms / 1000:.1f} s in all"
-            )
-        elif args.command == "tenant-settings":
-            return _tenant_settings(registry, tenancy, args)
-        elif args.command == "migrate":
-            return _migrate(tenancy, args)
-        elif args.command in ("rotate-keys", "reseal"):
-            return _rotate(registry, tenancy, args)
-        return 0
+        return args.run(admin, args)
     finally:
-        tenancy.servers.dispose()
+        admin.tenancy.servers.dispose()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -33,7 +33,7 @@ def test_a_module_imports_first_in_a_fresh_interpreter(module):
 PACKAGE = Path(__file__).resolve().parents[2] / "tenantapp"
 # what the kernel (tenantapp.tenancy: what every request runs) may import besides itself: the
 # modules below every feature
-BELOW_THE_KERNEL = {"caching", "errors", "interfaces", "database"}
+BELOW_THE_KERNEL = {"caching", "config", "errors", "interfaces", "database"}
 
 
 def imports_by_module() -> dict[str, set[str]]:
