@@ -188,3 +188,7 @@ def unexpected_error(exc, request):
     log.exception("unhandled error on %s %s", request.method, request.path_qs)
     request.response.status_int = 500
     return error_body("internal_error", "the server failed to handle this request")
+
+
+def includeme(config):
+    config.scan(__name__)  # the exception views

@@ -28,7 +28,7 @@ from .metrics.resources import Metrics
 from .pagination import MAX_ID, MAX_LIMIT
 from .platform.actions import TenantCreate, TenantMove
 from .platform.resources import ManagedTenant, ManagedTenants, Readiness, Stats
-from .resources import Root, Tenant
+from .tenancy.resources import Root, Tenant
 from .tenant_settings.resources import TenantSettings
 from .users.custom import FieldDefinition
 from .users.resources import CustomFieldResource, CustomFields, UserResource, Users
@@ -625,3 +625,7 @@ def openapi_html(context, request):
     response = Response(html, content_type="text/html", charset="utf-8")
     response.headers["Content-Security-Policy"] = CSP  # the console's: its stylesheet loads
     return response
+
+
+def includeme(config):
+    config.scan(__name__)  # /openapi.json and /openapi.html

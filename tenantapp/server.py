@@ -39,10 +39,10 @@ from waitress.channel import HTTPChannel
 from waitress.server import BaseWSGIServer, create_server
 from waitress.task import ErrorTask, ThreadedTaskDispatcher, WSGITask
 
-from .domains.resolution import VHM_ROOT
 from .errors import error_body
 from .hardening import SECURITY_HEADERS, new_request_id
 from .quotas import PACE_KEY, TENANT_KEY
+from .tenancy.resources import VHM_ROOT
 
 CODES = {413: "body_too_large", 431: "headers_too_large"}
 

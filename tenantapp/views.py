@@ -7,7 +7,7 @@ from pyramid.view import exception_view_config, notfound_view_config, view_confi
 
 from .errors import error_body
 from .identity.views import forbidden
-from .resources import Root, Tenant
+from .tenancy.resources import Root, Tenant
 
 
 @view_config(context=Root, request_method="GET", renderer="json", permission=NO_PERMISSION_REQUIRED)
@@ -20,7 +20,7 @@ def tenant_index(context: Tenant, request):
     return {
         "slug": context.record.slug,
         "name": context.record.display_name,
-        "links": {"users": request.link(context.users)},
+        "links": {"users": request.link(context["users"])},
     }
 
 
@@ -51,3 +51,7 @@ def method_not_allowed(exc, request):
     request.response.status_int = 405
     request.response.headers["Allow"] = ", ".join(sorted(methods))
     return error_body("method_not_allowed", f"{request.method} is not allowed here")
+
+
+def includeme(config):
+    config.scan(__name__)  # the root's views

@@ -1,6 +1,7 @@
 """The audit log: every write in a tenant, recorded in that tenant's own schema."""
 
 from .models import AuditEntry
+from .resources import AuditLog
 
 
 def record(
@@ -22,3 +23,8 @@ def record(
             detail=detail or None,
         )
     )
+
+
+def includeme(config):
+    config.add_tenant_resource("audit", lambda tenant, request: AuditLog(tenant))
+    config.scan(".views")

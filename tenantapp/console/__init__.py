@@ -19,6 +19,7 @@ def includeme(config):
     from pyramid.events import BeforeRender
 
     from .pages import InConsole, on_render
+    from .resources import TenantConsole
 
     config.include("pyramid_jinja2")
     config.add_jinja2_search_path("tenantapp.console:templates", name=".jinja2")
@@ -30,6 +31,7 @@ def includeme(config):
     config.set_csrf_storage_policy(CookieCSRFStoragePolicy(httponly=True, samesite="Strict"))
     config.add_view_predicate("console", InConsole)
     config.add_subscriber(on_render, BeforeRender)
+    config.add_tenant_resource("console", lambda tenant, request: TenantConsole(tenant))
     config.scan(".tenant_views")
     config.scan(".operator_views")
     config.scan(".errors")

@@ -17,7 +17,6 @@ CHANNEL = "tenantapp_domains"
 NOT_A_TENANT = ""  # cached as well: a host that names no tenant must not cost a query each time
 LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
 HOSTNAME = re.compile(rf"^(?=.{{1,253}}$){LABEL}(?:\.{LABEL})+$")
-VHM_ROOT = "HTTP_X_VHM_ROOT"  # the virtual root: set by the app alone, never by a client
 
 
 def hostname(host: str) -> str | None:

@@ -11,6 +11,7 @@ from ..interfaces import IServers, ITenantSessions, service
 from ..tenancy.binding import bound_scope
 from .operator_sessions import OperatorSessions
 from .passwords import password_hasher
+from .resources import Tokens
 from .throttle import ThrottlePolicy
 from .tokens import forget_token_owners, token_owners
 
@@ -21,6 +22,7 @@ OPERATOR_TOKEN_ENV = "TENANTAPP_OPERATOR_TOKEN"  # noqa: S105 - a variable name
 def includeme(config):
     from .policy import TenantSecurityPolicy  # here: it imports the users, which import this
 
+    config.add_tenant_resource("tokens", lambda tenant, request: Tokens(tenant))
     settings = config.get_settings()
     configured = settings.get("tenantapp.operator_token") or os.environ.get(OPERATOR_TOKEN_ENV)
     operator_token = (configured or "").strip() or None

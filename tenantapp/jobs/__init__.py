@@ -58,3 +58,4 @@ def includeme(config):
     config.register_service(queue, IJobQueue)
     registry["instruments"].watch_queue(queue.depth)
     config.add_request_method(defer, "defer")
+    config.scan(__name__)  # its own periodic jobs

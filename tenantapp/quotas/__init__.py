@@ -131,6 +131,7 @@ def check_max_users(request, current: int) -> None:
 
 def includeme(config):
     settings = config.get_settings()
+    config.scan(".storage")  # the storage-measuring job
     for name in QUOTAS:  # declared as operator-only per-tenant settings, within their ranges
         default = setting(
             settings, f"tenantapp.quota.{name}", int, DEFAULTS.get(name, 0), minimum=0

@@ -18,7 +18,9 @@ from ..interfaces import (
 
 def includeme(config):
     """Register the directory, database mode's pools and one serving store per isolation mode
-    (the database's services are committed before this runs)."""
+    (the database's services are committed before this runs), and the traversal tree the
+    features hang their resources from."""
+    config.include(".resources")
     from .databases import (
         DEFAULT_MAX_OVERFLOW,
         DEFAULT_POOL_SIZE,

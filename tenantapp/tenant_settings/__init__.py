@@ -5,6 +5,7 @@ An app author reads ``request.tenant.settings["theme"]`` and ``request.feature("
 
 from ..interfaces import ISettingsCatalog, service
 from .catalog import Catalog
+from .resources import TenantSettings
 
 
 def feature(request, name: str) -> bool:
@@ -18,4 +19,5 @@ def feature(request, name: str) -> bool:
 def includeme(config):
     config.register_service(Catalog.from_settings(config.get_settings()), ISettingsCatalog)
     config.add_request_method(feature, "feature")
+    config.add_tenant_resource("settings", lambda tenant, request: TenantSettings(tenant))
     config.scan(".views")

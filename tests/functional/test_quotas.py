@@ -10,7 +10,7 @@ import webtest
 
 from tenantapp import configure
 from tenantapp.interfaces import IServers, service
-from tenantapp.resources import Tenant
+from tenantapp.tenancy.resources import Tenant
 from tests.conftest import OPERATOR_TOKEN, PASSWORD
 
 OPERATOR = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}

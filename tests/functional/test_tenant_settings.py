@@ -11,8 +11,8 @@ import webtest
 from tenantapp import configure
 from tenantapp.interfaces import IServers, service
 from tenantapp.lifecycle import transfer
-from tenantapp.resources import Tenant
 from tenantapp.scripts.admin import main as admin
+from tenantapp.tenancy.resources import Tenant
 from tenantapp.tenant_settings.catalog import bucket
 from tests.conftest import OPERATOR_TOKEN, PASSWORD, login
 

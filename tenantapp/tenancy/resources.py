@@ -1,30 +1,28 @@
-"""The traversal tree: ``/`` → ``Tenant`` (first segment) → ``users`` | ``tokens`` | ``audit`` |
-``settings`` | ``fields`` | ``console`` (the web console's pages).
+"""The traversal tree's trunk: ``/`` → ``Tenant`` (the first segment, or the tenant the host
+names) → what the features hang there (``users``, ``tokens``, ``audit``, ``settings``,
+``fields``, ``console``, ...), and ``/-/``, the operator's side (``-`` is never a slug).
 
-The root factory's ``__getitem__`` is the only place a tenant is resolved: it sets
-``request.tenant``, and ``request.dbsession`` (``tenantapp.database``) is the only place a
-request's session is bound, by the store of the tenant's isolation mode. ``/-/`` is the operator
-API: ``-`` can never be a slug.
+The root's ``__getitem__`` is the only place a tenant is resolved: it sets ``request.tenant``,
+and ``request.dbsession`` (``tenancy.sessions``) is the only place a request's session is
+bound, by the store of the tenant's isolation mode. Features add their resources with
+``config.add_tenant_resource(name, factory)`` and ``config.add_root_resource(segment,
+factory)``, ``factory(parent, request)``: the kernel imports none of them.
 """
 
+from collections.abc import Callable
 from functools import cached_property
 
 from pyramid.authorization import ALL_PERMISSIONS, DENY_ALL, Allow
 from pyramid.traversal import ResourceURL
 
-from .audit.resources import AuditLog
-from .console.resources import TenantConsole
-from .domains.resolution import VHM_ROOT
-from .errors import APIError
-from .identity.resources import Tokens
-from .interfaces import IHostResolver, ISettingsCatalog, ITenantDirectory, service
-from .platform.resources import PLATFORM_SEGMENT, Platform
-from .tenancy.directory import TenantEntry
-from .tenant_settings.resources import TenantSettings
-from .users.resources import CustomFields, Users
+from ..errors import APIError
+from ..interfaces import IHostResolver, ISettingsCatalog, ITenantDirectory, service
+from .directory import TenantEntry
 
 MEMBER = ("view", "logout")
 ADMIN = (*MEMBER, "create", "update", "delete", "set-password", "view-audit")
+VHM_ROOT = "HTTP_X_VHM_ROOT"  # the virtual root: set by the app alone, never by a client
+Factory = Callable[[object, object], object]  # factory(parent, request) -> resource
 
 
 class TenantSuspended(APIError):
@@ -32,14 +30,27 @@ class TenantSuspended(APIError):
     code = "tenant_suspended"
 
 
+class Tree:
+    """What hangs from the root and from each tenant, as the features declared it."""
+
+    def __init__(self):
+        self.root: dict[str, Factory] = {}
+        self.tenant: dict[str, Factory] = {}
+
+    def __call__(self, request) -> "Root":
+        """The root factory."""
+        return Root(request, self)
+
+
 class Root:
     __name__ = ""
     __parent__ = None
 
-    def __init__(self, request):
+    def __init__(self, request, tree: Tree):
         """A host that names a tenant (``tenantapp.domains``) makes that tenant the virtual
         root: traversal starts there, and its URLs lose the slug. Only the app sets it."""
         self.request = request
+        self.tree = tree
         environ = request.environ
         environ.pop(VHM_ROOT, None)
         hosts = service(request.registry, IHostResolver)
@@ -50,8 +61,8 @@ class Root:
 
     def __getitem__(self, segment: str):
         request = self.request
-        if segment == PLATFORM_SEGMENT:
-            return Platform(self, request)
+        if segment in self.tree.root:
+            return self.tree.root[segment](self, request)
         record = service(request.registry, ITenantDirectory).resolve(segment)
         if record is None:
             raise KeyError(segment)
@@ -69,14 +80,7 @@ class Tenant:
         self.__name__ = record.slug
         self.record = record
         self.registry = request.registry
-        self.children = {
-            "users": Users(self, request),
-            "tokens": Tokens(self),
-            "audit": AuditLog(self),
-            "settings": TenantSettings(self),
-            "fields": CustomFields(self, request),
-            "console": TenantConsole(self),
-        }
+        self.children = {name: make(self, request) for name, make in parent.tree.tenant.items()}
 
     def __acl__(self):
         return [
@@ -90,10 +94,6 @@ class Tenant:
         """Walkable without an identity (pshell, pviews): permissions are the views' and the
         not-found view's business, which answers strangers alike for present and missing ids."""
         return self.children[segment]
-
-    @property
-    def users(self) -> Users:
-        return self.children["users"]
 
     @cached_property
     def settings(self) -> dict:
@@ -127,8 +127,16 @@ def link(request, resource, **kw) -> str:
 
 
 def includeme(config):
+    """Before the features: they hang their resources with the directives added here."""
     settings = config.get_settings()
     config.registry["public_url"] = (settings.get("tenantapp.public_url") or "").rstrip("/")
-    config.set_root_factory(Root)
+    tree = Tree()
+    config.set_root_factory(tree)
+    config.add_directive(
+        "add_tenant_resource", lambda config, name, factory: tree.tenant.__setitem__(name, factory)
+    )
+    config.add_directive(
+        "add_root_resource", lambda config, name, factory: tree.root.__setitem__(name, factory)
+    )
     config.add_resource_url_adapter(ResourceURLWithoutSlash)
     config.add_request_method(link, "link")
