@@ -21,7 +21,7 @@ from sqlalchemy import text
 
 from tenantapp.encryption import rotation
 from tenantapp.encryption.columns import Sealer
-from tenantapp.interfaces import ITenancy, service
+from tenantapp.interfaces import IPasswordHasher, ITenancy, service
 from tenantapp.lifecycle import provisioning
 from tenantapp.tenancy.directory import find_tenant
 from tenantapp.throwaway import stop_app
@@ -44,7 +44,7 @@ def make_tenant(tenancy, app, slug: str, users: int, sealed: bool) -> str:
         slug,
         owner_email=f"owner@{slug}.example",
         owner_password=PASSWORD,
-        hasher=app.registry["password_hasher"],
+        hasher=service(app.registry, IPasswordHasher),
         mode="schema",
     )
     entry = find_tenant(tenancy.registry, slug)

@@ -14,6 +14,7 @@ import uuid
 import webtest
 from sqlalchemy import text
 
+from tenantapp.interfaces import ICacheListener, IPasswordHasher, service
 from tenantapp.lifecycle import moving, provisioning
 from tenantapp.tenancy.binding import bind_connection
 from tenantapp.tenancy.directory import TenantEntry
@@ -88,7 +89,7 @@ def main() -> None:
                 slug,
                 owner_email=email,
                 owner_password=PASSWORD,
-                hasher=app.registry["password_hasher"],
+                hasher=service(app.registry, IPasswordHasher),
                 mode=source,
             )
             populate(tenancy, info, args.users)
@@ -110,7 +111,7 @@ def main() -> None:
                 flush=True,
             )
             provisioning.purge_tenant(tenancy, slug)
-        app.registry["cache_listener"].stop()
+        service(app.registry, ICacheListener).stop()
         tenancy.servers.dispose()
 
 

@@ -14,7 +14,7 @@ import webtest
 from sqlalchemy import text
 from tqdm import tqdm
 
-from tenantapp.interfaces import IDatabasePools, service
+from tenantapp.interfaces import ICacheListener, IDatabasePools, IPasswordHasher, service
 from tenantapp.lifecycle import provisioning
 
 from .database import migrated_app, percentile, throwaway_database
@@ -37,7 +37,7 @@ def main() -> None:
                 "tenantapp.database_mode.max_connections": str(args.max_connections),
             },
         )
-        hasher = app.registry["password_hasher"]
+        hasher = service(app.registry, IPasswordHasher)
         client = webtest.TestApp(app, extra_environ={"HTTP_HOST": "bench.example"})
         tokens = {}
         started = time.perf_counter()
@@ -78,7 +78,7 @@ def main() -> None:
             f" (budget {args.max_connections}; unbounded it would be {args.tenants})"
         )
         service(app.registry, IDatabasePools).dispose()
-        app.registry["cache_listener"].stop()
+        service(app.registry, ICacheListener).stop()
         tenancy.servers.dispose()
 
 

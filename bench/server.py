@@ -1,6 +1,9 @@
-"""The shipped server against plain waitress, on the same app, side by side.
+"""The shipped server against plain waitress, on the same app, side by side; or, with
+``--before CHECKOUT``, this checkout against another (an earlier commit's worktree), both with
+the shipped server: a change's cost on the request path, measured in one run.
 
     python -m bench.server [--rounds 5] [--seconds 10] [--counts 1,100] [--database-url URL]
+                           [--before CHECKOUT]
 
 Two ``pserve`` processes of ``production.ini``, one with the shipped server (``egg:tenantapp#main``:
 tenants in turn, a thread cap per tenant, paces) and one with ``use = egg:waitress#main``, both
@@ -44,18 +47,25 @@ def main() -> None:
         "--counts", default="1,100", type=lambda text: [int(n) for n in text.split(",")]
     )
     parser.add_argument("--database-url", help="a PostgreSQL server (default: embedded)")
+    parser.add_argument(
+        "--before", type=Path, help="a checkout of tenantapp to compare this one with"
+    )
     args = parser.parse_args()
     wrk = find_wrk()
     with throwaway_tenants(args.database_url, max(args.counts), USERS) as (url, tmp, targets):
         shipped = tenantapp_ini(tmp, [])
-        inis = {"shipped": shipped, "waitress": plain_waitress_ini(shipped)}
         env = pserve_env(url)
+        if args.before is None:
+            systems = {"shipped": (shipped, env), "waitress": (plain_waitress_ini(shipped), env)}
+        else:  # the same ini; the earlier code first on the path
+            earlier = {**env, "PYTHONPATH": str(args.before.resolve())}
+            systems = {"after": (shipped, env), "before": (shipped, earlier)}
         pserve = str(Path(sys.executable).with_name("pserve"))
         servers = {}
-        for name, ini in inis.items():
+        for name, (ini, environ) in systems.items():
             port = free_port()
             servers[name] = Server(
-                name, [pserve, str(ini), f"http_port={port}"], env, port, tmp / f"{name}.log"
+                name, [pserve, str(ini), f"http_port={port}"], environ, port, tmp / f"{name}.log"
             )
         try:
             for server in servers.values():
@@ -80,19 +90,19 @@ def measure(wrk: str, servers: dict[str, Server], targets, tmp: Path, args) -> N
                 wrk, servers[name].url, file, "item", USERS, args.seconds, args.connections
             )
             figures[name].append(run)
-        shipped, plain = figures["shipped"][-1], figures["waitress"][-1]
+        first, second = (figures[name][-1] for name in names)
         print(
-            f"{len(targets):>5} tenants, round {round_ + 1}: shipped {shipped['rps']:.0f} req/s"
-            f" (p99 {shipped['p99_ms']:.1f} ms), waitress {plain['rps']:.0f} req/s"
-            f" (p99 {plain['p99_ms']:.1f} ms): x{shipped['rps'] / plain['rps']:.3f}",
+            f"{len(targets):>5} tenants, round {round_ + 1}: {names[0]} {first['rps']:.0f} req/s"
+            f" (p99 {first['p99_ms']:.1f} ms), {names[1]} {second['rps']:.0f} req/s"
+            f" (p99 {second['p99_ms']:.1f} ms): x{first['rps'] / second['rps']:.3f}",
             flush=True,
         )
-    pairs = zip(figures["shipped"], figures["waitress"], strict=True)
-    ratios = [shipped["rps"] / plain["rps"] for shipped, plain in pairs]
+    pairs = zip(figures[names[0]], figures[names[1]], strict=True)
+    ratios = [first["rps"] / second["rps"] for first, second in pairs]
     medians = {name: statistics.median(r["rps"] for r in runs) for name, runs in figures.items()}
     print(
-        f"{len(targets):>5} tenants: median shipped {medians['shipped']:.0f} req/s, waitress"
-        f" {medians['waitress']:.0f} req/s;"
+        f"{len(targets):>5} tenants: median {names[0]} {medians[names[0]]:.0f} req/s,"
+        f" {names[1]} {medians[names[1]]:.0f} req/s;"
         f" median of the rounds' ratios x{statistics.median(ratios):.3f}"
         f" (range x{min(ratios):.3f}-x{max(ratios):.3f})",
         flush=True,

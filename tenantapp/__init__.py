@@ -12,16 +12,15 @@ from pyramid.settings import aslist  # noqa: E402
 
 def configure(settings: dict) -> Configurator:
     """The one way tenantapp is assembled, for the WSGI app, ``tenantapp-admin``, the tests and
-    workers alike: each subsystem configures itself in its includeme. The database goes first
-    and is committed, so the others find its services while they configure themselves. An
-    app's own ``pyramid.includes`` come last (Pyramid would include them first), so what they
-    declare (views, ``tenant_task`` jobs) finds tenantapp's services there, in the web app and
-    the worker alike."""
+    workers alike: each subsystem configures itself in its includeme, and ``provide``s its
+    services, which the ones included after it find at once (no commit in between). An app's
+    own ``pyramid.includes`` come last (Pyramid would include them first), so what they declare
+    (views, ``tenant_task`` jobs) finds tenantapp's services there, in the web app and the
+    worker alike."""
     settings = dict(settings)
     app_includes = aslist(settings.pop("pyramid.includes", ""))
     config = Configurator(settings=settings)
     config.include(".database")
-    config.commit()
     config.include(".caching")
     config.include(".tenancy")  # first of all: the features hang their resources from its tree
     config.include(".identity")
@@ -41,7 +40,6 @@ def configure(settings: dict) -> Configurator:
     config.include(".platform")
     config.include(".openapi")
     config.include(".errors")
-    config.commit()
     for include in app_includes:
         config.include(include)
     config.commit()

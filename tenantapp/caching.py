@@ -403,10 +403,11 @@ def includeme(config):
     """The process's listener; it starts once the app is built."""
     from pyramid.events import ApplicationCreated
 
-    from .interfaces import IServers, service
+    from .interfaces import ICacheListener, IPlaceListeners, IServers, provide, service
 
     listener = Listener(service(config.registry, IServers).default.owner)
-    config.registry["cache_listener"] = listener
-    places = config.registry["place_listeners"] = PlaceListeners(listener)
+    places = PlaceListeners(listener)
+    provide(config, listener, ICacheListener)
+    provide(config, places, IPlaceListeners)
     config.add_subscriber(lambda event: listener.start(), ApplicationCreated)
     atexit.register(places.stop)

@@ -20,7 +20,7 @@ from sqlalchemy.exc import DisconnectionError
 
 from .config import setting
 from .embedded import start_embedded_postgres
-from .interfaces import IServers, ITenantSessions
+from .interfaces import ICompiledCacheStats, IServers, ITenantSessions, provide
 from .tenancy.errors import ProvisioningError
 from .tenancy.servers import (
     DEFAULT,
@@ -161,8 +161,8 @@ def includeme(config):
         servers = make_servers(settings)
     except ProvisioningError as error:
         raise ConfigurationError(str(error)) from None
-    config.register_service(servers, IServers)
-    config.registry["compiled_cache_stats"] = CompiledCacheStats(servers.default.serving)
+    provide(config, servers, IServers)
+    provide(config, CompiledCacheStats(servers.default.serving), ICompiledCacheStats)
     factory = make_session_factory(
         None,
         settings.get("tenantapp.lock_timeout", "2s"),
@@ -170,6 +170,6 @@ def includeme(config):
             settings, "tenantapp.max_schemas_per_connection", int, DEFAULT_MAX_SCHEMAS, minimum=0
         ),
     )
-    config.register_service(TenantSessions(factory), ITenantSessions)
+    provide(config, TenantSessions(factory), ITenantSessions)
     config.add_request_method(request_tenant, "tenant", reify=True)
     config.add_request_method(request_dbsession, "dbsession", reify=True)

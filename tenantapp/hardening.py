@@ -10,6 +10,7 @@ from pyramid.response import Response
 from pyramid.view import exception_view_config
 
 from .errors import error_body
+from .interfaces import IAllowedMethods, provide, service
 
 REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
@@ -78,7 +79,7 @@ def index_allowed_methods(event) -> None:
     for methods in allowed.values():
         if "GET" in methods:
             methods.add("HEAD")
-    registry["allowed_methods"] = allowed
+    service(registry, IAllowedMethods).update(allowed)
 
 
 @exception_view_config(URLDecodeError, renderer="json")
@@ -93,5 +94,6 @@ def includeme(config):
     config.add_request_method(client_request_id, "client_request_id", reify=True)
     config.set_response_factory(lambda request: RelativeLocationResponse())
     config.add_subscriber(add_headers, NewResponse)
+    provide(config, {}, IAllowedMethods)  # filled once every view is registered
     config.add_subscriber(index_allowed_methods, ApplicationCreated)
     config.scan(__name__)

@@ -23,7 +23,7 @@ from .domains.views import DomainClaim
 from .identity.impersonation import ImpersonationRequest
 from .identity.login import Login
 from .identity.resources import Tokens
-from .interfaces import ISettingsCatalog, service
+from .interfaces import IOpenAPIDocument, ISettingsCatalog, provide, service
 from .metrics.resources import Metrics
 from .pagination import MAX_ID, MAX_LIMIT
 from .platform.actions import TenantCreate, TenantMove
@@ -34,7 +34,6 @@ from .users.custom import FieldDefinition
 from .users.resources import CustomFieldResource, CustomFields, UserResource, Users
 from .users.schemas import PasswordChange, RoleChange, UserCreate, UserUpdate
 
-SPEC_KEY = "tenantapp.openapi"
 TENANT = {"name": "tenant", "in": "path", "required": True, "schema": {"type": "string"}}
 USER_ID = {
     "name": "user_id",
@@ -576,11 +575,20 @@ def _responses(op: Operation) -> dict:
     return responses
 
 
+class Document:
+    """The OpenAPI document, built at its first request (every view is registered by then)."""
+
+    def __init__(self):
+        self.spec: dict | None = None
+
+    def __call__(self, registry) -> dict:
+        if self.spec is None:
+            self.spec = build(registry)
+        return self.spec
+
+
 def document(request) -> dict:
-    spec = request.registry.get(SPEC_KEY)
-    if spec is None:
-        spec = request.registry[SPEC_KEY] = build(request.registry)
-    return spec
+    return service(request.registry, IOpenAPIDocument)(request.registry)
 
 
 @view_config(
@@ -628,4 +636,5 @@ def openapi_html(context, request):
 
 
 def includeme(config):
+    provide(config, Document(), IOpenAPIDocument)
     config.scan(__name__)  # /openapi.json and /openapi.html

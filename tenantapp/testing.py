@@ -28,6 +28,7 @@ from pathlib import Path
 
 import pytest
 
+from .interfaces import IPasswordHasher, service
 from .throwaway import (
     CHEAP_HASHING,
     HOST,
@@ -135,7 +136,12 @@ def tenant(tenantapp_app):
     slug = f"t-{uuid.uuid4().hex[:12]}"
     email = f"owner@{slug}.example"
     provisioning.create_tenant(
-        tenancy, slug, None, email, PASSWORD, hasher=tenantapp_app.registry["password_hasher"]
+        tenancy,
+        slug,
+        None,
+        email,
+        PASSWORD,
+        hasher=service(tenantapp_app.registry, IPasswordHasher),
     )
     try:
         client = webtest.TestApp(tenantapp_app, extra_environ={"HTTP_HOST": HOST})

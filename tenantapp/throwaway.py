@@ -57,11 +57,18 @@ def throwaway_database(server_url: str):
 
 def stop_app(app) -> None:
     """Stop what a built app runs in the background, and close its pools."""
-    from .interfaces import IServers, service
+    from .interfaces import (
+        ICacheListener,
+        IPlaceListeners,
+        IServers,
+        IServingProcesses,
+        IUsageLedger,
+        service,
+    )
 
     registry = app.registry
-    for name in ("cache_listener", "place_listeners", "usage_ledger", "serving_processes"):
-        registry[name].stop()
+    for running in (ICacheListener, IPlaceListeners, IUsageLedger, IServingProcesses):
+        service(registry, running).stop()
     service(registry, IServers).dispose()
 
 

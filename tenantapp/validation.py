@@ -3,12 +3,14 @@
 import json
 import math
 import re
+from dataclasses import dataclass
 from typing import Annotated, TypeVar
 
 from pydantic import BaseModel, StringConstraints, ValidationError
 
 from .config import setting
 from .errors import APIError, InvalidInput
+from .interfaces import IBodyLimit, provide, service
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -62,8 +64,13 @@ def field_errors(error: ValidationError) -> dict[str, str]:
     return fields
 
 
+@dataclass(frozen=True)
+class BodyLimit:
+    max_bytes: int  # a larger JSON body is refused with 413
+
+
 def _read_limited(request) -> bytes:
-    limit = request.registry["max_body_bytes"]
+    limit = service(request.registry, IBodyLimit).max_bytes
     if request.content_length is not None and request.content_length > limit:
         raise BodyTooLarge(f"request body is larger than {limit} bytes")
     if request.is_body_seekable:  # a retried request reads its body again (pyramid_retry)
@@ -138,6 +145,5 @@ def form_fields(request) -> dict[str, str]:
 
 def includeme(config):
     settings = config.get_settings()
-    config.registry["max_body_bytes"] = setting(
-        settings, "tenantapp.max_body_bytes", int, DEFAULT_MAX_BODY, minimum=1
-    )
+    limit = setting(settings, "tenantapp.max_body_bytes", int, DEFAULT_MAX_BODY, minimum=1)
+    provide(config, BodyLimit(limit), IBodyLimit)

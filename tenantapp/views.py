@@ -7,6 +7,7 @@ from pyramid.view import exception_view_config, notfound_view_config, view_confi
 
 from .errors import error_body
 from .identity.views import forbidden
+from .interfaces import IAllowedMethods, service
 from .tenancy.resources import Root, Tenant
 
 
@@ -45,7 +46,7 @@ def method_not_allowed(exc, request):
     if _stranger_in_tenant(request):
         return forbidden(exc, request)
     key = (type(request.context), request.view_name)
-    methods = request.registry["allowed_methods"].get(key)
+    methods = service(request.registry, IAllowedMethods).get(key)
     if not methods or request.method in methods:
         return not_found(exc, request)
     request.response.status_int = 405

@@ -13,7 +13,15 @@ import pytest
 import webtest
 
 from tenantapp import main, tenancy_from
-from tenantapp.interfaces import ITenancy, service
+from tenantapp.interfaces import (
+    ICacheListener,
+    IPasswordHasher,
+    IPlaceListeners,
+    IServingProcesses,
+    ITenancy,
+    IUsageLedger,
+    service,
+)
 from tenantapp.lifecycle import Tenancy, migrating, provisioning
 from tenantapp.tenancy.binding import Binding
 from tenantapp.tenancy.directory import TenantEntry
@@ -112,10 +120,10 @@ def app(settings):
     migrating.migrate(tenancy_for(settings))
     app = main({}, **settings)
     yield app
-    app.registry["cache_listener"].stop()
-    app.registry["place_listeners"].stop()
-    app.registry["usage_ledger"].stop()
-    app.registry["serving_processes"].stop()
+    service(app.registry, ICacheListener).stop()
+    service(app.registry, IPlaceListeners).stop()
+    service(app.registry, IUsageLedger).stop()
+    service(app.registry, IServingProcesses).stop()
 
 
 @pytest.fixture(scope="session")
@@ -200,7 +208,7 @@ def make_tenant(app, engine, testapp, tokens, tenancy):
             name,
             email,
             PASSWORD,
-            hasher=app.registry["password_hasher"],
+            hasher=service(app.registry, IPasswordHasher),
             mode=mode,
             server=server,
         )

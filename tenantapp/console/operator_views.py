@@ -7,7 +7,7 @@ from pyramid.security import NO_PERMISSION_REQUIRED
 from pyramid.view import view_config
 
 from ..errors import APIError, Conflict
-from ..interfaces import IServers, ISettingsCatalog, service
+from ..interfaces import IOperatorSessions, IServers, ISettingsCatalog, IUsageLedger, service
 from ..lifecycle import provisioning
 from ..metrics.usage import usage_of
 from ..platform.actions import STATUS_FOR_ACTION, TenantCreate, TenantMove, create, move
@@ -58,7 +58,7 @@ def login_form(context: OperatorConsole, request):
 def login(context: OperatorConsole, request):
     """The operator token, checked as the API checks it, opens a session of the console's own
     (its cookie never holds the token); failures are throttled per client address."""
-    sessions = request.registry["operator_sessions"]
+    sessions = service(request.registry, IOperatorSessions)
     address = request.remote_addr or ""  # the proxy's rewrite if trusted, never a header
     wait = sessions.wait(address)
     if wait is not None:
@@ -82,7 +82,7 @@ def logout(context: OperatorConsole, request):
     """The session is deleted, not only the cookie: a copy of it opens nothing any more."""
     identity = request.identity
     if identity is not None and identity.token is not None:
-        request.registry["operator_sessions"].close(identity.token)
+        service(request.registry, IOperatorSessions).close(identity.token)
     response = HTTPSeeOther(request.link(context) + "/login")
     log_out_browser(request, response, context)
     return response
@@ -121,7 +121,7 @@ def create_tenant(context: OperatorConsole, request):
 def _tenant_page(context: TenantPage, request, **extra) -> dict:
     tenancy = context.managed.tenancy
     info = provisioning.get_tenant(tenancy, context.info.slug)
-    request.registry["usage_ledger"].flush()
+    service(request.registry, IUsageLedger).flush()
     entry = find_tenant(tenancy.registry, info.slug)  # None once archived
     catalog = service(request.registry, ISettingsCatalog)
     return {

@@ -12,7 +12,7 @@ from ..audit.models import AuditEntry
 from ..errors import APIError, InvalidInput
 from ..identity.login import Login, log_in
 from ..identity.tokens import revoke_token
-from ..interfaces import ISettingsCatalog, service
+from ..interfaces import IIdentitySettings, ISettingsCatalog, service
 from ..pagination import parse_id
 from ..tenant_settings.overrides import change_by_owner
 from ..users.actions import (
@@ -81,7 +81,9 @@ def login(context: TenantConsole, request):
         return {**page, "error": "email or password is wrong", "problems": {}}
     token, _, _ = session
     response = HTTPSeeOther(request.link(context["users"]))
-    log_in_browser(request, response, context, token, request.registry["token_ttl"])
+    log_in_browser(
+        request, response, context, token, service(request.registry, IIdentitySettings).token_ttl
+    )
     return response
 
 

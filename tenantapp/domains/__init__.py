@@ -4,7 +4,7 @@ DNS TXT record (``tenantapp.custom_domains = true``). Paths (``/acme/...``) alwa
 from pyramid.settings import asbool
 
 from ..config import setting
-from ..interfaces import IHostResolver, IServers, service
+from ..interfaces import ICacheListener, IDnsResolver, IHostResolver, IServers, provide, service
 from .resolution import HostResolver, domain_cache
 from .verification import make_resolver
 
@@ -15,9 +15,8 @@ def includeme(config):
     base = (settings.get("tenantapp.base_domain") or "").strip().lower().strip(".") or None
     custom = asbool(settings.get("tenantapp.custom_domains", False))
     capacity = setting(settings, "tenantapp.domain_cache_size", int, 10_000, minimum=0)
-    cache = registry["cache_listener"].register(domain_cache(capacity))
+    cache = service(registry, ICacheListener).register(domain_cache(capacity))
     engine = service(registry, IServers).default.serving
-    config.register_service(HostResolver(base, custom, cache, engine), IHostResolver)
-    registry["custom_domains"] = custom
-    registry["dns_resolver"] = make_resolver(settings.get("tenantapp.dns_resolver"))
+    provide(config, HostResolver(base, custom, cache, engine), IHostResolver)
+    provide(config, make_resolver(settings.get("tenantapp.dns_resolver")), IDnsResolver)
     config.scan(".views")

@@ -8,7 +8,7 @@ from pyramid.security import NO_PERMISSION_REQUIRED
 from pyramid.view import view_config
 
 from ..errors import NotFound, error_body
-from ..interfaces import IHostResolver, ITenantDirectory, service
+from ..interfaces import IDnsResolver, IHostResolver, ITenantDirectory, service
 from ..validation import query_params, validated_body
 from . import claims
 from .resolution import hostname
@@ -54,7 +54,7 @@ def show_domain(context: ManagedDomain, request):
 )
 def verify_domain(context: ManagedDomain, request):
     return claims.verify(
-        context.tenancy, context.slug, context.domain, request.registry["dns_resolver"]
+        context.tenancy, context.slug, context.domain, service(request.registry, IDnsResolver)
     )
 
 

@@ -9,9 +9,9 @@ sealed with it cannot be read again (crypto-shredding).
 
 
 def includeme(config):
-    """The tenants' data keys (``registry["tenant_keys"]``), and every tenant session sealing
+    """The tenants' data keys (``ITenantKeys``), and every tenant session sealing
     and opening the marked columns with its tenant's key."""
-    from ..interfaces import IServers, ITenantSessions, service
+    from ..interfaces import IServers, ITenantKeys, ITenantSessions, provide, service
     from . import columns
     from .keyring import keyring_from
     from .keys import TenantKeys
@@ -20,7 +20,7 @@ def includeme(config):
     keys = TenantKeys(
         keyring_from(config.get_settings()), service(registry, IServers).default.owner
     )
-    registry["tenant_keys"] = keys  # the lifecycle's too
+    provide(config, keys, ITenantKeys)  # the lifecycle's too
     sessions = service(registry, ITenantSessions)
     columns.install(sessions.factory)
     sessions.add_hook(lambda entry, tenant: {columns.SEALER_KEY: columns.Sealer(keys, entry.id)})

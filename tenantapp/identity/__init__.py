@@ -1,13 +1,24 @@
 """Identity: passwords, bearer tokens, login throttling and the security policy."""
 
 import os
+from dataclasses import dataclass
 from datetime import timedelta
 
 from pyramid.exceptions import ConfigurationError
 from sqlalchemy import event
 
 from ..config import setting
-from ..interfaces import IServers, ITenantSessions, service
+from ..interfaces import (
+    IIdentitySettings,
+    ILoginThrottle,
+    IOperatorSessions,
+    IPasswordHasher,
+    IPlaceListeners,
+    IServers,
+    ITenantSessions,
+    provide,
+    service,
+)
 from ..tenancy.binding import bound_scope
 from .operator_sessions import OperatorSessions
 from .passwords import password_hasher
@@ -17,6 +28,12 @@ from .tokens import forget_token_owners, token_owners
 
 MIN_OPERATOR_TOKEN = 32
 OPERATOR_TOKEN_ENV = "TENANTAPP_OPERATOR_TOKEN"  # noqa: S105 - a variable name
+
+
+@dataclass(frozen=True)
+class IdentitySettings:
+    token_ttl: timedelta  # how long a token lives
+    operator_enabled: bool  # an operator token is configured: the operator API answers
 
 
 def includeme(config):
@@ -30,27 +47,31 @@ def includeme(config):
         raise ConfigurationError(
             f"tenantapp.operator_token must be at least {MIN_OPERATOR_TOKEN} characters"
         )
-    config.registry["operator_enabled"] = operator_token is not None
-    config.registry["password_hasher"] = password_hasher(settings)
-    config.registry["token_ttl"] = timedelta(
-        seconds=setting(settings, "tenantapp.token_ttl_seconds", int, 12 * 3600, minimum=1)
+    ttl = setting(settings, "tenantapp.token_ttl_seconds", int, 12 * 3600, minimum=1)
+    provide(
+        config,
+        IdentitySettings(timedelta(seconds=ttl), operator_token is not None),
+        IIdentitySettings,
     )
-    config.registry["login_throttle"] = ThrottlePolicy(
+    provide(config, password_hasher(settings), IPasswordHasher)
+    throttle = ThrottlePolicy(
         max_failures=setting(settings, "tenantapp.login.max_failures", int, 5, minimum=1),
         window=timedelta(
             seconds=setting(settings, "tenantapp.login.window_seconds", int, 900, minimum=1)
         ),
     )
-    sessions = config.registry["operator_sessions"] = OperatorSessions(
+    provide(config, throttle, ILoginThrottle)
+    sessions = OperatorSessions(
         service(config.registry, IServers).default.owner,
         timedelta(
             minutes=setting(
                 settings, "tenantapp.operator_console.session_minutes", int, 60, minimum=1
             )
         ),
-        config.registry["login_throttle"],
+        throttle,
     )
-    places = config.registry["place_listeners"]
+    provide(config, sessions, IOperatorSessions)
+    places = service(config.registry, IPlaceListeners)
     places.register(
         token_owners(setting(settings, "tenantapp.token_cache_size", int, 10_000, minimum=0))
     )

@@ -10,6 +10,7 @@ from sqlalchemy.orm import undefer
 
 from .. import audit
 from ..errors import APIError
+from ..interfaces import IIdentitySettings, ILoginThrottle, IPasswordHasher, service
 from ..users.models import User
 from ..validation import PlainText, lowercase_email
 from .passwords import verify_password
@@ -38,7 +39,7 @@ def log_in(request, data: Login) -> tuple[str, datetime, User] | None:
     failure is counted and audited: the caller must let the transaction commit)."""
     email = data.email
     session = request.dbsession
-    policy = request.registry["login_throttle"]
+    policy = service(request.registry, ILoginThrottle)
     wait = lock_and_check(session, email, policy)
     if wait is not None:
         raise TooManyAttempts(
@@ -47,7 +48,7 @@ def log_in(request, data: Login) -> tuple[str, datetime, User] | None:
     user = session.scalar(
         select(User).where(User.email == email).options(undefer(User.password_hash))
     )
-    hasher = request.registry["password_hasher"]
+    hasher = service(request.registry, IPasswordHasher)
     if not verify_password(hasher, user.password_hash if user else None, data.password):
         record_failure(session, email, policy)
         audit.record(request, "login.failed", f"email:{email}", actor=f"email:{email}")
@@ -55,7 +56,7 @@ def log_in(request, data: Login) -> tuple[str, datetime, User] | None:
     clear_failures(session, email)
     if hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hasher.hash(data.password)
-    expires_at = datetime.now(UTC) + request.registry["token_ttl"]
+    expires_at = datetime.now(UTC) + service(request.registry, IIdentitySettings).token_ttl
     token, _ = issue_token(session, user, expires_at)
     audit.record(request, "token.issued", f"user:{user.id}", actor=f"user:{user.id}")
     return token, expires_at, user

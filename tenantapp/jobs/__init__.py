@@ -13,7 +13,7 @@ kept exactly-once is in ``queue``.
 
 import venusian
 
-from ..interfaces import IJobQueue, IServers, service
+from ..interfaces import IInstruments, IJobQueue, IServers, provide, service
 from .queue import JobQueue, JobRefused, TenantTask
 
 __all__ = ["JobRefused", "tenant_task"]
@@ -54,8 +54,10 @@ def sweep(request) -> None:
 
 def includeme(config):
     registry = config.registry
-    queue = JobQueue(registry, service(registry, IServers).default.owner, registry["instruments"])
-    config.register_service(queue, IJobQueue)
-    registry["instruments"].watch_queue(queue.depth)
+    queue = JobQueue(
+        registry, service(registry, IServers).default.owner, service(registry, IInstruments)
+    )
+    provide(config, queue, IJobQueue)
+    service(registry, IInstruments).watch_queue(queue.depth)
     config.add_request_method(defer, "defer")
     config.scan(__name__)  # its own periodic jobs

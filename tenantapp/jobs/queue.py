@@ -36,7 +36,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.sql import func
 
-from ..interfaces import ISettingsCatalog, service
+from ..interfaces import ISettingsCatalog, ITraversal, service
 from ..tenancy.directory import TenantEntry, active_tenants
 from ..tenancy.sessions import SAFE_METHODS, tenant_session
 from .models import JobTicket
@@ -238,7 +238,9 @@ class JobQueue:
 
     def run(self, task: TenantTask, slug: str, tenant_id: int, ticket, args: dict) -> str:
         """Run ``task`` in a request of the tenant, as a POST to its root would be."""
-        request = Request.blank(f"/{slug}", base_url=self.registry["public_url"] or None)
+        request = Request.blank(
+            f"/{slug}", base_url=service(self.registry, ITraversal).public_url or None
+        )
         request.method = "POST"
         env = prepare(request=request, registry=self.registry)
         try:

@@ -6,7 +6,7 @@ from pyramid.events import ApplicationCreated
 from pyramid.exceptions import ConfigurationError
 from pyramid.settings import asbool, aslist
 
-from ..interfaces import IDatabasePools, IServers, ITenancy, service
+from ..interfaces import IDatabasePools, IPasswordHasher, IServers, ITenancy, ITenantKeys, service
 from ..tenancy.models import MODES
 from .databases import DatabaseStorage
 from .startup import provision_on_start
@@ -26,7 +26,7 @@ def includeme(config):
             f"tenantapp.default_mode must be one of {', '.join(MODES)}, not {default_mode!r}"
         )
     servers = service(registry, IServers)
-    keys = registry["tenant_keys"]  # made by ``encryption``
+    keys = service(registry, ITenantKeys)  # made by ``encryption``
 
     def lifecycle(context, request) -> Tenancy:
         """Built at first use, when the kernel's services (database mode's pools) are there."""
@@ -48,7 +48,10 @@ def includeme(config):
     def on_created(event):
         registry = event.app.registry
         provision_on_start(
-            service(registry, ITenancy), demo_tenants, demo_password, registry["password_hasher"]
+            service(registry, ITenancy),
+            demo_tenants,
+            demo_password,
+            service(registry, IPasswordHasher),
         )
 
     config.add_subscriber(on_created, ApplicationCreated)

@@ -16,7 +16,16 @@ from sqlalchemy.engine import Engine
 
 from ..config import setting
 from ..identity.tokens import CHANNEL as TOKEN_OWNERS
-from ..interfaces import IServers, ITenantDirectory, service
+from ..interfaces import (
+    ICompiledCacheStats,
+    IInstruments,
+    IPlaceListeners,
+    IServers,
+    ITenantDirectory,
+    IUsageLedger,
+    provide,
+    service,
+)
 from .instruments import Instruments
 from .usage import CURRENT, RequestUsage, UsageLedger
 
@@ -39,8 +48,8 @@ def _statement_done(conn, cursor, statement, parameters, context, executemany):
 
 
 def metrics_tween_factory(handler, registry):
-    instruments = registry["instruments"]
-    ledger = registry["usage_ledger"]
+    instruments = service(registry, IInstruments)
+    ledger = service(registry, IUsageLedger)
 
     def metrics_tween(request):
         usage = RequestUsage()
@@ -73,16 +82,15 @@ def includeme(config):
     def caches() -> dict:
         return {
             "tenants": service(registry, ITenantDirectory).stats(),
-            "token_owners": registry["place_listeners"].stats(TOKEN_OWNERS),
-            "sql_compiled": registry["compiled_cache_stats"].stats(),
+            "token_owners": service(registry, IPlaceListeners).stats(TOKEN_OWNERS),
+            "sql_compiled": service(registry, ICompiledCacheStats).stats(),
         }
 
     top = setting(settings, "tenantapp.metrics.top_tenants", int, 20, minimum=0)
-    registry["instruments"] = Instruments(top, caches)
+    provide(config, Instruments(top, caches), IInstruments)
     interval = setting(settings, "tenantapp.metrics.usage_flush_seconds", float, 10, minimum=0.01)
-    ledger = registry["usage_ledger"] = UsageLedger(
-        service(registry, IServers).default.owner, interval
-    )
+    ledger = UsageLedger(service(registry, IServers).default.owner, interval)
+    provide(config, ledger, IUsageLedger)
     config.add_tween("tenantapp.metrics.metrics_tween_factory", under=INGRESS)
     config.add_subscriber(lambda event: ledger.start(), ApplicationCreated)
     atexit.register(ledger.stop)

@@ -4,6 +4,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pyramid.response import Response
 from pyramid.view import view_config
 
+from ..interfaces import IInstruments, IUsageLedger, service
 from ..pagination import int_params
 from ..platform.resources import ManagedTenant
 from .resources import Metrics
@@ -14,8 +15,8 @@ MAX_DAYS = 366
 
 @view_config(context=Metrics, request_method="GET", permission="operate")
 def metrics(context: Metrics, request):
-    request.registry["usage_ledger"].flush()  # a scrape also brings the ledger up to date
-    body = generate_latest(request.registry["instruments"].registry)
+    service(request.registry, IUsageLedger).flush()  # a scrape also brings the ledger up to date
+    body = generate_latest(service(request.registry, IInstruments).registry)
     return Response(body=body, headerlist=[("Content-Type", CONTENT_TYPE_LATEST)])
 
 
@@ -25,5 +26,5 @@ def metrics(context: Metrics, request):
 def tenant_usage(context: ManagedTenant, request):
     """The tenant's daily usage, newest first (``?days=30``, at most a year)."""
     days = int_params(request, days=(30, 1, MAX_DAYS))["days"]
-    request.registry["usage_ledger"].flush()
+    service(request.registry, IUsageLedger).flush()
     return {"items": usage_of(context.tenancy.registry, context.info.id, days)}

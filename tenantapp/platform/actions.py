@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, EmailStr, StringConstraints
 
 from ..errors import Conflict, InvalidInput
+from ..interfaces import IPasswordHasher, service
 from ..lifecycle import Tenancy, moving, provisioning
 from ..tenancy.servers import DEFAULT
 from ..tenancy.slugs import SLUG_RULE, is_valid_slug
@@ -47,7 +48,7 @@ def create(
             data.slug,
             data.name,
             data.owner_email,
-            hasher=request.registry["password_hasher"],
+            hasher=service(request.registry, IPasswordHasher),
             mode=data.mode,
             server=data.server,
         )

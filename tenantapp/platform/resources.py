@@ -5,7 +5,7 @@ from zope.interface import implementer
 
 from ..console.resources import OperatorConsole
 from ..domains.resources import DomainCheck, ManagedDomains
-from ..interfaces import IPlatform, IServers, ITenancy, service
+from ..interfaces import IHostResolver, IIdentitySettings, IPlatform, IServers, ITenancy, service
 from ..lifecycle import Tenancy, provisioning
 from ..metrics.resources import Metrics
 from ..tenancy.servers import Server
@@ -28,9 +28,9 @@ class Platform:
             "ready": Readiness(self, service(registry, IServers).default),
             "domain-check": DomainCheck(self),
         }
-        if registry["operator_enabled"]:
+        if service(registry, IIdentitySettings).operator_enabled:
             tenancy = service(registry, ITenancy)
-            tenants = ManagedTenants(self, tenancy, registry["custom_domains"])
+            tenants = ManagedTenants(self, tenancy, service(registry, IHostResolver).custom)
             self.children.update(tenants=tenants, stats=Stats(self), metrics=Metrics(self))
             self.children["console"] = OperatorConsole(self, tenants)
 

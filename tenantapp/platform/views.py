@@ -11,7 +11,14 @@ from ..errors import (
     error_body,
 )
 from ..identity.tokens import CHANNEL
-from ..interfaces import IDatabasePools, ITenantDirectory, service
+from ..interfaces import (
+    ICompiledCacheStats,
+    IDatabasePools,
+    IPlaceListeners,
+    IServingProcesses,
+    ITenantDirectory,
+    service,
+)
 from ..lifecycle import migrations, provisioning
 from ..validation import query_params, validated_body
 from .actions import STATUS_FOR_ACTION, TenantCreate, TenantMove, create, move
@@ -48,11 +55,13 @@ def stats(context: Stats, request):
     return {
         "caches": {
             "tenants": service(request.registry, ITenantDirectory).stats(),
-            "token_owners": registry["place_listeners"].stats(CHANNEL),
-            "sql_compiled": registry["compiled_cache_stats"].stats(),
+            "token_owners": service(registry, IPlaceListeners).stats(CHANNEL),
+            "sql_compiled": service(registry, ICompiledCacheStats).stats(),
         },
         "tenant_database_pools": service(request.registry, IDatabasePools).stats(),
-        "serving_processes": registry["serving_processes"].alive,  # a tenant's pace is shared
+        "serving_processes": service(
+            registry, IServingProcesses
+        ).alive,  # a tenant's pace is shared
     }
 
 

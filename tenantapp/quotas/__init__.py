@@ -29,7 +29,7 @@ from pyramid.interfaces import ISecurityPolicy
 
 from ..config import setting
 from ..errors import APIError
-from ..interfaces import IServers, ITenantSessions, service
+from ..interfaces import IServers, IServingProcesses, ITenantKeys, ITenantSessions, provide, service
 from ..tenancy.binding import LOCAL_SETTINGS_KEY
 from .limits import (
     MOST_IN_FLIGHT,
@@ -54,7 +54,6 @@ WRITES = frozenset({"POST", "PUT", "PATCH"})  # DELETE frees storage: never refu
 MB = 1024 * 1024
 PACE_KEY = "tenantapp.pace"  # in the environ: the tenant's pace, for the server's queue
 TENANT_KEY = "tenantapp.tenant"  # in the environ: the tenant's slug, the server's queue key
-LOCK_TIMEOUT_KEY = "request_lock_timeout"  # the registry's, from tenantapp.request_lock_timeout_ms
 DEFAULT_LOCK_TIMEOUT_MS = 2000
 DEFAULTS = {"jobs_at_once": 2}  # every other quota: 0, no limit
 PG_INT = 2**31 - 1  # PostgreSQL's bound for statement_timeout (ms) and work_mem (kB)
@@ -93,22 +92,17 @@ def quotas(request) -> dict[str, int]:
     return {name: values[f"quota_{name}"] for name in QUOTAS}
 
 
-def session_settings(tenant) -> dict[str, str]:
+def session_settings(tenant, lock_timeout: str) -> dict[str, str]:
     """What the tenant's transactions set locally, from its limits."""
     values = tenant.settings
     # no request waits long on a lock (a move's pause, a mover that died holding it): past
     # this, 503 busy with Retry-After
-    local = {"lock_timeout": tenant.registry[LOCK_TIMEOUT_KEY]}
+    local = {"lock_timeout": lock_timeout}
     if values["quota_statement_timeout_ms"] > 0:
         local["statement_timeout"] = f"{values['quota_statement_timeout_ms']}ms"
     if values["quota_work_mem_kb"] > 0:
         local["work_mem"] = f"{values['quota_work_mem_kb']}kB"
     return local
-
-
-def local_settings(entry, tenant) -> dict:
-    """A request's tenant session sets its tenant's limits locally in every transaction."""
-    return {} if tenant is None else {LOCAL_SETTINGS_KEY: session_settings(tenant)}
 
 
 def check_storage(request, entry, limit_mb: int) -> None:
@@ -141,11 +135,18 @@ def includeme(config):
     lock_ms = setting(
         settings, "tenantapp.request_lock_timeout_ms", int, DEFAULT_LOCK_TIMEOUT_MS, minimum=0
     )
-    config.registry[LOCK_TIMEOUT_KEY] = f"{max(1, lock_ms)}ms"
+    lock_timeout = f"{max(1, lock_ms)}ms"
+
+    def local_settings(entry, tenant) -> dict:
+        """A request's tenant session sets its tenant's limits locally in every transaction."""
+        return (
+            {} if tenant is None else {LOCAL_SETTINGS_KEY: session_settings(tenant, lock_timeout)}
+        )
+
     service(config.registry, ITenantSessions).add_hook(local_settings)
-    key_names = list(config.registry["tenant_keys"].ring.keys)
+    key_names = list(service(config.registry, ITenantKeys).ring.keys)
     rates, processes = SharedRates(engine), ServingProcesses(engine, key_names)
-    config.registry["serving_processes"] = processes
+    provide(config, processes, IServingProcesses)
     atexit.register(processes.stop)  # a process that ends says so: it no longer counts
 
     def limit(event):

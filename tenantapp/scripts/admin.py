@@ -13,7 +13,7 @@ from pyramid.paster import get_appsettings
 from .. import configure
 from ..encryption import rotation
 from ..encryption.keyring import KeyUnavailable, new_key_text
-from ..interfaces import ISettingsCatalog, ITenancy, service
+from ..interfaces import IPasswordHasher, ISettingsCatalog, ITenancy, service
 from ..lifecycle import migrating, moving, provisioning, transfer
 from ..quotas.limits import lacking_key
 from ..tenancy.directory import find_tenant
@@ -393,7 +393,7 @@ def create_tenant(admin: Admin, args) -> int:
         args.slug,
         args.name,
         args.owner_email,
-        hasher=admin.registry["password_hasher"],
+        hasher=service(admin.registry, IPasswordHasher),
         mode=args.mode,
         server=args.server,
     )

@@ -9,7 +9,7 @@ from pyramid.paster import get_appsettings
 
 from .. import configure
 from ..config import setting
-from ..interfaces import IJobQueue, service
+from ..interfaces import IInstruments, IJobQueue, IUsageLedger, service
 from . import one_line_errors, setup_quiet_logging
 
 log = logging.getLogger(__name__)
@@ -49,13 +49,13 @@ def work(args) -> int:
         settings, "tenantapp.jobs.concurrency", int, 4, minimum=1
     )
     if args.metrics_port:
-        start_http_server(args.metrics_port, "127.0.0.1", registry["instruments"].registry)
+        start_http_server(args.metrics_port, "127.0.0.1", service(registry, IInstruments).registry)
     try:
         queue = service(registry, IJobQueue)
         run = queue.drain if args.once else queue.run_worker
         run(concurrency=concurrency, name="tenantapp-worker")
     finally:
-        registry["usage_ledger"].stop()
+        service(registry, IUsageLedger).stop()
     return 0
 
 

@@ -8,10 +8,13 @@ from zope.interface import classImplements
 from ..config import setting
 from ..errors import TenantMoved
 from ..interfaces import (
+    ICacheListener,
     IDatabasePools,
+    IPlaceListeners,
     IServers,
     ITenantDirectory,
     ITenantStore,
+    provide,
     service,
 )
 
@@ -36,8 +39,8 @@ def includeme(config):
     registry = config.registry
     servers = service(registry, IServers)
     capacity = setting(settings, "tenantapp.tenant_cache_size", int, 10_000, minimum=0)
-    cache = registry["cache_listener"].register(tenant_directory(capacity))
-    config.register_service(TenantDirectory(cache, servers.default.serving), ITenantDirectory)
+    cache = service(registry, ICacheListener).register(tenant_directory(capacity))
+    provide(config, TenantDirectory(cache, servers.default.serving), ITenantDirectory)
     from ..database import make_engine
 
     def tenant_database_engine(url: str, server: str, pool_size: int):
@@ -50,7 +53,7 @@ def includeme(config):
         engine = make_engine(pooled, url)
         if servers[server].pooled:
             return engine
-        return registry["place_listeners"].hear_on_connections(engine)
+        return service(registry, IPlaceListeners).hear_on_connections(engine)
 
     max_connections = setting(
         settings, "tenantapp.database_mode.max_connections", int, 0, minimum=0
@@ -76,13 +79,13 @@ def includeme(config):
         pool_timeout,
         setting(settings, "tenantapp.database_mode.max_engines", int, 1000, minimum=1),
     )
-    config.register_service(pools, IDatabasePools)
+    provide(config, pools, IDatabasePools)
     stores = {
         store.mode: store
         for store in (SchemaStore(servers), SharedStore(servers), DatabaseStore(servers, pools))
     }
     for mode, store in stores.items():
-        config.register_service(store, ITenantStore, name=mode)
+        provide(config, store, ITenantStore, name=mode)
     # a write that waited through its tenant's move is run again, at the tenant's new place
     settings.setdefault("retry.attempts", 3)
     config.include("pyramid_retry")

@@ -16,7 +16,14 @@ from pyramid.authorization import ALL_PERMISSIONS, DENY_ALL, Allow
 from pyramid.traversal import ResourceURL
 
 from ..errors import APIError
-from ..interfaces import IHostResolver, ISettingsCatalog, ITenantDirectory, service
+from ..interfaces import (
+    IHostResolver,
+    ISettingsCatalog,
+    ITenantDirectory,
+    ITraversal,
+    provide,
+    service,
+)
 from .directory import TenantEntry
 
 MEMBER = ("view", "logout")
@@ -33,7 +40,8 @@ class TenantSuspended(APIError):
 class Tree:
     """What hangs from the root and from each tenant, as the features declared it."""
 
-    def __init__(self):
+    def __init__(self, public_url: str = ""):
+        self.public_url = public_url  # links made outside a tenant's own host start here
         self.root: dict[str, Factory] = {}
         self.tenant: dict[str, Factory] = {}
 
@@ -123,14 +131,16 @@ def link(request, resource, **kw) -> str:
     when configured, else a path. Never from a Host header that named no tenant."""
     if VHM_ROOT in request.environ:
         return request.resource_url(resource, app_url=request.host_url, **kw)
-    return request.resource_url(resource, app_url=request.registry["public_url"], **kw)
+    return request.resource_url(
+        resource, app_url=service(request.registry, ITraversal).public_url, **kw
+    )
 
 
 def includeme(config):
     """Before the features: they hang their resources with the directives added here."""
     settings = config.get_settings()
-    config.registry["public_url"] = (settings.get("tenantapp.public_url") or "").rstrip("/")
-    tree = Tree()
+    tree = Tree((settings.get("tenantapp.public_url") or "").rstrip("/"))
+    provide(config, tree, ITraversal)
     config.set_root_factory(tree)
     config.add_directive(
         "add_tenant_resource", lambda config, name, factory: tree.tenant.__setitem__(name, factory)

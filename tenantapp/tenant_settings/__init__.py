@@ -3,7 +3,7 @@
 An app author reads ``request.tenant.settings["theme"]`` and ``request.feature("new_dashboard")``.
 """
 
-from ..interfaces import ISettingsCatalog, service
+from ..interfaces import ISettingsCatalog, provide, service
 from .catalog import Catalog
 from .resources import TenantSettings
 
@@ -17,7 +17,7 @@ def feature(request, name: str) -> bool:
 
 
 def includeme(config):
-    config.register_service(Catalog.from_settings(config.get_settings()), ISettingsCatalog)
+    provide(config, Catalog.from_settings(config.get_settings()), ISettingsCatalog)
     config.add_request_method(feature, "feature")
     config.add_tenant_resource("settings", lambda tenant, request: TenantSettings(tenant))
     config.scan(".views")

@@ -7,6 +7,7 @@ from sqlalchemy.exc import IntegrityError
 from .. import audit
 from ..errors import Conflict, InvalidInput
 from ..identity.impersonation import refuse_credentials
+from ..interfaces import IPasswordHasher, service
 from ..quotas import check_max_users, quotas
 from .custom import MAX_FIELDS, CustomField, FieldDefinition, checked_custom, field_json
 from .models import User
@@ -55,7 +56,7 @@ def add_user(request, data: UserCreate) -> User:
     user = User(email=data.email, name=data.name, custom=checked_custom(request, data.custom))
     if data.password is not None:
         refuse_credentials(request, "create a user with a password")
-        user.password_hash = request.registry["password_hasher"].hash(data.password)
+        user.password_hash = service(request.registry, IPasswordHasher).hash(data.password)
     request.dbsession.add(user)
     flush_unique(request, data.email)
     audit.record(request, "user.created", f"user:{user.id}", email=user.email)

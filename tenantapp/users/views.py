@@ -5,6 +5,7 @@ from pyramid.view import view_config
 
 from .. import audit
 from ..identity.tokens import revoke_user_tokens
+from ..interfaces import IPasswordHasher, service
 from ..pagination import keyset_page
 from ..validation import validated_body
 from . import actions
@@ -65,7 +66,7 @@ def set_password(context: UserResource, request):
     """A new password ends every session made with the old one: all of the user's tokens are
     revoked, except the one making this request when users change their own."""
     password = validated_body(request, PasswordChange).password
-    context.user.password_hash = request.registry["password_hasher"].hash(password)
+    context.user.password_hash = service(request.registry, IPasswordHasher).hash(password)
     request.dbsession.flush()
     keep = request.identity.token if request.identity.userid == f"user:{context.user.id}" else None
     revoked = revoke_user_tokens(request.dbsession, context.user.id, keep=keep)

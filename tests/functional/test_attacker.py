@@ -11,6 +11,7 @@ from argon2 import PasswordHasher, extract_parameters
 
 from tenantapp import main
 from tenantapp.identity.passwords import verify_password
+from tenantapp.interfaces import ICacheListener, IPasswordHasher, service, singletons
 from tests.conftest import OPERATOR_TOKEN, PASSWORD, login
 
 
@@ -49,7 +50,7 @@ class CountingHasher(PasswordHasher):
 @pytest.mark.parametrize("email", ["nobody@x.example", "known"])
 def test_a_failed_login_runs_argon2_exactly_once(app, testapp, tenant, monkeypatch, email):
     hasher = CountingHasher(time_cost=1, memory_cost=8, parallelism=1)
-    monkeypatch.setitem(app.registry, "password_hasher", hasher)
+    monkeypatch.setitem(singletons(app.registry), (IPasswordHasher, ""), hasher)
     email = tenant.owner_email if email == "known" else email
     body = {"email": email, "password": "not the password"}
     testapp.post_json(f"/{tenant.slug}/tokens", body, status=401)
@@ -194,7 +195,7 @@ def test_a_public_url_makes_links_absolute(settings, fresh_slug):
         response = client.post_json("/-/tenants", {"slug": fresh_slug}, status=201)
         assert response.location == f"https://api.example.com/-/tenants/{fresh_slug}"
     finally:
-        app.registry["cache_listener"].stop()
+        service(app.registry, ICacheListener).stop()
 
 
 def test_a_new_password_revokes_the_users_other_tokens(testapp, client, tenant, add_user):

@@ -7,7 +7,7 @@ import urllib.request
 import pytest
 import sqlalchemy as sa
 
-from tenantapp.interfaces import ITenantDirectory, service
+from tenantapp.interfaces import ICacheListener, ITenantDirectory, service
 from tenantapp.lifecycle import provisioning
 from tenantapp.testing import TEST_KEYS
 from tests.conftest import OPERATOR_TOKEN, PASSWORD, login
@@ -164,7 +164,7 @@ def test_a_demotion_takes_effect_on_a_second_process_within_a_second(
 
 def test_a_lost_listener_empties_the_caches_and_comes_back(app, engine, testapp, tenant):
     """Notifications sent while the listener was away are lost: what was cached is dropped."""
-    listener = app.registry["cache_listener"]
+    listener = service(app.registry, ICacheListener)
     directory = service(app.registry, ITenantDirectory).cache
     assert listener.connected.wait(10)
     testapp.get(f"/{tenant.slug}/users", headers=tenant.auth)

@@ -9,7 +9,14 @@ import webtest
 
 from tenantapp import main
 from tenantapp.identity.tokens import CHANNEL
-from tenantapp.interfaces import IDatabasePools, IServers, ITenantStore, service
+from tenantapp.interfaces import (
+    ICacheListener,
+    IDatabasePools,
+    IPlaceListeners,
+    IServers,
+    ITenantStore,
+    service,
+)
 from tenantapp.lifecycle import migrating, migrations, provisioning
 from tenantapp.tenancy.databases import connection_budget, database_name, template_name
 
@@ -67,10 +74,10 @@ def test_pools_stay_within_their_connection_budget_across_tenant_databases(setti
         assert stats["pools"] == 4  # engines are kept; their connections are not
         assert stats["opened"] == 8 and stats["closed"] >= 6  # each switch past two closed one
         assert stats["waited"] == 0  # an idle connection was always there to close
-        assert app.registry["place_listeners"].listening() == 0  # no connection to listen
+        assert service(app.registry, IPlaceListeners).listening() == 0  # no connection to listen
     finally:
         pools.dispose()
-        app.registry["cache_listener"].stop()
+        service(app.registry, ICacheListener).stop()
         service(app.registry, IServers).dispose()
 
 
@@ -100,7 +107,7 @@ def test_a_request_waits_for_a_busy_budget_then_is_refused_with_503(settings, ma
         assert pools.stats()["connections"] == 1
     finally:
         pools.dispose()
-        app.registry["cache_listener"].stop()
+        service(app.registry, ICacheListener).stop()
         service(app.registry, IServers).dispose()
 
 
@@ -141,7 +148,7 @@ def test_migrate_reaches_into_tenant_databases(tenancy, in_database):
 
 def token_owners(app, tenancy, handle):
     place = tenancy.store("database").heard_at(handle.entry)
-    return app.registry["place_listeners"].cache(*place, CHANNEL)
+    return service(app.registry, IPlaceListeners).cache(*place, CHANNEL)
 
 
 def test_token_owners_are_cached_and_a_revocation_by_any_client_holds_within_a_second(

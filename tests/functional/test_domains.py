@@ -13,7 +13,7 @@ from dnslib import QTYPE, RCODE, RR, TXT
 from dnslib.server import BaseResolver, DNSServer
 
 from tenantapp import main
-from tenantapp.interfaces import IServers, service
+from tenantapp.interfaces import ICacheListener, IServers, service
 from tenantapp.server import create_api_server
 from tests.conftest import OPERATOR_TOKEN
 
@@ -62,7 +62,7 @@ def hosted(app, settings, zone):
         },
     )
     yield hosted_app
-    hosted_app.registry["cache_listener"].stop()
+    service(hosted_app.registry, ICacheListener).stop()
     service(hosted_app.registry, IServers).dispose()
 
 

@@ -12,6 +12,7 @@ from tenantapp import main
 from tenantapp.encryption.columns import Sealer
 from tenantapp.encryption.keyring import KeyUnavailable, keyring_from, new_key_text
 from tenantapp.encryption.keys import TenantKeys
+from tenantapp.interfaces import IServingProcesses, ITenantKeys, service
 from tenantapp.lifecycle import provisioning, transfer
 from tenantapp.scripts.admin import main as admin
 from tenantapp.testing import TEST_KEYS, stop_app
@@ -183,7 +184,7 @@ def test_a_rotation_waits_for_the_processes_and_a_key_they_lack_is_a_503(
     user = add_user(tenant.slug, "ann@example.com", name=SECRET)
     url = f"/{tenant.slug}/users/{user['id']}"
     testapp.get(url, headers=tenant.auth, status=200)
-    app.registry["serving_processes"].beat()  # this process serves, with the old key only
+    service(app.registry, IServingProcesses).beat()  # this process serves, with the old key only
     new = new_key_text()
     old = TEST_KEYS["tenantapp.encryption.keys"]
     ini = write_ini(
@@ -195,7 +196,7 @@ def test_a_rotation_waits_for_the_processes_and_a_key_they_lack_is_a_503(
     refusal = capsys.readouterr().err
     assert "do not hold the key-encryption key" in refusal and "restart" in refusal
     assert {kek for _, kek in key_rows(engine, tenant.id)} == {old.split(":")[0]}
-    keys = app.registry["tenant_keys"]
+    keys = service(app.registry, ITenantKeys)
     try:
         assert admin([ini, "rotate-keys", "--force"]) == 0
         assert "next: once no archive" in capsys.readouterr().out

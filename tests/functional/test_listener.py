@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from tenantapp.caching import FIRST_BACKOFF, Listener, NotifiedCache
+from tenantapp.interfaces import ICacheListener, service
 
 
 class SilentableProxy:
@@ -97,7 +98,7 @@ def test_a_silent_server_turns_the_caches_off_within_two_seconds(proxied_listene
 
 
 def test_the_reconnect_delay_starts_over_after_a_good_connection(app, engine):
-    listener = app.registry["cache_listener"]
+    listener = service(app.registry, ICacheListener)
     assert listener.connected.wait(10)
     for _ in range(4):
         lost = listener.backend_pid

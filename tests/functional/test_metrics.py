@@ -9,7 +9,7 @@ import webtest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tenantapp import main
-from tenantapp.interfaces import IJobQueue, IServers, service
+from tenantapp.interfaces import ICacheListener, IJobQueue, IServers, IUsageLedger, service
 from tests.conftest import OPERATOR_TOKEN
 
 OPERATOR = {"Authorization": f"Bearer {OPERATOR_TOKEN}"}
@@ -21,8 +21,8 @@ def measured(app, settings):
     """An app of its own (its own counters), naming at most two tenants in its labels."""
     made = main({}, **settings, **{"tenantapp.metrics.top_tenants": "2"})
     yield webtest.TestApp(made, extra_environ={"HTTP_HOST": "example.com"})
-    made.registry["cache_listener"].stop()
-    made.registry["usage_ledger"].stop()
+    service(made.registry, ICacheListener).stop()
+    service(made.registry, IUsageLedger).stop()
     service(made.registry, IServers).dispose()
 
 
@@ -83,7 +83,7 @@ def test_metrics_are_the_operators(measured, tenant):
 
 
 def test_the_usage_ledger_sums_each_tenants_day(app, measured, tenant):
-    app.registry["usage_ledger"].flush()  # what the suite's own app counted for it
+    service(app.registry, IUsageLedger).flush()  # what the suite's own app counted for it
     url = f"/-/tenants/{tenant.slug}/usage"
     before = measured.get(url, headers=OPERATOR).json["items"]
     base = before[0] if before else {"requests": 0, "rows": 0, "bytes": 0, "db_ms": 0}

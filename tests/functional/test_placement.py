@@ -6,6 +6,7 @@ import pytest
 import sqlalchemy as sa
 
 from tenantapp.identity.tokens import CHANNEL
+from tenantapp.interfaces import IPlaceListeners, service
 from tenantapp.lifecycle import migrations, provisioning
 from tenantapp.scripts.admin import main as admin
 from tests.conftest import OPERATOR_TOKEN
@@ -107,7 +108,7 @@ def test_a_token_revoked_behind_the_apps_back_on_the_second_server_stops_working
     whatever client."""
     placed = make_tenant("pt", mode=mode, server="second")
     url = f"/{placed.slug}/users"
-    owners = app.registry["place_listeners"].cache(
+    owners = service(app.registry, IPlaceListeners).cache(
         *tenancy.store(mode).heard_at(placed.entry), CHANNEL
     )
     started = time.monotonic()

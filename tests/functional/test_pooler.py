@@ -10,7 +10,13 @@ import webtest
 from sqlalchemy.engine import make_url
 
 from tenantapp import main, throwaway
-from tenantapp.interfaces import IServers, service
+from tenantapp.interfaces import (
+    ICacheListener,
+    IPlaceListeners,
+    IServers,
+    IServingProcesses,
+    service,
+)
 from tenantapp.lifecycle import migrating, provisioning
 from tenantapp.tenancy.servers import APP_ROLE, through_pooler
 from tests.conftest import tenancy_for
@@ -41,9 +47,9 @@ def pools(pooler: str, user: str) -> list[dict]:
 def pooled_app(settings, pgbouncer):
     app = main({}, **settings, **{"tenantapp.pooler.default": pgbouncer})
     yield app
-    app.registry["cache_listener"].stop()
-    app.registry["place_listeners"].stop()
-    app.registry["serving_processes"].stop()
+    service(app.registry, ICacheListener).stop()
+    service(app.registry, IPlaceListeners).stop()
+    service(app.registry, IServingProcesses).stop()
     service(app.registry, IServers).dispose()
 
 

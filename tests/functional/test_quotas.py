@@ -9,7 +9,7 @@ import sqlalchemy as sa
 import webtest
 
 from tenantapp import configure
-from tenantapp.interfaces import IServers, service
+from tenantapp.interfaces import ICacheListener, IServers, IServingProcesses, IUsageLedger, service
 from tenantapp.tenancy.resources import Tenant
 from tests.conftest import OPERATOR_TOKEN, PASSWORD
 
@@ -123,8 +123,8 @@ def test_database_limits_are_set_in_the_tenants_transactions(
         theirs = client.get(f"/{other_tenant.slug}/limits", headers=other_tenant.auth).json
         assert theirs["statement_timeout"] != "1500ms"
     finally:
-        app.registry["cache_listener"].stop()
-        app.registry["usage_ledger"].stop()
+        service(app.registry, ICacheListener).stop()
+        service(app.registry, IUsageLedger).stop()
         service(app.registry, IServers).dispose()
 
 
@@ -194,7 +194,7 @@ def test_each_tenant_request_tells_the_server_its_pace(app, testapp, tenant, oth
         return request.environ.get(PACE_KEY)
 
     # its share: the pace over the processes serving on this database (other tests' apps too)
-    serving = app.registry["serving_processes"]
+    serving = service(app.registry, IServingProcesses)
     before, told, after = serving.count(), pace(tenant), serving.count()
     assert told in {10 / before, 10 / after}
     assert pace(other_tenant) == 0

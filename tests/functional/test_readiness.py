@@ -4,7 +4,7 @@ import pytest
 import webtest
 
 from tenantapp import main
-from tenantapp.interfaces import IServers, service
+from tenantapp.interfaces import ICacheListener, IServers, service
 from tenantapp.lifecycle import migrating
 from tests.conftest import OPERATOR_TOKEN, tenancy_for
 
@@ -20,7 +20,7 @@ def make_app(settings):
 
     yield make
     for app in apps:
-        app.registry["cache_listener"].stop()
+        service(app.registry, ICacheListener).stop()
         service(app.registry, IServers).dispose()
 
 

@@ -7,6 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from tenantapp.interfaces import IServingProcesses, service
 from tenantapp.server import create_api_server
 from tests.functional.test_hostile import SECURITY_HEADERS
 
@@ -91,7 +92,7 @@ def test_the_server_paces_a_tenant_as_its_plan_says(app, server, testapp, tenant
     dispatcher = server.task_dispatcher
     with dispatcher.lock:
         assert dispatcher.queue_cv.wait_for(lambda: not dispatcher.queue._running, timeout=10)
-    serving = app.registry["serving_processes"].count()  # the pace is shared by them
+    serving = service(app.registry, IServingProcesses).count()  # the pace is shared by them
     assert paces.get(f"/{tenant.slug}") in {3 / n for n in (serving - 1, serving, serving + 1) if n}
     assert f"/{other_tenant.slug}" not in paces
 

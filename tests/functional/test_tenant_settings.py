@@ -9,7 +9,7 @@ import sqlalchemy as sa
 import webtest
 
 from tenantapp import configure
-from tenantapp.interfaces import IServers, service
+from tenantapp.interfaces import ICacheListener, IServers, service
 from tenantapp.lifecycle import transfer
 from tenantapp.scripts.admin import main as admin
 from tenantapp.tenancy.resources import Tenant
@@ -163,7 +163,7 @@ def test_app_code_reads_settings_and_flags(settings, tenant, testapp):
         body = client.get(f"/{tenant.slug}/dashboard", headers=tenant.auth).json
         assert body == {"theme": "dark", "new": True}
     finally:
-        app.registry["cache_listener"].stop()
+        service(app.registry, ICacheListener).stop()
         service(app.registry, IServers).dispose()
 
 

@@ -11,7 +11,7 @@ from sqlalchemy.pool import NullPool
 
 from tenantapp.config import setting
 from tenantapp.database import URL_ENV, database_url, make_engine
-from tenantapp.interfaces import IServers, service
+from tenantapp.interfaces import IIdentitySettings, IServers, service
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -49,7 +49,7 @@ def test_production_reads_the_operator_token_from_the_environment(monkeypatch, s
     monkeypatch.setenv("TENANTAPP_OPERATOR_TOKEN", "t" * 40)
     app = main({}, **{k: v for k, v in settings.items() if k != "tenantapp.operator_token"})
     try:
-        assert app.registry["operator_enabled"]
+        assert service(app.registry, IIdentitySettings).operator_enabled
     finally:
         service(app.registry, IServers).dispose()
 

@@ -2,6 +2,7 @@
 import order hides)."""
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -107,3 +108,35 @@ def test_the_lifecycle_is_not_on_a_tenant_requests_path():
                 reached.add(target)
                 todo.append(target)
         assert not {m for m in reached if m.startswith("tenantapp.lifecycle")}, module
+
+
+def test_no_state_under_registry_keys_and_no_bare_settings_reads():
+    """Services are provided under their interface (``interfaces.provide``), and settings read
+    through ``config.setting``, which names a bad key; the services' own cache is the one key."""
+    offending = []
+    for path in PACKAGE.rglob("*.py"):
+        if "alembic" in path.relative_to(PACKAGE).parts:
+            continue
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            code = line.split("#", 1)[0]
+            keyed = re.search(r"registry\[(?!SINGLETONS_KEY\])", code)
+            bare = re.search(r"\b(int|float)\(\s*settings", code)
+            if keyed or bare:
+                offending.append(f"{path.relative_to(PACKAGE)}:{number}: {line.strip()}")
+    assert not offending, offending
+
+
+def test_configure_only_includes_and_commits_once_at_the_end():
+    """Each feature scans and registers itself in its own ``includeme``; services found at once
+    (``provide``) need no commit half-way."""
+    tree = ast.parse((PACKAGE / "__init__.py").read_text())
+    functions = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
+    configure = functions["configure"]
+    calls = [
+        node.func.attr
+        for node in sorted(ast.walk(configure), key=lambda n: getattr(n, "lineno", 0))
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+        if isinstance(node.func.value, ast.Name) and node.func.value.id == "config"
+    ]
+    assert set(calls) == {"include", "commit"}, calls
+    assert calls.count("commit") == 1 and calls[-1] == "commit"
