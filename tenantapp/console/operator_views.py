@@ -6,7 +6,7 @@ from pyramid.interfaces import ISecurityPolicy
 from pyramid.security import NO_PERMISSION_REQUIRED
 from pyramid.view import view_config
 
-from ..errors import APIError, Conflict
+from ..errors import Conflict
 from ..interfaces import IOperatorSessions, IServers, ISettingsCatalog, IUsageLedger, service
 from ..lifecycle import provisioning
 from ..metrics.usage import usage_of
@@ -16,7 +16,7 @@ from ..tenancy.models import MODES
 from ..tenant_settings.catalog import changes
 from ..tenant_settings.overrides import update_overrides
 from ..validation import form_fields, validated
-from .pages import failed, is_htmx, log_in_browser, log_out_browser, template
+from .pages import is_htmx, log_in_browser, log_out_browser, shown_on, template
 from .resources import OperatorConsole, TenantPage
 
 USAGE_DAYS = 30
@@ -105,15 +105,11 @@ def tenants(context: OperatorConsole, request):
     permission="operate",
     require_csrf=True,
 )
+@shown_on(_tenants_page, keep_form=True)
 def create_tenant(context: OperatorConsole, request):
     """The page again, saying what was made: a new owner's password is shown this once."""
-    fields = form_fields(request)
-    try:
-        info, owner = create(
-            context.tenants.tenancy, validated(TenantCreate, fields, strict=False), request
-        )
-    except APIError as error:
-        return _tenants_page(context, request, form=fields, **failed(request, error))
+    data = validated(TenantCreate, form_fields(request), strict=False)
+    info, owner = create(context.tenants.tenancy, data, request)
     request.response.status_int = 201
     return _tenants_page(context, request, created=info, owner=owner)
 
@@ -181,16 +177,11 @@ def change_status(context: TenantPage, request):
     permission="operate",
     require_csrf=True,
 )
+@shown_on(_tenant_page)
 def move_tenant(context: TenantPage, request):
     """Moved while served; the page says how long writes were paused."""
-    try:
-        report = move(
-            context.managed.tenancy,
-            context.info.slug,
-            validated(TenantMove, form_fields(request), strict=False),
-        )
-    except APIError as error:
-        return _tenant_page(context, request, **failed(request, error))
+    data = validated(TenantMove, form_fields(request), strict=False)
+    report = move(context.managed.tenancy, context.info.slug, data)
     return _tenant_page(context, request, moved=report)
 
 
@@ -225,6 +216,7 @@ def archive_or_restore(context: TenantPage, request):
     permission="operate",
     require_csrf=True,
 )
+@shown_on(_tenant_page)
 def change_settings(context: TenantPage, request):
     """Every declared setting and flag the form names (``setting.NAME``, ``flag.NAME``); a
     blank one goes back to its default."""
@@ -241,11 +233,8 @@ def change_settings(context: TenantPage, request):
             ("flags", "flag", catalog.flags),
         )
     }
-    try:
-        if find_tenant(context.managed.tenancy.registry, context.info.slug) is None:
-            raise Conflict("the tenant is archived: restore it first")
-        settings, flags = changes(validated(catalog.operator_change, change, strict=False))
-        update_overrides(context.managed.tenancy, context.info.slug, settings, flags)
-    except APIError as error:
-        return _tenant_page(context, request, **failed(request, error))
+    if find_tenant(context.managed.tenancy.registry, context.info.slug) is None:
+        raise Conflict("the tenant is archived: restore it first")
+    settings, flags = changes(validated(catalog.operator_change, change, strict=False))
+    update_overrides(context.managed.tenancy, context.info.slug, settings, flags)
     return HTTPSeeOther(request.link(context))

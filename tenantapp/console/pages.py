@@ -1,6 +1,7 @@
 """What every console page shares: its content security policy, its CSRF token, the cookie it
 logs in with, and how a failed action is shown on the page."""
 
+import functools
 from datetime import timedelta
 
 from pyramid.csrf import get_csrf_token, new_csrf_token
@@ -9,6 +10,7 @@ from pyramid.traversal import find_interface
 from ..errors import APIError
 from ..identity.policy import CONSOLE_COOKIE
 from ..interfaces import IConsole
+from ..validation import form_fields
 
 # Scripts and styles from this server only, never inline; htmx talks to this server only.
 CSP = (
@@ -84,6 +86,31 @@ def failed(request, error: APIError) -> dict:
     request.response.status_int = error.status
     request.response.headers.update(error.headers)
     return {"error": error.message, "problems": error.fields or {}}
+
+
+SECRET_FIELDS = ("password", "csrf_token")  # never sent back into a re-rendered form
+
+
+def shown_on(page, keep_form: bool = False):
+    """The console's one error path: the view's ``APIError`` rolls its work back (``failed``)
+    and ``page(context, request, **extra)`` is rendered again with the error, and, with
+    ``keep_form``, the form as it was sent (its secrets left out)."""
+
+    def decorate(view):
+        @functools.wraps(view)
+        def shown(context, request):
+            try:
+                return view(context, request)
+            except APIError as error:
+                extra = failed(request, error)
+                if keep_form:
+                    sent = form_fields(request)
+                    extra["form"] = {k: v for k, v in sent.items() if k not in SECRET_FIELDS}
+                return page(context, request, **extra)
+
+        return shown
+
+    return decorate
 
 
 def log_in_browser(request, response, console, token: str, ttl: timedelta) -> None:

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from .. import audit
 from ..audit.models import AuditEntry
-from ..errors import APIError, InvalidInput
+from ..errors import InvalidInput
 from ..identity.login import Login, log_in
 from ..identity.tokens import revoke_token
 from ..interfaces import IIdentitySettings, ISettingsCatalog, service
@@ -27,7 +27,7 @@ from ..users.custom import FieldDefinition, definitions, opened
 from ..users.models import ROLES, User
 from ..users.schemas import RoleChange, UserCreate, UserUpdate
 from ..validation import form_fields, query_params, validated
-from .pages import failed, is_htmx, log_in_browser, log_out_browser, template
+from .pages import is_htmx, log_in_browser, log_out_browser, shown_on, template
 from .resources import AuditPage, FieldsPage, Row, SettingsPage, TenantConsole, UsersPage
 
 PAGE_SIZE = 50
@@ -57,7 +57,11 @@ def home(context: TenantConsole, request):
     permission=NO_PERMISSION_REQUIRED,
 )
 def login_form(context: TenantConsole, request):
-    return {"console": context, "email": ""}
+    return _login_page(context, request)
+
+
+def _login_page(context: TenantConsole, request, **extra) -> dict:
+    return {"console": context, "email": form_fields(request).get("email", ""), **extra}
 
 
 @view_config(
@@ -68,17 +72,13 @@ def login_form(context: TenantConsole, request):
     permission=NO_PERMISSION_REQUIRED,
     require_csrf=True,
 )
+@shown_on(_login_page)
 def login(context: TenantConsole, request):
     """As ``POST /{tenant}/tokens`` (throttled, audited); the token goes into the cookie."""
-    fields = form_fields(request)
-    page = {"console": context, "email": fields.get("email", "")}
-    try:
-        session = log_in(request, validated(Login, fields, strict=False))
-    except APIError as error:
-        return {**page, **failed(request, error)}
+    session = log_in(request, validated(Login, form_fields(request), strict=False))
     if session is None:  # the failure is counted and audited: this transaction commits
         request.response.status_int = 401
-        return {**page, "error": "email or password is wrong", "problems": {}}
+        return _login_page(context, request, error="email or password is wrong", problems={})
     token, _, _ = session
     response = HTTPSeeOther(request.link(context["users"]))
     log_in_browser(
@@ -137,6 +137,12 @@ def _users_page(context: UsersPage, request, **extra) -> dict:
     }
 
 
+def _row_page(context: Row, request, **extra) -> dict:
+    """One user's row (an htmx fragment), the user read again: a failure rolled back."""
+    user = request.dbsession.get(User, int(context.__name__))
+    return {"row": _user_row(context.__parent__, request, user), "roles": ROLES, **extra}
+
+
 @view_config(
     context=UsersPage, request_method="GET", renderer=template("users.jinja2"), permission="view"
 )
@@ -151,13 +157,9 @@ def users(context: UsersPage, request):
     permission="create",
     require_csrf=True,
 )
+@shown_on(_users_page, keep_form=True)
 def create_user(context: UsersPage, request):
-    fields = form_fields(request)
-    try:
-        add_user(request, validated(UserCreate, fields, strict=False))
-    except APIError as error:
-        fields.pop("password", None)
-        return _users_page(context, request, form=fields, **failed(request, error))
+    add_user(request, validated(UserCreate, form_fields(request), strict=False))
     return HTTPSeeOther(request.link(context))
 
 
@@ -170,29 +172,17 @@ def create_user(context: UsersPage, request):
     permission="set-role",
     require_csrf=True,
 )
+@shown_on(_row_page)
 def set_role(context: Row, request):
-    return _row_action(
-        context,
-        request,
-        lambda user: change_role(request, user, validated(RoleChange, form_fields(request)).role),
-    )
+    change_role(request, context.api.user, validated(RoleChange, form_fields(request)).role)
+    return _row_done(context, request)
 
 
-def _row_action(context: Row, request, act) -> dict | HTTPSeeOther:
-    """``act(user)`` on the row's user; htmx swaps the row for the answer (a failure shown in
-    it, the user read again: the failure rolled back), without htmx back to the page."""
-    page = context.__parent__
-    user_id = context.api.user.id
-    try:
-        act(context.api.user)
-    except APIError as error:
-        outcome = failed(request, error)
-    else:
-        if not is_htmx(request):
-            return HTTPSeeOther(request.link(page))
-        outcome = {}
-    user = request.dbsession.get(User, user_id)
-    return {"row": _user_row(page, request, user), "roles": ROLES, **outcome}
+def _row_done(context: Row, request) -> dict | HTTPSeeOther:
+    """htmx swaps the row for the user as they are now; without htmx, back to the page."""
+    if not is_htmx(request):
+        return HTTPSeeOther(request.link(context.__parent__))
+    return _row_page(context, request)
 
 
 @view_config(
@@ -204,14 +194,12 @@ def _row_action(context: Row, request, act) -> dict | HTTPSeeOther:
     permission="update",
     require_csrf=True,
 )
+@shown_on(_row_page)
 def edit_user(context: Row, request):
     """Email and name, as ``PATCH /{tenant}/users/{id}`` changes them."""
     given = {k: v for k, v in form_fields(request).items() if k in ("email", "name")}
-    return _row_action(
-        context,
-        request,
-        lambda user: update_user(request, user, validated(UserUpdate, given, strict=False)),
-    )
+    update_user(request, context.api.user, validated(UserUpdate, given, strict=False))
+    return _row_done(context, request)
 
 
 @view_config(
@@ -223,16 +211,12 @@ def edit_user(context: Row, request):
     permission="delete",
     require_csrf=True,
 )
+@shown_on(_row_page)
 def delete_user(context: Row, request):
-    page = context.__parent__
-    try:
-        remove_user(request, context.api.user)
-    except APIError as error:
-        outcome = failed(request, error)
-        return {"row": _user_row(page, request, context.api.user), "roles": ROLES, **outcome}
+    remove_user(request, context.api.user)
     if is_htmx(request):
         return Response("")  # htmx removes the row
-    return HTTPSeeOther(request.link(page))
+    return HTTPSeeOther(request.link(context.__parent__))
 
 
 def _fields_page(context: FieldsPage, request, **extra) -> dict:
@@ -264,17 +248,14 @@ def fields(context: FieldsPage, request):
     permission="configure",
     require_csrf=True,
 )
+@shown_on(_fields_page, keep_form=True)
 def define_field(context: FieldsPage, request):
     """Choices are written one per line or comma-separated."""
-    form = form_fields(request)
-    data = dict(form)
+    data = form_fields(request)
     if "choices" in data:
         data["choices"] = [c.strip() for c in data["choices"].replace("\n", ",").split(",")]
         data["choices"] = [c for c in data["choices"] if c]
-    try:
-        add_field(request, validated(FieldDefinition, data, strict=False))
-    except APIError as error:
-        return _fields_page(context, request, form=form, **failed(request, error))
+    add_field(request, validated(FieldDefinition, data, strict=False))
     return HTTPSeeOther(request.link(context))
 
 
@@ -324,18 +305,14 @@ def settings(context: SettingsPage, request):
     permission="configure",
     require_csrf=True,
 )
+@shown_on(_settings_page)
 def change_settings(context: SettingsPage, request):
     """The owner-editable settings the form names; a blank one goes back to its default."""
     catalog = service(request.registry, ISettingsCatalog)
     given = form_fields(request)
     names = [name for name, spec in catalog.settings.items() if spec.owner_editable]
     change = {name: given.get(name) for name in names if name in request.POST}
-    try:
-        change_by_owner(
-            request, validated(catalog.owner_change, {"settings": change}, strict=False)
-        )
-    except APIError as error:
-        return _settings_page(context, request, **failed(request, error))
+    change_by_owner(request, validated(catalog.owner_change, {"settings": change}, strict=False))
     return HTTPSeeOther(request.link(context))
 
 
