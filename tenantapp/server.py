@@ -18,7 +18,7 @@ A request's queue is its tenant as the app resolved it, as the app's answers tau
 
 The queue takes the place of waitress's own (its dispatcher's ``queue``) and a connection's
 turn ends where waitress's channel ``service`` returns: waitress internals, not documented, so
-setup.py pins the waitress series tested and ``tests/unit/test_waitress_internals.py`` fails when
+setup.py pins the waitress series tested and ``tests/server/test_waitress_internals.py`` fails when
 one of them changes.
 
 waitress refuses some requests itself (a body over ``max_request_body_size``, a bad

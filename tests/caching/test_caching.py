@@ -11,7 +11,7 @@ from tenantapp.interfaces import ICacheListener, ITenantDirectory, service
 from tenantapp.lifecycle import provisioning
 from tenantapp.testing import TEST_KEYS
 from tests.conftest import OPERATOR_TOKEN, PASSWORD, login
-from tests.functional.test_pserve import Pserve, free_port
+from tests.server.test_pserve import Pserve, free_port
 
 
 def serving_ini(path, database_url: str, app: str = "", server: str = ""):

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from tenantapp.identity.tokens import digest
 from tenantapp.lifecycle import provisioning, transfer
-from tests.functional.test_transfer import owner_engine
+from tests.lifecycle.test_transfer import owner_engine
 
 PLANTED = "planted-token-of-the-attackers-choosing"
 

@@ -9,7 +9,7 @@ import pytest
 
 from tenantapp.interfaces import IServingProcesses, service
 from tenantapp.server import create_api_server
-from tests.functional.test_hostile import SECURITY_HEADERS
+from tests.tenancy.test_hostile import SECURITY_HEADERS
 
 
 @pytest.fixture
@@ -78,7 +78,7 @@ def test_requests_waitress_accepts_reach_the_app(server):
 
 
 def test_the_server_paces_a_tenant_as_its_plan_says(app, server, testapp, tenant, other_tenant):
-    from tests.functional.test_quotas import set_quota
+    from tests.quotas.test_quotas import set_quota
 
     set_quota(testapp, tenant, paced_requests_per_second=3)
     paces = server.task_dispatcher.queue._paces
@@ -105,7 +105,7 @@ def test_keep_alive_connections_serve_thousands_and_book_each_turn_once(app, tes
     import http.client
     from concurrent.futures import ThreadPoolExecutor
 
-    from tests.functional.test_quotas import set_quota
+    from tests.quotas.test_quotas import set_quota
 
     cap, lock, running, most = 2, threading.Lock(), [0], [0]
 
@@ -163,7 +163,7 @@ def test_the_queue_keys_a_tenant_as_the_app_resolved_it_whatever_the_host(
 ):
     """Made-up Host headers and first segments name no queue of their own: the pace and the
     thread cap are the tenant's, not the client's choosing."""
-    from tests.functional.test_quotas import set_quota
+    from tests.quotas.test_quotas import set_quota
 
     set_quota(testapp, tenant, paced_requests_per_second=1000)
     for i in range(10):

@@ -20,8 +20,7 @@ from tenantapp.interfaces import (
 from tenantapp.lifecycle import migrating, provisioning
 from tenantapp.tenancy.servers import APP_ROLE, through_pooler
 from tests.conftest import tenancy_for
-
-from .test_quotas import set_quota
+from tests.quotas.test_quotas import set_quota
 
 
 @pytest.fixture(scope="module")

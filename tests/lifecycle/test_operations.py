@@ -15,8 +15,8 @@ import sqlalchemy as sa
 from tenantapp.database import make_engine
 from tenantapp.lifecycle import migrating, migrations, templates
 from tenantapp.scripts.admin import main as admin
-from tests.functional.test_admin import write_ini
-from tests.functional.test_attacker import blocked_backends, wait_for
+from tests.identity.test_attacker import blocked_backends, wait_for
+from tests.scripts.test_admin import write_ini
 
 ROOT = Path(__file__).resolve().parents[2]
 ADMIN = Path(sys.executable).with_name("tenantapp-admin")

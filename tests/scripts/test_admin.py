@@ -12,8 +12,8 @@ import sqlalchemy as sa
 
 from tenantapp.lifecycle import migrations, provisioning, templates
 from tenantapp.scripts.admin import main as admin
+from tests.caching.test_caching import LOGGING
 from tests.conftest import TEST_MODE, write_ini
-from tests.functional.test_caching import LOGGING
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ import sqlalchemy as sa
 import webtest
 
 from tests.conftest import OPERATOR_TOKEN
-from tests.functional.test_console import csrf_of
+from tests.console.test_console import csrf_of
 
 COOKIE = "tenantapp_console"
 

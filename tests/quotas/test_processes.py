@@ -9,9 +9,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from tenantapp.testing import OPERATOR_TOKEN
-from tests.functional.test_caching import serving_ini
-from tests.functional.test_pserve import Pserve, free_port
-from tests.functional.test_quotas import blocked, set_quota
+from tests.caching.test_caching import serving_ini
+from tests.quotas.test_quotas import blocked, set_quota
+from tests.server.test_pserve import Pserve, free_port
 
 PROCESSES = 3
 
