@@ -6,7 +6,6 @@ variable, else (unless ``tenantapp.embedded_database = false``) an embedded Post
 data lives in ``tenantapp.data_dir``.
 """
 
-import logging
 import os
 import select
 from pathlib import Path
@@ -45,8 +44,6 @@ CONNECT_TIMEOUT = 5  # seconds
 # (SQLAlchemy's pool_recycle, seconds) and after serving this many distinct tenant schemas
 DEFAULT_POOL_RECYCLE = 3600
 DEFAULT_MAX_SCHEMAS = 500
-
-log = logging.getLogger(__name__)
 
 
 def database_url(settings: dict) -> str:

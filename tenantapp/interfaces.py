@@ -75,7 +75,9 @@ def service(registry, iface, name: str = ""):
     then remembered: the request path asks for the tenant directory and the tenant's store on
     every request, and pyramid_services' per-request container costs about 0.6 ms a request
     (measured); singletons need none of it. Works outside a request too (scripts, tests)."""
-    found = singletons(registry)
+    found = registry.get(SINGLETONS_KEY)  # singletons() inline: every request comes here
+    if found is None:
+        found = singletons(registry)
     key = (iface, name)
     if key not in found:
         try:

@@ -9,7 +9,6 @@ process holds at most a budget of connections on each server, sized from what th
 per server, PgBouncer in front carries the connections (README: "Database mode at scale").
 """
 
-import logging
 import threading
 import time
 from collections import OrderedDict
@@ -24,8 +23,6 @@ from .directory import TenantEntry
 from .errors import ProvisioningError
 from .models import schema_for_id
 from .servers import Servers
-
-log = logging.getLogger(__name__)
 
 # idle connections kept per tenant database, as many as its thread cap lets it use (the budget
 # closes them when another database needs room); past them, more open while busy and close
