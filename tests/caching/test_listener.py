@@ -2,7 +2,6 @@
 
 import socket
 import threading
-import time
 
 import pytest
 import sqlalchemy as sa
@@ -10,6 +9,7 @@ from sqlalchemy.engine import make_url
 
 from tenantapp.caching import FIRST_BACKOFF, Listener, NotifiedCache
 from tenantapp.interfaces import ICacheListener, service
+from tests.waiting import wait_for
 
 
 class SilentableProxy:
@@ -57,15 +57,6 @@ class SilentableProxy:
             sock.close()
 
 
-def wait_for(condition, limit: float) -> float:
-    """Wait until ``condition()`` holds; how long that took (a state to reach, not a delay)."""
-    started = time.monotonic()
-    while not condition():
-        assert time.monotonic() - started < limit, "condition never held"
-        time.sleep(0.02)
-    return time.monotonic() - started
-
-
 @pytest.fixture
 def proxied_listener(database_url):
     proxy = SilentableProxy(database_url)
@@ -89,7 +80,7 @@ def test_a_silent_server_turns_the_caches_off_within_two_seconds(proxied_listene
     assert wait_for(lambda: not cache.stats()["trusted"], limit=5) < 2.5
     assert cache.lookup("k", lambda key: "from the database") == "from the database"
     # the listener is not stuck on the silent socket: it gives up and keeps trying
-    wait_for(lambda: not listener.connected.is_set() and len(listener.waits) >= 1, limit=10)
+    wait_for(lambda: not listener.connected.is_set() and len(listener.waits) >= 1)
 
     proxy.silent.clear()
     assert listener.connected.wait(30)
@@ -105,5 +96,5 @@ def test_the_reconnect_delay_starts_over_after_a_good_connection(app, engine):
         with engine.connect() as connection:
             sql = sa.text("SELECT pg_terminate_backend(:pid, 10000)")
             assert connection.scalar(sql, {"pid": lost})
-        wait_for(lambda lost=lost: listener.backend_pid != lost and listener.connected.is_set(), 10)
+        wait_for(lambda lost=lost: listener.backend_pid != lost and listener.connected.is_set())
     assert list(listener.waits)[-4:] == [FIRST_BACKOFF] * 4

@@ -1,7 +1,6 @@
 """Defects an attacker would look for: timing, races, inputs that broke the server, Host links."""
 
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -13,6 +12,7 @@ from tenantapp import main
 from tenantapp.identity.passwords import verify_password
 from tenantapp.interfaces import ICacheListener, IPasswordHasher, service, singletons
 from tests.conftest import OPERATOR_TOKEN, PASSWORD, login
+from tests.waiting import wait_for
 
 
 def test_an_unknown_email_costs_what_a_wrong_password_costs():
@@ -80,14 +80,6 @@ def blocked_backends(engine) -> int:
                 " WHERE datname = current_database() AND wait_event_type = 'Lock'"
             )
         )
-
-
-def wait_for(condition, limit: float = 10.0) -> None:
-    """Wait until ``condition()`` holds (a state to reach, not a time to pass)."""
-    deadline = time.monotonic() + limit
-    while not condition():
-        assert time.monotonic() < deadline, "condition never held"
-        time.sleep(0.01)
 
 
 @pytest.mark.parametrize("change", ["delete", "demote"])

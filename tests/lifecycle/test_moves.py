@@ -11,7 +11,7 @@ import webtest
 from tenantapp.lifecycle import moving, provisioning
 from tenantapp.tenancy.guard import MOVE_LOCK_CLASS
 from tests.conftest import OPERATOR_TOKEN
-from tests.identity.test_attacker import wait_for
+from tests.waiting import wait_for
 
 PAIRS = [
     ("schema", "shared", "default"),

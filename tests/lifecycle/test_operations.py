@@ -15,8 +15,9 @@ import sqlalchemy as sa
 from tenantapp.database import make_engine
 from tenantapp.lifecycle import migrating, migrations, templates
 from tenantapp.scripts.admin import main as admin
-from tests.identity.test_attacker import blocked_backends, wait_for
+from tests.identity.test_attacker import blocked_backends
 from tests.scripts.test_admin import write_ini
+from tests.waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 ADMIN = Path(sys.executable).with_name("tenantapp-admin")
@@ -202,7 +203,7 @@ def test_workers_die_with_a_migrate_run_killed_outright(
         stderr=subprocess.DEVNULL,
     )
     try:
-        wait_for(lambda: blocked_backends(engine) == 2)
+        wait_for(lambda: blocked_backends(engine) == 2, process=run)
         workers = children_of(run.pid)
         assert len(workers) >= 2
         run.send_signal(signal.SIGKILL)
