@@ -21,7 +21,6 @@ from tqdm import tqdm
 from tenantapp import tenancy_from
 from tenantapp.database import make_engine
 from tenantapp.identity.tokens import token_owner
-from tenantapp.lifecycle import migrating, provisioning
 from tenantapp.tenancy.binding import bind_session
 from tenantapp.tenancy.sessions import make_session_factory
 from tenantapp.throwaway import TEST_KEYS
@@ -67,9 +66,9 @@ def main() -> None:
     args = parser.parse_args()
     with throwaway_database(args.database_url) as url:
         setup = tenancy_from({"sqlalchemy.url": url, **TEST_KEYS})
-        migrating.migrate(setup)
+        setup.migrate()
         schemas = [
-            provisioning.create_tenant(setup, f"t{i:05d}")[0].schema_name
+            setup.create_tenant(f"t{i:05d}")[0].schema_name
             for i in tqdm(range(args.tenants), desc="tenants", leave=False)
         ]
         setup.servers.dispose()

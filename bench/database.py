@@ -45,9 +45,8 @@ def percentile(values: list[float], q: float) -> float:
 
 def migrated_app(url: str, **extra: str):
     """tenantapp on ``url``, migrated, with argon2 at its cheapest (benchmarks log in a lot):
-    its lifecycle (``Tenancy``) and its WSGI app, assembled as the app is."""
+    its lifecycle (``Lifecycle``) and its WSGI app, assembled as the app is."""
     from tenantapp import main, tenancy_from
-    from tenantapp.lifecycle import migrating
 
     settings = {
         "sqlalchemy.url": url,
@@ -59,5 +58,5 @@ def migrated_app(url: str, **extra: str):
         **extra,
     }
     tenancy = tenancy_from(settings)
-    migrating.migrate(tenancy)
+    tenancy.migrate()
     return tenancy, main({}, **settings)

@@ -11,7 +11,6 @@ from sqlalchemy import Engine, create_engine, text
 
 from tenantapp import tenancy_from
 from tenantapp.identity.tokens import PREFIX, digest
-from tenantapp.lifecycle import migrating, provisioning
 from tenantapp.tenancy.binding import bind_connection
 from tenantapp.tenancy.directory import TenantEntry
 from tenantapp.throwaway import TEST_KEYS
@@ -54,12 +53,12 @@ def make_tenants(
     database modes; in shared mode one sequence numbers them all) and an owner token."""
     url = engine.url.render_as_string(hide_password=False)
     tenancy = tenancy_from({"sqlalchemy.url": url, **TEST_KEYS})
-    migrating.migrate(tenancy)
+    tenancy.migrate()
     store = tenancy.store(mode)
     targets = []
     for i in range(count):
         slug = f"{prefix}{i:05d}"
-        info, _ = provisioning.create_tenant(tenancy, slug, mode=mode)
+        info, _ = tenancy.create_tenant(slug, mode=mode)
         entry = TenantEntry(info.id, slug, info.schema_name, slug, "active", mode, info.server)
         token = new_token()
         with store.owner_engine(entry).begin() as connection:

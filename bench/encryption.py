@@ -22,7 +22,6 @@ from sqlalchemy import text
 from tenantapp.encryption import rotation
 from tenantapp.encryption.columns import Sealer
 from tenantapp.interfaces import IPasswordHasher, ITenancy, service
-from tenantapp.lifecycle import provisioning
 from tenantapp.tenancy.directory import find_tenant
 from tenantapp.throwaway import stop_app
 
@@ -39,8 +38,7 @@ FROM generate_series(1, :users) AS g
 
 def make_tenant(tenancy, app, slug: str, users: int, sealed: bool) -> str:
     """A tenant with ``users`` users; their names sealed or not; its owner's token."""
-    provisioning.create_tenant(
-        tenancy,
+    tenancy.create_tenant(
         slug,
         owner_email=f"owner@{slug}.example",
         owner_password=PASSWORD,

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from tenantapp import tenancy_from
-from tenantapp.lifecycle import migrating, migrations, provisioning
+from tenantapp.lifecycle import migrations
 from tenantapp.throwaway import TEST_KEYS
 
 from .database import throwaway_database
@@ -54,15 +54,15 @@ def main() -> None:
     args = parser.parse_args()
     with throwaway_database(args.database_url) as url, tempfile.TemporaryDirectory() as tmp:
         tenancy = tenancy_from({"sqlalchemy.url": url, **TEST_KEYS})
-        migrating.migrate(tenancy)
+        tenancy.migrate()
 
         def make():
             for i in range(args.tenants):
-                provisioning.create_tenant(tenancy, f"t-{i}")
+                tenancy.create_tenant(f"t-{i}")
 
         timed(f"create {args.tenants} tenants (template)", make)
         _, noop = timed(
-            f"migrate, nothing to do, {args.tenants} tenants", lambda: migrating.migrate(tenancy)
+            f"migrate, nothing to do, {args.tenants} tenants", lambda: tenancy.migrate()
         )
 
         scripts = Path(tmp) / "alembic"
@@ -74,7 +74,7 @@ def main() -> None:
         report, full = timed(
             f"migrate {args.tenants} tenants by one revision (column + index), "
             f"{args.workers} workers",
-            lambda: migrating.migrate(tenancy, workers=args.workers),
+            lambda: tenancy.migrate(workers=args.workers),
         )
         print(f"  {len(report.migrated)} migrated, {len(report.failed)} failed")
         tenancy.servers.dispose()

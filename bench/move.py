@@ -15,7 +15,6 @@ import webtest
 from sqlalchemy import text
 
 from tenantapp.interfaces import ICacheListener, IPasswordHasher, service
-from tenantapp.lifecycle import moving, provisioning
 from tenantapp.tenancy.binding import bind_connection
 from tenantapp.tenancy.directory import TenantEntry
 
@@ -84,8 +83,7 @@ def main() -> None:
         for source, target, server in MOVES:
             slug = f"m-{uuid.uuid4().hex[:8]}"
             email = f"owner@{slug}.example"
-            info, _ = provisioning.create_tenant(
-                tenancy,
+            info, _ = tenancy.create_tenant(
                 slug,
                 owner_email=email,
                 owner_password=PASSWORD,
@@ -100,7 +98,7 @@ def main() -> None:
             writer.start()
             while len(writer.latencies) < 5:
                 time.sleep(0.01)
-            report = moving.move_tenant(tenancy, slug, target, server)
+            report = tenancy.move_tenant(slug, target, server)
             writer.halt.set()
             writer.join()
             label = f"{report.source} -> {report.target}"
@@ -110,7 +108,7 @@ def main() -> None:
                 f"   ({len(writer.latencies)} writes, {writer.failures} failed)",
                 flush=True,
             )
-            provisioning.purge_tenant(tenancy, slug)
+            tenancy.purge_tenant(slug)
         service(app.registry, ICacheListener).stop()
         tenancy.servers.dispose()
 

@@ -15,7 +15,6 @@ from sqlalchemy import text
 from tqdm import tqdm
 
 from tenantapp.interfaces import ICacheListener, IDatabasePools, IPasswordHasher, service
-from tenantapp.lifecycle import provisioning
 
 from .database import migrated_app, percentile, throwaway_database
 
@@ -43,9 +42,7 @@ def main() -> None:
         started = time.perf_counter()
         for i in tqdm(range(args.tenants), desc="tenant databases", leave=False):
             slug, email = f"d{i:04d}", f"owner@d{i:04d}.example"
-            provisioning.create_tenant(
-                tenancy, slug, owner_email=email, owner_password=PASSWORD, hasher=hasher
-            )
+            tenancy.create_tenant(slug, owner_email=email, owner_password=PASSWORD, hasher=hasher)
             tokens[slug] = client.post_json(
                 f"/{slug}/tokens", {"email": email, "password": PASSWORD}
             ).json["token"]

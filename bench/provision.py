@@ -11,7 +11,6 @@ import time
 import uuid
 
 from tenantapp import tenancy_from
-from tenantapp.lifecycle import migrating, provisioning
 from tenantapp.throwaway import TEST_KEYS
 
 from .database import percentile, throwaway_database
@@ -29,11 +28,11 @@ def sample(tenancy, count: int, mode: str, use_template: bool) -> list[float]:
     for _ in range(count):
         slug = f"b-{uuid.uuid4().hex[:12]}"
         started = time.perf_counter()
-        provisioning.create_tenant(tenancy, slug, use_template=use_template, mode=mode)
+        tenancy.create_tenant(slug, use_template=use_template, mode=mode)
         timings.append((time.perf_counter() - started) * 1000)
         made.append(slug)
     for slug in made:
-        provisioning.purge_tenant(tenancy, slug)
+        tenancy.purge_tenant(slug)
     return timings
 
 
@@ -45,13 +44,13 @@ def main() -> None:
     args = parser.parse_args()
     with throwaway_database(args.database_url) as url:
         tenancy = tenancy_from({"sqlalchemy.url": url, **TEST_KEYS})
-        migrating.migrate(tenancy)
+        tenancy.migrate()
         rows = []
         for existing in (0, args.existing):
             if existing:
                 started = time.perf_counter()
                 for i in range(existing):
-                    provisioning.create_tenant(tenancy, f"filler-{i}")
+                    tenancy.create_tenant(f"filler-{i}")
                 fill = time.perf_counter() - started
                 print(f"made {existing} tenants in {fill:.1f} s", flush=True)
             for method, (mode, use_template) in METHODS.items():

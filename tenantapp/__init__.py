@@ -12,38 +12,43 @@ from pyramid.settings import aslist  # noqa: E402
 
 def configure(settings: dict) -> Configurator:
     """The one way tenantapp is assembled, for the WSGI app, ``tenantapp-admin``, the tests and
-    workers alike: each subsystem configures itself in its includeme, and ``provide``s its
-    services, which the ones included after it find at once (no commit in between). An app's
-    own ``pyramid.includes`` come last (Pyramid would include them first), so what they declare
-    (views, ``tenant_task`` jobs) finds tenantapp's services there, in the web app and the
-    worker alike."""
+    workers alike: each feature configures itself in its includeme, registering its services as
+    factories and its wiring to others' services for the commit, so the features may be included
+    in any order. An app's own ``pyramid.includes`` come last (Pyramid would include them first)
+    so that what they declare overrides tenantapp's. Not committed: ``main`` makes the WSGI app,
+    ``assembled`` only the registry."""
     settings = dict(settings)
     app_includes = aslist(settings.pop("pyramid.includes", ""))
     config = Configurator(settings=settings)
-    config.include(".database")
-    config.include(".caching")
-    config.include(".tenancy")  # first of all: the features hang their resources from its tree
-    config.include(".identity")
-    config.include(".encryption")
-    config.include(".lifecycle")
-    config.include(".quotas")  # before tenant_settings: it declares the quota settings
-    config.include(".tenant_settings")
-    config.include(".domains")
-    config.include(".metrics")
-    config.include(".jobs")  # after metrics: it counts its jobs there
-    config.include(".validation")
-    config.include(".hardening")
-    config.include(".console")
-    config.include(".views")
-    config.include(".users")
-    config.include(".audit")
-    config.include(".platform")
-    config.include(".openapi")
-    config.include(".errors")
+    for feature in FEATURES:
+        config.include(feature)
     for include in app_includes:
         config.include(include)
-    config.commit()
     return config
+
+
+FEATURES = (
+    ".database",
+    ".caching",
+    ".tenancy",
+    ".identity",
+    ".encryption",
+    ".lifecycle",
+    ".quotas",
+    ".tenant_settings",
+    ".domains",
+    ".metrics",
+    ".jobs",
+    ".validation",
+    ".hardening",
+    ".console",
+    ".views",
+    ".users",
+    ".audit",
+    ".platform",
+    ".openapi",
+    ".errors",
+)
 
 
 def main(global_config, **settings):
@@ -51,9 +56,17 @@ def main(global_config, **settings):
     return configure(settings).make_wsgi_app()
 
 
+def assembled(settings: dict):
+    """The registry of a configuration, committed but with no WSGI app made (scripts, workers,
+    benchmarks): its services are found with ``interfaces.service``."""
+    config = configure(settings)
+    config.commit()
+    return config.registry
+
+
 def tenancy_from(settings: dict):
     """The tenant lifecycle of a configuration, assembled as the app is (scripts, benchmarks,
     tests): servers, stores and registry."""
     from .interfaces import ITenancy, service
 
-    return service(configure(settings).registry, ITenancy)
+    return service(assembled(settings), ITenancy)

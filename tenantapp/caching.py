@@ -168,6 +168,8 @@ class Listener:
         self._thread: threading.Thread | None = None
 
     def register(self, cache: NotifiedCache) -> NotifiedCache:
+        if self._thread is not None:  # it listens on the channels it had when it started
+            raise RuntimeError(f"cache {cache.channel!r} registered after the listener started")
         self.caches.append(cache)
         return cache
 
@@ -400,14 +402,22 @@ def _shut_socket(fileno: int) -> None:
 
 
 def includeme(config):
-    """The process's listener; it starts once the app is built."""
+    """The process's listener (made at first use, on the default server); it starts once the
+    app is built, after every feature has registered its caches with it."""
     from pyramid.events import ApplicationCreated
 
-    from .interfaces import ICacheListener, IPlaceListeners, IServers, provide, service
+    from .interfaces import ICacheListener, IPlaceListeners, IServers, provide_factory, service
 
-    listener = Listener(service(config.registry, IServers).default.owner)
-    places = PlaceListeners(listener)
-    provide(config, listener, ICacheListener)
-    provide(config, places, IPlaceListeners)
-    config.add_subscriber(lambda event: listener.start(), ApplicationCreated)
-    atexit.register(places.stop)
+    def listener(registry) -> Listener:
+        return Listener(service(registry, IServers).default.owner)
+
+    def places(registry) -> PlaceListeners:
+        made = PlaceListeners(service(registry, ICacheListener))
+        atexit.register(made.stop)
+        return made
+
+    provide_factory(config, listener, ICacheListener)
+    provide_factory(config, places, IPlaceListeners)
+    config.add_subscriber(
+        lambda event: service(event.app.registry, ICacheListener).start(), ApplicationCreated
+    )

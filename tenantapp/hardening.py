@@ -12,6 +12,12 @@ from pyramid.view import exception_view_config
 from .errors import error_body
 from .interfaces import IAllowedMethods, provide, service
 
+# The console's pages and the API's page: scripts and styles from this server only, never
+# inline; htmx talks to this server only.
+PAGE_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
 REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 SECURITY_HEADERS = {

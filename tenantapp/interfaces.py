@@ -1,10 +1,11 @@
 """Interfaces: marker interfaces the security policy recognises, and the services the app is
 assembled from (registered with pyramid_services, found with ``request.find_service``)."""
 
+import threading
 from types import SimpleNamespace
 
 from pyramid_services import find_service_factory
-from zope.interface import Interface
+from zope.interface import Attribute, Interface
 
 
 class IPlatform(Interface):
@@ -25,16 +26,52 @@ class ITenantDirectory(Interface):
 
 
 class ITenantStore(Interface):
-    """Where one isolation mode serves a tenant; registered under the mode's name.
-
-    ``engine(entry)`` and ``binding(entry)``: where a session serving the tenant connects and
-    how it is bound; ``owner_engine(entry)``: the same as the owner; ``heard_at(entry)``: the
-    place (a name, an engine) whose listener hears of changes to its rows, or None (none
-    listened to: nothing read from them is cached); ``schema_name(tenant_id)``. The three
-    stores share one signature per method by design (``tenancy.stores``,
-    ``tenancy.databases``); the lifecycle's storage of each mode adds ``transaction``,
-    ``create``, ``archive``, ``restore``, ``drop`` and ``sizes`` (``lifecycle.storage``).
+    """Where one isolation mode serves a tenant; registered under the mode's name. The three
+    stores share one signature per method by design (``tenancy.stores``, ``tenancy.databases``).
     """
+
+    mode = Attribute("the isolation mode's name: schema, shared or database")
+
+    def engine(entry):
+        """The engine a session serving ``entry`` connects with."""
+
+    def binding(entry):
+        """How that session is bound to the tenant's rows (``tenancy.binding.Binding``)."""
+
+    def owner_engine(entry):
+        """The same place, as the owner (migrations, moves, the lifecycle)."""
+
+    def heard_at(entry):
+        """The place whose listener hears of changes to its rows (a name and an engine), or
+        None: nothing read from them is cached."""
+
+    def schema_name(tenant_id):
+        """The schema that holds (or pools) the tenant's tables."""
+
+
+class ITenantStorage(ITenantStore):
+    """The lifecycle's half of a store (``lifecycle.storage``, ``lifecycle.databases``):
+    where a tenant's storage is made, put away and measured."""
+
+    def transaction(registry, entry):
+        """A context manager: a connection to the tenant's storage, in one transaction with
+        the registry's where they share a database."""
+
+    def create(registry, entry, use_template, populate, build):
+        """Make the tenant's storage at head (from the template when allowed), ``populate``
+        its first rows in the same transaction; returns its name."""
+
+    def archive(registry, entry):
+        """Put the storage out of service, restorably; returns where it went."""
+
+    def restore(registry, entry):
+        """Bring an archived storage back; returns its name."""
+
+    def drop(registry, entry):
+        """Remove the storage for good."""
+
+    def sizes(entries):
+        """Bytes on disk of each tenant's data, by tenant id."""
 
 
 class ITenantSessions(Interface):
@@ -47,8 +84,62 @@ class IDatabasePools(Interface):
 
 
 class ITenancy(Interface):
-    """The servers and each mode's storage, as the tenant lifecycle (create, move, drop, ...)
-    works with them (``lifecycle.Tenancy``)."""
+    """The tenant lifecycle (``lifecycle.Lifecycle``): the servers, each mode's storage, and
+    every operation on tenants, used alike by the operator API, the console, the CLI and the
+    tests."""
+
+    servers = Attribute("the PostgreSQL servers (``tenancy.servers.Servers``)")
+    stores = Attribute("each isolation mode's ``ITenantStorage``, by mode")
+
+    def store(mode):
+        """The storage of ``mode`` (None: the configured default)."""
+
+    def create_tenant(slug, name, owner_email, owner_password, hasher, use_template, mode, server):
+        """A new tenant at head, with its owner: ``(TenantInfo, Owner | None)``."""
+
+    def get_tenant(slug):
+        """The tenant as the operator sees it (``TenantInfo``)."""
+
+    def list_tenants(slug):
+        """Every tenant (or one), with revision and size on disk."""
+
+    def rename_tenant(old, new):
+        """A new slug; the storage, named by id, stays."""
+
+    def set_status(slug, status):
+        """Suspend or resume."""
+
+    def archive_tenant(slug):
+        """Out of service, restorably."""
+
+    def restore_tenant(slug):
+        """Back in service from the archive."""
+
+    def purge_tenant(slug):
+        """Gone for good, with all its data."""
+
+    def migrate(
+        *,
+        slugs=None,
+        workers=None,
+        downgrade_to=None,
+        fail_fast=False,
+        lock_timeout="5s",
+        progress=None,
+    ):
+        """Every server's shared schema, then the tenants, to head (or down): a ``Report``."""
+
+    def migration_sql(slugs, downgrade_to):
+        """The SQL a migrate run would execute, not executed."""
+
+    def move_tenant(slug, to_mode, to_server, step):
+        """Online, to another mode or server: a ``MoveReport``."""
+
+    def export_tenant(slug, path, portable, progress):
+        """The tenant's archive written to ``path``: the rows written."""
+
+    def import_tenant(path, slug, mode, server, legacy, progress):
+        """A new tenant from an archive."""
 
 
 SINGLETONS_KEY = "tenantapp.singletons"
@@ -62,30 +153,62 @@ def singletons(registry) -> dict:
     return found
 
 
+# after the services are registered (order 0): the wiring that connects them to each other
+WIRING = 10
+
+
 def provide(config, obj, iface, name: str = "") -> None:
-    """Register ``obj`` as the ``iface`` service (pyramid_services), found by ``service()`` at
-    once: what a later ``includeme`` looks up while the app is assembled needs no commit
-    between them. A lookup of a service not provided yet fails, naming it."""
+    """Register ``obj``, built from settings alone, as the ``iface`` service (pyramid_services).
+    Found once the configuration is committed, never while it is assembled."""
+    config.include("pyramid_services")  # once, whichever feature comes first
     config.register_service(obj, iface, name=name)
-    singletons(config.registry)[(iface, name)] = obj
+
+
+def provide_factory(config, build, iface, name: str = "") -> None:
+    """Register ``build(registry)`` as the ``iface`` service's maker: called at its first
+    lookup, once every ``includeme`` has run, so the services it uses may be registered by a
+    feature included before or after this one."""
+    registry = config.registry
+    config.include("pyramid_services")
+    config.register_service_factory(lambda context, request: build(registry), iface, name=name)
+
+
+def when_assembled(config, wire) -> None:
+    """Call ``wire(registry)`` as the configuration is committed, after every service is
+    registered: where a feature connects to another's service (a session hook, a cache the
+    listener keeps) whatever order the features were included in."""
+    registry = config.registry
+    config.action(None, lambda: wire(registry), order=WIRING)
 
 
 def service(registry, iface, name: str = ""):
-    """A singleton service registered with ``register_service``, found once per process and
-    then remembered: the request path asks for the tenant directory and the tenant's store on
-    every request, and pyramid_services' per-request container costs about 0.6 ms a request
-    (measured); singletons need none of it. Works outside a request too (scripts, tests)."""
+    """A singleton service, made at its first lookup and then remembered: the request path
+    asks for the tenant directory and the tenant's store on every request, and pyramid_services'
+    per-request container costs about 0.6 ms a request (measured); singletons need none of it.
+    Works outside a request too (scripts, tests), once the configuration is committed."""
     found = registry.get(SINGLETONS_KEY)  # singletons() inline: every request comes here
     if found is None:
         found = singletons(registry)
     key = (iface, name)
     if key not in found:
-        try:
-            factory = find_service_factory(SimpleNamespace(registry=registry), iface, name=name)
-        except LookupError:
-            raise LookupError(f"no {iface.__name__} service {name!r} yet") from None
-        found[key] = factory(None, None)
+        with _making:  # once, though two threads ask first; a maker may ask for others
+            if key not in found:
+                found[key] = _make(registry, iface, name)
     return found[key]
+
+
+_making = threading.RLock()
+
+
+def _make(registry, iface, name: str):
+    try:
+        factory = find_service_factory(SimpleNamespace(registry=registry), iface, name=name)
+    except LookupError:
+        raise LookupError(
+            f"no {iface.__name__} service {name!r}: not registered, or looked up before the"
+            " configuration was committed"
+        ) from None
+    return factory(None, None)
 
 
 class ISettingsCatalog(Interface):

@@ -1,5 +1,8 @@
 """Keyset pagination over an id column: ``?limit=N&after=ID`` with a ``next`` link."""
 
+from typing import Generic, TypeVar
+
+from pydantic import BaseModel
 from sqlalchemy import select
 
 from .errors import InvalidInput
@@ -36,6 +39,33 @@ def int_params(request, **bounds: tuple[int | None, int, int]) -> dict[str, int 
     return values
 
 
+Item = TypeVar("Item")
+
+
+class Page(BaseModel, Generic[Item]):
+    """A page of a list (``keyset_page``): its items, the limit asked, the next page's link."""
+
+    items: list[Item]
+    limit: int
+    next: str | None
+
+
+def keyset_rows(session, id_column, limit: int, after=None, newest_first=False, where=()):
+    """One page of ``id_column``'s entity in id order (or newest first), filtered by ``where``,
+    after the id ``after``; and the id the next page starts after (None on the last page). The
+    API's lists and the console's pages read through this one reader."""
+    stmt = select(id_column.class_).where(*where)
+    if newest_first:
+        if after is not None:
+            stmt = stmt.where(id_column < after)
+        stmt = stmt.order_by(id_column.desc())
+    else:
+        stmt = stmt.where(id_column > (after or 0)).order_by(id_column)
+    rows = session.scalars(stmt.limit(limit + 1)).all()
+    page = rows[:limit]
+    return page, (getattr(page[-1], id_column.key) if len(rows) > limit else None)
+
+
 def keyset_page(
     request,
     context,
@@ -45,21 +75,14 @@ def keyset_page(
     where=(),
     carry: dict | None = None,
 ) -> dict:
-    """One page of the rows of ``id_column``'s entity, in id order (or reversed), filtered by
-    the ``where`` conditions, whose query parameters (``carry``) the ``next`` link keeps."""
+    """The API's page of ``keyset_rows`` (``?limit``, ``?after``), whose ``next`` link keeps
+    the query parameters ``carry`` names."""
     params = int_params(request, limit=(DEFAULT_LIMIT, 1, MAX_LIMIT), after=(None, 0, MAX_ID))
-    limit, after = params["limit"], params["after"]
-    stmt = select(id_column.class_).where(*where)
-    if newest_first:
-        if after is not None:
-            stmt = stmt.where(id_column < after)
-        stmt = stmt.order_by(id_column.desc())
-    else:
-        stmt = stmt.where(id_column > (after or 0)).order_by(id_column)
-    rows = request.dbsession.scalars(stmt.limit(limit + 1)).all()
-    page = rows[:limit]
+    limit = params["limit"]
+    page, last = keyset_rows(
+        request.dbsession, id_column, limit, params["after"], newest_first, where
+    )
     next_url = None
-    if len(rows) > limit:
-        last = getattr(page[-1], id_column.key)
+    if last is not None:
         next_url = request.link(context, query={**(carry or {}), "limit": limit, "after": last})
     return {"items": [to_json(row) for row in page], "limit": limit, "next": next_url}

@@ -103,7 +103,6 @@ def tenantapp_settings() -> dict:
 @pytest.fixture(scope="session")
 def tenantapp_app(tenantapp_settings, tenantapp_database_url):
     from . import main, tenancy_from
-    from .lifecycle import migrating
 
     settings = {
         "tenantapp.operator_token": OPERATOR_TOKEN,
@@ -113,7 +112,7 @@ def tenantapp_app(tenantapp_settings, tenantapp_database_url):
         "sqlalchemy.url": tenantapp_database_url,
         "tenantapp.embedded_database": "false",
     }
-    migrating.migrate(tenancy_from(settings))
+    tenancy_from(settings).migrate()
     app = main({}, **settings)
     yield app
     stop_app(app)
@@ -135,8 +134,7 @@ def tenant(tenantapp_app):
     tenancy = _tenancy(tenantapp_app)
     slug = f"t-{uuid.uuid4().hex[:12]}"
     email = f"owner@{slug}.example"
-    provisioning.create_tenant(
-        tenancy,
+    tenancy.create_tenant(
         slug,
         None,
         email,
@@ -150,7 +148,7 @@ def tenant(tenantapp_app):
         )
     finally:
         with suppress(provisioning.UnknownTenant):
-            provisioning.purge_tenant(tenancy, slug)
+            tenancy.purge_tenant(slug)
 
 
 @pytest.fixture

@@ -4,9 +4,10 @@ import json
 import math
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, TypeVar
 
-from pydantic import BaseModel, StringConstraints, ValidationError
+from pydantic import BaseModel, PlainSerializer, StringConstraints, ValidationError
 
 from .config import setting
 from .errors import APIError, InvalidInput
@@ -31,6 +32,8 @@ NO_NUL_PATTERN = r"^[^\x00]*$"
 PlainText = Annotated[str, StringConstraints(pattern=PLAIN_PATTERN)]
 # Free text (a reason, a note): lines and tabs are fine, NUL never is.
 Text = Annotated[str, StringConstraints(pattern=NO_NUL_PATTERN)]
+# An instant as the API answers it: ISO 8601 with its offset (``datetime.isoformat``).
+Timestamp = Annotated[datetime, PlainSerializer(datetime.isoformat, return_type=str)]
 PATTERN_MEANS = {
     PLAIN_PATTERN: "must not contain control characters",
     NO_NUL_PATTERN: "must not contain NUL characters",

@@ -8,6 +8,7 @@ from pyramid.view import exception_view_config, notfound_view_config, view_confi
 from .errors import error_body
 from .identity.views import forbidden
 from .interfaces import IAllowedMethods, service
+from .openapi import TENANT, Operation
 from .tenancy.resources import Root, Tenant
 
 
@@ -54,5 +55,12 @@ def method_not_allowed(exc, request):
     return error_body("method_not_allowed", f"{request.method} is not allowed here")
 
 
+OPERATIONS = (
+    Operation(Root, "", "GET", "/", "What this server is", auth=None, errors=(503,)),
+    Operation(Tenant, "", "GET", "/{tenant}", "The tenant", params=(TENANT,)),
+)
+
+
 def includeme(config):
-    config.scan(__name__)  # the root's views
+    config.include(".openapi")
+    config.add_api_views(__name__)  # the root's views

@@ -22,7 +22,7 @@ from tenantapp.interfaces import (
     IUsageLedger,
     service,
 )
-from tenantapp.lifecycle import Tenancy, migrating, provisioning
+from tenantapp.lifecycle import Lifecycle, provisioning
 from tenantapp.tenancy.binding import Binding
 from tenantapp.tenancy.directory import TenantEntry
 from tenantapp.testing import (  # the plugin app authors use: the suite shares its helpers
@@ -90,7 +90,7 @@ def settings(database_url, second_server_url):
     }
 
 
-def tenancy_for(settings: dict) -> Tenancy:
+def tenancy_for(settings: dict) -> Lifecycle:
     """The tenant lifecycle of ``settings``, with the test key-encryption key unless given."""
     return tenancy_from({**TEST_KEYS, **settings})
 
@@ -117,7 +117,7 @@ def config_uri(tmp_path, settings):
 
 @pytest.fixture(scope="session")
 def app(settings):
-    migrating.migrate(tenancy_for(settings))
+    tenancy_for(settings).migrate()
     app = main({}, **settings)
     yield app
     service(app.registry, ICacheListener).stop()
@@ -127,7 +127,7 @@ def app(settings):
 
 
 @pytest.fixture(scope="session")
-def tenancy(app) -> Tenancy:
+def tenancy(app) -> Lifecycle:
     return service(app.registry, ITenancy)
 
 
@@ -202,8 +202,7 @@ def make_tenant(app, engine, testapp, tokens, tenancy):
     ) -> TenantHandle:
         slug = f"{prefix}-{uuid.uuid4().hex[:10]}"
         email = f"owner@{slug}.example"
-        info, _ = provisioning.create_tenant(
-            tenancy,
+        info, _ = tenancy.create_tenant(
             slug,
             name,
             email,
@@ -228,7 +227,7 @@ def make_tenant(app, engine, testapp, tokens, tenancy):
     yield make
     for slug in made:
         with suppress(provisioning.UnknownTenant):  # the test may have dropped it itself
-            provisioning.purge_tenant(tenancy, slug)
+            tenancy.purge_tenant(slug)
 
 
 @pytest.fixture
@@ -237,7 +236,7 @@ def fresh_slug(engine, tenancy):
     slug = f"new-{uuid.uuid4().hex[:10]}"
     yield slug
     with suppress(provisioning.UnknownTenant):
-        provisioning.purge_tenant(tenancy, slug)
+        tenancy.purge_tenant(slug)
 
 
 @pytest.fixture

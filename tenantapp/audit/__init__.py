@@ -26,5 +26,7 @@ def record(
 
 
 def includeme(config):
+    config.include("tenantapp.tenancy.resources")  # the tree it hangs resources from
     config.add_tenant_resource("audit", lambda tenant, request: AuditLog(tenant))
-    config.scan(".views")
+    config.include("tenantapp.openapi")
+    config.add_api_views(".views")

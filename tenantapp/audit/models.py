@@ -23,16 +23,3 @@ class AuditEntry(TenantBase):
     request_id: Mapped[str | None] = mapped_column(String(64))
     client_request_id: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[dict | None] = mapped_column(JSONB)
-
-
-def entry_json(entry: AuditEntry) -> dict:
-    return {
-        "id": entry.id,
-        "occurred_at": entry.occurred_at.isoformat(),
-        "actor": entry.actor,
-        "action": entry.action,
-        "target": entry.target,
-        "request_id": entry.request_id,
-        "client_request_id": entry.client_request_id,
-        "detail": entry.detail,
-    }

@@ -21,6 +21,8 @@ def includeme(config):
     from .pages import InConsole, on_render
     from .resources import TenantConsole
 
+    config.include("tenantapp.tenancy.resources")  # the tree it hangs resources from
+
     config.include("pyramid_jinja2")
     config.add_jinja2_search_path("tenantapp.console:templates", name=".jinja2")
     # by its path on disk, not an asset spec: pkg_resources cannot look into a package

@@ -8,7 +8,6 @@ from pyramid.view import view_config
 
 from ..errors import Conflict
 from ..interfaces import IOperatorSessions, IServers, ISettingsCatalog, IUsageLedger, service
-from ..lifecycle import provisioning
 from ..metrics.usage import usage_of
 from ..platform.actions import STATUS_FOR_ACTION, TenantCreate, TenantMove, create, move
 from ..tenancy.directory import find_tenant
@@ -27,7 +26,7 @@ def _tenants_page(context: OperatorConsole, request, **extra) -> dict:
         "console": context,
         "tenants": [
             {"info": info, "link": request.link(context[info.slug])}
-            for info in provisioning.list_tenants(context.tenants.tenancy)
+            for info in context.tenants.tenancy.list_tenants()
         ],
         "modes": MODES,
         "servers": [server.name for server in service(request.registry, IServers)],
@@ -116,7 +115,7 @@ def create_tenant(context: OperatorConsole, request):
 
 def _tenant_page(context: TenantPage, request, **extra) -> dict:
     tenancy = context.managed.tenancy
-    info = provisioning.get_tenant(tenancy, context.info.slug)
+    info = tenancy.get_tenant(context.info.slug)
     service(request.registry, IUsageLedger).flush()
     entry = find_tenant(tenancy.registry, info.slug)  # None once archived
     catalog = service(request.registry, ISettingsCatalog)
@@ -163,7 +162,7 @@ def tenant(context: TenantPage, request):
 def change_status(context: TenantPage, request):
     """htmx swaps the tenant's row in the list; without htmx, to the tenant's page."""
     status = STATUS_FOR_ACTION[request.view_name]
-    info = provisioning.set_status(context.managed.tenancy, context.info.slug, status)
+    info = context.managed.tenancy.set_status(context.info.slug, status)
     if not is_htmx(request):
         return HTTPSeeOther(request.link(context))
     return {"row": {"info": info, "link": request.link(context)}}
@@ -185,9 +184,6 @@ def move_tenant(context: TenantPage, request):
     return _tenant_page(context, request, moved=report)
 
 
-ARCHIVING = {"archive": provisioning.archive_tenant, "restore": provisioning.restore_tenant}
-
-
 @view_config(
     context=TenantPage,
     name="archive",
@@ -204,7 +200,9 @@ ARCHIVING = {"archive": provisioning.archive_tenant, "restore": provisioning.res
 )
 def archive_or_restore(context: TenantPage, request):
     """Archived: out of service, restorable (as ``DELETE /-/tenants/{slug}``); restored."""
-    ARCHIVING[request.view_name](context.managed.tenancy, context.info.slug)
+    tenancy = context.managed.tenancy
+    change = tenancy.archive_tenant if request.view_name == "archive" else tenancy.restore_tenant
+    change(context.info.slug)
     return HTTPSeeOther(request.link(context))
 
 

@@ -8,15 +8,10 @@ from pyramid.csrf import get_csrf_token, new_csrf_token
 from pyramid.traversal import find_interface
 
 from ..errors import APIError
+from ..hardening import PAGE_CSP
 from ..identity.policy import CONSOLE_COOKIE
 from ..interfaces import IConsole
 from ..validation import form_fields
-
-# Scripts and styles from this server only, never inline; htmx talks to this server only.
-CSP = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
-    "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
-)
 
 
 def template(name: str) -> str:
@@ -57,7 +52,7 @@ def on_render(event) -> None:
     event["csrf_token"] = get_csrf_token(request)
     event["htmx"] = is_htmx(request)
     event["who"] = who(request)
-    request.response.headers["Content-Security-Policy"] = CSP
+    request.response.headers["Content-Security-Policy"] = PAGE_CSP
 
 
 def who(request) -> str | None:

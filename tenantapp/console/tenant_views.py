@@ -5,7 +5,6 @@ from pyramid.httpexceptions import HTTPSeeOther
 from pyramid.response import Response
 from pyramid.security import NO_PERMISSION_REQUIRED
 from pyramid.view import view_config
-from sqlalchemy import select
 
 from .. import audit
 from ..audit.models import AuditEntry
@@ -13,7 +12,7 @@ from ..errors import InvalidInput
 from ..identity.login import Login, log_in
 from ..identity.tokens import revoke_token
 from ..interfaces import IIdentitySettings, ISettingsCatalog, service
-from ..pagination import parse_id
+from ..pagination import keyset_rows, parse_id
 from ..tenant_settings.overrides import change_by_owner
 from ..users.actions import (
     add_field,
@@ -102,13 +101,6 @@ def logout(context: TenantConsole, request):
     return response
 
 
-def _user_rows(context: UsersPage, request, after: int) -> list[dict]:
-    users = request.dbsession.scalars(
-        select(User).where(User.id > after).order_by(User.id).limit(PAGE_SIZE + 1)
-    ).all()
-    return [_user_row(context, request, user) for user in users]
-
-
 def _user_row(context: UsersPage, request, user: User) -> dict:
     row = Row(context, context.api.child(user))
     return {
@@ -123,12 +115,14 @@ def _user_row(context: UsersPage, request, user: User) -> dict:
 
 
 def _users_page(context: UsersPage, request, **extra) -> dict:
-    rows = _user_rows(context, request, _cursor(request, "after"))
+    users, next_after = keyset_rows(
+        request.dbsession, User.id, PAGE_SIZE, _cursor(request, "after")
+    )
     return {
         "console": context.__parent__,
         "page": context,
-        "rows": rows[:PAGE_SIZE],
-        "next_after": rows[PAGE_SIZE - 1]["user"].id if len(rows) > PAGE_SIZE else None,
+        "rows": [_user_row(context, request, user) for user in users],
+        "next_after": next_after,
         "can_create": bool(request.has_permission("create", context)),
         "fields": [field.name for field in definitions(request.dbsession)],
         "roles": ROLES,
@@ -324,14 +318,16 @@ def change_settings(context: SettingsPage, request):
 )
 def audit_log(context: AuditPage, request):
     """Newest first; ``?before=ID`` pages back (htmx appends the older rows)."""
-    before = _cursor(request, "before")
-    query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(PAGE_SIZE + 1)
-    if before:
-        query = query.where(AuditEntry.id < before)
-    entries = request.dbsession.scalars(query).all()
+    entries, next_before = keyset_rows(
+        request.dbsession,
+        AuditEntry.id,
+        PAGE_SIZE,
+        _cursor(request, "before") or None,
+        newest_first=True,
+    )
     return {
         "console": context.__parent__,
         "page": context,
-        "entries": entries[:PAGE_SIZE],
-        "next_before": entries[PAGE_SIZE - 1].id if len(entries) > PAGE_SIZE else None,
+        "entries": entries,
+        "next_before": next_before,
     }

@@ -1,5 +1,6 @@
 """The operator's custom-domain API, and the check a TLS proxy asks."""
 
+from functools import partial
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
@@ -9,6 +10,7 @@ from pyramid.view import view_config
 
 from ..errors import NotFound, error_body
 from ..interfaces import IDnsResolver, IHostResolver, ITenantDirectory, service
+from ..openapi import MANAGED, SLUG, Operation
 from ..validation import query_params, validated_body
 from . import claims
 from .resolution import hostname
@@ -76,3 +78,17 @@ def check_domain(context: DomainCheck, request):
         request.response.status_int = 404
         return error_body("not_found", "no tenant is served at this domain")
     return {"domain": name, "tenant": entry.slug}
+
+
+CUSTOM_DOMAINS = "tenantapp.custom_domains"  # described only when custom domains are on
+DOMAIN = {"name": "domain", "in": "path", "required": True, "schema": {"type": "string"}}
+DOMAINS, ONE = MANAGED + "/domains", MANAGED + "/domains/{domain}"
+operated = partial(Operation, auth="operator", setting=CUSTOM_DOMAINS)
+OPERATIONS = (
+    Operation(DomainCheck, "", "GET", "/-/domain-check", "May a TLS proxy certify?", auth=None),
+    operated(ManagedDomains, "", "GET", DOMAINS, "Custom domains", params=(SLUG,)),
+    operated(ManagedDomains, "", "POST", DOMAINS, "Claim", 201, DomainClaim, params=(SLUG,)),
+    operated(ManagedDomain, "", "GET", ONE, "A domain", params=(SLUG, DOMAIN)),
+    operated(ManagedDomain, "", "DELETE", ONE, "Release a domain", 204, params=(SLUG, DOMAIN)),
+    operated(ManagedDomain, "verify", "POST", ONE + "/verify", "Verify", params=(SLUG, DOMAIN)),
+)

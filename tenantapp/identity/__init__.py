@@ -17,7 +17,9 @@ from ..interfaces import (
     IServers,
     ITenantSessions,
     provide,
+    provide_factory,
     service,
+    when_assembled,
 )
 from ..tenancy.binding import bound_scope
 from .operator_sessions import OperatorSessions
@@ -37,6 +39,7 @@ class IdentitySettings:
 
 
 def includeme(config):
+    config.include("tenantapp.tenancy.resources")  # the tree it hangs resources from
     from .policy import TenantSecurityPolicy  # here: it imports the users, which import this
 
     config.add_tenant_resource("tokens", lambda tenant, request: Tokens(tenant))
@@ -61,31 +64,34 @@ def includeme(config):
         ),
     )
     provide(config, throttle, ILoginThrottle)
-    sessions = OperatorSessions(
-        service(config.registry, IServers).default.owner,
-        timedelta(
-            minutes=setting(
-                settings, "tenantapp.operator_console.session_minutes", int, 60, minimum=1
-            )
-        ),
-        throttle,
+    session_minutes = setting(
+        settings, "tenantapp.operator_console.session_minutes", int, 60, minimum=1
     )
-    provide(config, sessions, IOperatorSessions)
-    places = service(config.registry, IPlaceListeners)
-    places.register(
-        token_owners(setting(settings, "tenantapp.token_cache_size", int, 10_000, minimum=0))
-    )
-    config.set_security_policy(TenantSecurityPolicy(operator_token, places, sessions))
 
-    @event.listens_for(service(config.registry, ITenantSessions).factory, "after_commit")
-    def forget_owners_after_writes(session):
-        """This process forgets at once; the trigger's notification tells the others."""
-        scope = bound_scope(session)
-        if scope is not None:
-            forget_token_owners(scope)
+    def operator_sessions(registry) -> OperatorSessions:
+        owner = service(registry, IServers).default.owner
+        return OperatorSessions(owner, timedelta(minutes=session_minutes), throttle)
 
+    provide_factory(config, operator_sessions, IOperatorSessions)
+    owners = token_owners(setting(settings, "tenantapp.token_cache_size", int, 10_000, minimum=0))
+    config.set_security_policy(TenantSecurityPolicy(operator_token, config.registry))
+
+    def wire(registry):
+        """The token owners' cache is kept by every place's listener; a commit that changed a
+        tenant's users forgets its owners in this process at once (the trigger's notification
+        tells the others)."""
+        service(registry, IPlaceListeners).register(owners)
+
+        @event.listens_for(service(registry, ITenantSessions).factory, "after_commit")
+        def forget_owners_after_writes(session):
+            scope = bound_scope(session)
+            if scope is not None:
+                forget_token_owners(scope)
+
+    when_assembled(config, wire)
     # A view registered without a permission still needs "view": forgetting one never opens it.
     config.set_default_permission("view")
     config.include(".impersonation")
-    config.scan(".views")
-    config.scan(".impersonation")
+    config.include("tenantapp.openapi")
+    config.add_api_views(".views")
+    config.add_api_views(".impersonation")

@@ -20,14 +20,16 @@ from pyramid.view import view_config
 from ..audit.models import AuditEntry
 from ..errors import APIError, NotFound
 from ..interfaces import ISettingsCatalog, service
+from ..openapi import MANAGED, SLUG, Operation
 from ..pagination import MAX_ID
 from ..platform.resources import ManagedTenant
 from ..tenancy.directory import find_tenant
 from ..tenancy.sessions import tenant_session
 from ..users.models import User
-from ..users.schemas import user_json
+from ..users.schemas import user_out
 from ..validation import PlainText, Text, validated_body
 from .tokens import issue_token, revoke_impersonations
+from .views import TokenOut
 
 SETTING = "allow_impersonation"
 DECLARATION = "bool true owner"  # tenantapp.setting.allow_impersonation: the owner decides
@@ -35,6 +37,10 @@ MAX_MINUTES = 60
 # what an impersonation may never do: change how the user proves who they are (a password it
 # chose would outlive the token and its audit trail)
 CREDENTIALS = frozenset({"set-password"})
+
+
+class ImpersonationOut(TokenOut):
+    operator: str  # who acts as the user
 
 
 class ImpersonationForbidden(APIError):
@@ -119,13 +125,12 @@ def start(request, entry, data: ImpersonationRequest) -> dict:
                 detail={"reason": data.reason, "expires_at": expires_at.isoformat()},
             )
         )
-        body = {
-            "token": token,
-            "token_type": "Bearer",
-            "expires_at": expires_at.isoformat(),
-            "user": user_json(user),
-            "operator": operator,
-        }
+        body = ImpersonationOut(
+            token=token,
+            expires_at=expires_at,
+            user=user_out(user),
+            operator=operator,
+        ).model_dump()
         session.commit()
     finally:
         session.close()
@@ -151,3 +156,19 @@ def impersonate(context: ManagedTenant, request):
     body = start(request, entry, data)
     request.response.status_int = 201
     return body
+
+
+OPERATIONS = (
+    Operation(
+        ManagedTenant,
+        "impersonation",
+        "POST",
+        MANAGED + "/impersonation",
+        "A token acting as a user",
+        201,
+        ImpersonationRequest,
+        "operator",
+        (SLUG,),
+        returns=ImpersonationOut,
+    ),
+)

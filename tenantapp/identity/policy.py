@@ -12,6 +12,7 @@ console's cookie holds a session of its own (``operator_sessions``).
 import hmac
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 
 from pyramid.authorization import ACLHelper, Authenticated, Everyone
 from pyramid.request import RequestLocalCache
@@ -19,7 +20,14 @@ from pyramid.security import Denied
 from pyramid.traversal import find_interface
 
 from ..caching import PlaceListeners
-from ..interfaces import IConsole, IPlatform, ITenantStore, service
+from ..interfaces import (
+    IConsole,
+    IOperatorSessions,
+    IPlaceListeners,
+    IPlatform,
+    ITenantStore,
+    service,
+)
 from ..tenancy.binding import bound_scope
 from .impersonation import CREDENTIALS, impersonating
 from .operator_sessions import OperatorSessions
@@ -62,14 +70,21 @@ def console_token(request) -> str | None:
 
 
 class TenantSecurityPolicy:
-    def __init__(
-        self, operator_token: str | None, places: PlaceListeners, sessions: OperatorSessions
-    ):
+    def __init__(self, operator_token: str | None, registry):
         self.operator_token = operator_token
-        self.places = places
-        self.sessions = sessions
+        self.registry = registry
         self.acl = ACLHelper()
         self.cache = RequestLocalCache(self._load_identity)
+
+    @cached_property
+    def places(self) -> PlaceListeners:
+        """Where token owners are cached (found at first use: the policy is set while the app
+        is assembled, before its services are)."""
+        return service(self.registry, IPlaceListeners)
+
+    @cached_property
+    def sessions(self) -> OperatorSessions:
+        return service(self.registry, IOperatorSessions)
 
     def _load_identity(self, request) -> Identity | None:
         bearer = bearer_token(request)

@@ -13,7 +13,7 @@ kept exactly-once is in ``queue``.
 
 import venusian
 
-from ..interfaces import IInstruments, IJobQueue, IServers, provide, service
+from ..interfaces import IInstruments, IJobQueue, IServers, provide_factory, service, when_assembled
 from .queue import JobQueue, JobRefused, TenantTask
 
 __all__ = ["JobRefused", "tenant_task"]
@@ -53,11 +53,14 @@ def sweep(request) -> None:
 
 
 def includeme(config):
-    registry = config.registry
-    queue = JobQueue(
-        registry, service(registry, IServers).default.owner, service(registry, IInstruments)
-    )
-    provide(config, queue, IJobQueue)
-    service(registry, IInstruments).watch_queue(queue.depth)
+
+    def job_queue(registry) -> JobQueue:
+        instruments = service(registry, IInstruments)
+        queue = JobQueue(registry, service(registry, IServers).default.owner, instruments)
+        instruments.watch_queue(queue.depth)
+        return queue
+
+    provide_factory(config, job_queue, IJobQueue)
+    when_assembled(config, lambda registry: service(registry, IJobQueue))  # its depth, measured
     config.add_request_method(defer, "defer")
     config.scan(__name__)  # its own periodic jobs

@@ -1,17 +1,26 @@
 """The operator's side of tenancy: provisioning, migrations, moves, export and import,
 templates and roles, and each isolation mode's storage. ``Tenancy`` is what all of it works
-with: the servers and the storage of each mode (an ``ITenancy`` service)."""
+with: the servers and the storage of each mode; ``Lifecycle`` (the ``ITenancy`` service) adds
+every operation on tenants as its methods."""
 
 from pyramid.events import ApplicationCreated
 from pyramid.exceptions import ConfigurationError
 from pyramid.settings import asbool, aslist
 
-from ..interfaces import IDatabasePools, IPasswordHasher, IServers, ITenancy, ITenantKeys, service
+from ..interfaces import (
+    IDatabasePools,
+    IPasswordHasher,
+    IServers,
+    ITenancy,
+    ITenantKeys,
+    provide_factory,
+    service,
+)
 from ..tenancy.models import MODES
 from .databases import DatabaseStorage
+from .operations import Lifecycle
 from .startup import provision_on_start
 from .storage import SchemaStorage, SharedStorage
-from .tenancy import Tenancy
 
 
 def includeme(config):
@@ -19,25 +28,23 @@ def includeme(config):
     pools, and the tenants' data keys; parse the start-up provisioning settings once and act on
     them when the app is built."""
     settings = config.get_settings()
-    registry = config.registry
     default_mode = settings.get("tenantapp.default_mode", "schema")
     if default_mode not in MODES:
         raise ConfigurationError(
             f"tenantapp.default_mode must be one of {', '.join(MODES)}, not {default_mode!r}"
         )
-    servers = service(registry, IServers)
-    keys = service(registry, ITenantKeys)  # made by ``encryption``
 
-    def lifecycle(context, request) -> Tenancy:
-        """Built at first use, when the kernel's services (database mode's pools) are there."""
+    def lifecycle(registry) -> Lifecycle:
+        servers = service(registry, IServers)
         storages = (
             SchemaStorage(servers),
             SharedStorage(servers),
             DatabaseStorage(servers, service(registry, IDatabasePools)),
         )
-        return Tenancy(servers, {s.mode: s for s in storages}, default_mode, keys)
+        keys = service(registry, ITenantKeys)  # made by ``encryption``
+        return Lifecycle(servers, {s.mode: s for s in storages}, default_mode, keys)
 
-    config.register_service_factory(lifecycle, ITenancy)
+    provide_factory(config, lifecycle, ITenancy)
 
     migrate = asbool(settings.get("tenantapp.migrate_on_start", False))
     demo_tenants = aslist(settings.get("tenantapp.demo_tenants", ""))

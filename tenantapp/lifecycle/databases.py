@@ -9,7 +9,9 @@ from contextlib import contextmanager
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.pool import NullPool
+from zope.interface import implementer
 
+from ..interfaces import ITenantStorage
 from ..tenancy.binding import bind_connection
 from ..tenancy.databases import DatabaseStore, template_name
 from ..tenancy.directory import TenantEntry
@@ -35,6 +37,7 @@ END $$;
 """
 
 
+@implementer(ITenantStorage)
 class DatabaseStorage(DatabaseStore):
     """A database per tenant, made from the template, archived, restored and dropped."""
 

@@ -13,7 +13,9 @@ from dataclasses import replace
 from sqlalchemy import MetaData, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.schema import CreateSchema, DropSchema
+from zope.interface import implementer
 
+from ..interfaces import ITenantStorage
 from ..tenancy.binding import bind_connection
 from ..tenancy.directory import TenantEntry
 from ..tenancy.errors import SharedSchemaMissing
@@ -29,6 +31,7 @@ Build = Callable[[Connection, str], None]
 Populate = Callable[[Connection], None]
 
 
+@implementer(ITenantStorage)
 class SchemaStorage(SchemaStore):
     """Schema mode: a schema per tenant, made, renamed and dropped."""
 
@@ -94,6 +97,7 @@ class SchemaStorage(SchemaStore):
         return sizes
 
 
+@implementer(ITenantStorage)
 class SharedStorage(SharedStore):
     """Shared mode: creating a tenant makes no DDL at all; dropping it deletes its rows."""
 

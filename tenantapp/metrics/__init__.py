@@ -24,6 +24,7 @@ from ..interfaces import (
     ITenantDirectory,
     IUsageLedger,
     provide,
+    provide_factory,
     service,
 )
 from .instruments import Instruments
@@ -89,9 +90,16 @@ def includeme(config):
     top = setting(settings, "tenantapp.metrics.top_tenants", int, 20, minimum=0)
     provide(config, Instruments(top, caches), IInstruments)
     interval = setting(settings, "tenantapp.metrics.usage_flush_seconds", float, 10, minimum=0.01)
-    ledger = UsageLedger(service(registry, IServers).default.owner, interval)
-    provide(config, ledger, IUsageLedger)
+
+    def usage_ledger(registry) -> UsageLedger:
+        ledger = UsageLedger(service(registry, IServers).default.owner, interval)
+        atexit.register(ledger.stop)
+        return ledger
+
+    provide_factory(config, usage_ledger, IUsageLedger)
     config.add_tween("tenantapp.metrics.metrics_tween_factory", under=INGRESS)
-    config.add_subscriber(lambda event: ledger.start(), ApplicationCreated)
-    atexit.register(ledger.stop)
-    config.scan(".views")
+    config.add_subscriber(
+        lambda event: service(event.app.registry, IUsageLedger).start(), ApplicationCreated
+    )
+    config.include("tenantapp.openapi")
+    config.add_api_views(".views")

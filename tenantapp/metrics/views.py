@@ -5,6 +5,7 @@ from pyramid.response import Response
 from pyramid.view import view_config
 
 from ..interfaces import IInstruments, IUsageLedger, service
+from ..openapi import MANAGED, SLUG, Operation
 from ..pagination import int_params
 from ..platform.resources import ManagedTenant
 from .resources import Metrics
@@ -28,3 +29,39 @@ def tenant_usage(context: ManagedTenant, request):
     days = int_params(request, days=(30, 1, MAX_DAYS))["days"]
     service(request.registry, IUsageLedger).flush()
     return {"items": usage_of(context.tenancy.registry, context.info.id, days)}
+
+
+USAGE = {
+    "type": "object",
+    "required": ["items"],
+    "properties": {
+        "items": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["day", "requests", "errors", "db_ms", "rows", "bytes"],
+            },
+        }
+    },
+}
+OPERATIONS = (
+    Operation(
+        Metrics,
+        "",
+        "GET",
+        "/-/metrics",
+        "Prometheus metrics",
+        auth="operator",
+        content="text/plain",
+    ),
+    Operation(
+        ManagedTenant,
+        "usage",
+        "GET",
+        MANAGED + "/usage",
+        "Usage by day",
+        auth="operator",
+        params=(SLUG, {"name": "days", "in": "query", "schema": {"type": "integer"}}),
+        returns=USAGE,
+    ),
+)

@@ -4,5 +4,7 @@ from .resources import PLATFORM_SEGMENT, Platform
 
 
 def includeme(config):
+    config.include("tenantapp.tenancy.resources")  # the tree it hangs resources from
     config.add_root_resource(PLATFORM_SEGMENT, Platform)
-    config.scan(".views")
+    config.include("tenantapp.openapi")
+    config.add_api_views(".views")

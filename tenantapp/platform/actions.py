@@ -7,7 +7,7 @@ from pydantic import BaseModel, ConfigDict, EmailStr, StringConstraints
 
 from ..errors import Conflict, InvalidInput
 from ..interfaces import IPasswordHasher, service
-from ..lifecycle import Tenancy, moving, provisioning
+from ..lifecycle import Lifecycle, moving, provisioning
 from ..tenancy.servers import DEFAULT
 from ..tenancy.slugs import SLUG_RULE, is_valid_slug
 from ..validation import PlainText
@@ -36,15 +36,14 @@ STATUS_FOR_ACTION = {"suspend": "suspended", "resume": "active"}
 
 
 def create(
-    tenancy: Tenancy, data: TenantCreate, request
+    tenancy: Lifecycle, data: TenantCreate, request
 ) -> tuple[provisioning.TenantInfo, provisioning.Owner | None]:
     """The new tenant (with its size, as a GET shows it) and its first owner, if one was
     asked for (the password is shown once)."""
     if not is_valid_slug(data.slug):
         raise InvalidInput("invalid tenant slug", {"slug": SLUG_RULE})
     try:
-        info, owner = provisioning.create_tenant(
-            tenancy,
+        info, owner = tenancy.create_tenant(
             data.slug,
             data.name,
             data.owner_email,
@@ -56,11 +55,11 @@ def create(
         raise InvalidInput(str(error), {"server": "not configured"}) from None
     except provisioning.TenantExists as error:
         raise Conflict(str(error), {"slug": "taken"}) from None
-    return provisioning.get_tenant(tenancy, info.slug), owner
+    return tenancy.get_tenant(info.slug), owner
 
 
-def move(tenancy: Tenancy, slug: str, data: TenantMove) -> moving.MoveReport:
+def move(tenancy: Lifecycle, slug: str, data: TenantMove) -> moving.MoveReport:
     try:
-        return moving.move_tenant(tenancy, slug, data.mode, data.server)
+        return tenancy.move_tenant(slug, data.mode, data.server)
     except provisioning.UnknownServer as error:
         raise InvalidInput(str(error), {"server": "not configured"}) from None

@@ -6,7 +6,7 @@ from zope.interface import implementer
 from ..console.resources import OperatorConsole
 from ..domains.resources import DomainCheck, ManagedDomains
 from ..interfaces import IHostResolver, IIdentitySettings, IPlatform, IServers, ITenancy, service
-from ..lifecycle import Tenancy, provisioning
+from ..lifecycle import Lifecycle, provisioning
 from ..metrics.resources import Metrics
 from ..tenancy.servers import Server
 from ..tenancy.slugs import is_valid_slug
@@ -60,7 +60,7 @@ class Stats:
 class ManagedTenants:
     __name__ = "tenants"
 
-    def __init__(self, parent: Platform, tenancy: Tenancy, custom_domains: bool = False):
+    def __init__(self, parent: Platform, tenancy: Lifecycle, custom_domains: bool = False):
         self.__parent__ = parent
         self.tenancy = tenancy
         self.custom_domains = custom_domains
@@ -69,7 +69,7 @@ class ManagedTenants:
         if not is_valid_slug(slug):
             raise KeyError(slug)
         try:
-            return ManagedTenant(self, provisioning.get_tenant(self.tenancy, slug))
+            return ManagedTenant(self, self.tenancy.get_tenant(slug))
         except provisioning.UnknownTenant:
             raise KeyError(slug) from None
 

@@ -20,9 +20,11 @@ from ..interfaces import (
     service,
 )
 from ..lifecycle import migrations, provisioning
+from ..openapi import MANAGED, SLUG, Operation
 from ..validation import query_params, validated_body
 from .actions import STATUS_FOR_ACTION, TenantCreate, TenantMove, create, move
 from .resources import ManagedTenant, ManagedTenants, Readiness, Stats
+from .schemas import TenantCreated, TenantList, TenantMoved, TenantOut, tenant_json
 
 
 @view_config(
@@ -67,15 +69,14 @@ def stats(context: Stats, request):
 
 @view_config(context=ManagedTenants, request_method="GET", renderer="json", permission="operate")
 def list_tenants(context: ManagedTenants, request):
-    return {"items": [t.as_json() for t in provisioning.list_tenants(context.tenancy)]}
+    return {"items": [tenant_json(t) for t in context.tenancy.list_tenants()]}
 
 
 @view_config(context=ManagedTenants, request_method="POST", renderer="json", permission="operate")
 def create_tenant(context: ManagedTenants, request):
     info, owner = create(context.tenancy, validated_body(request, TenantCreate), request)
-    body = info.as_json()
-    if owner is not None:
-        body["owner"] = {"email": owner.email, "password": owner.password}
+    first = {} if owner is None else {"owner": {"email": owner.email, "password": owner.password}}
+    body = tenant_json(info, **first)
     request.response.status_int = 201
     request.response.location = request.link(ManagedTenant(context, info))
     return body
@@ -83,7 +84,7 @@ def create_tenant(context: ManagedTenants, request):
 
 @view_config(context=ManagedTenant, request_method="GET", renderer="json", permission="operate")
 def show_tenant(context: ManagedTenant, request):
-    return context.info.as_json()
+    return tenant_json(context.info)
 
 
 @view_config(
@@ -92,10 +93,8 @@ def show_tenant(context: ManagedTenant, request):
 def move_tenant(context: ManagedTenant, request):
     """Move the tenant while it is served; the report says how long writes were paused."""
     report = move(context.tenancy, context.info.slug, validated_body(request, TenantMove))
-    return {
-        "move": report.as_json(),
-        "tenant": provisioning.get_tenant(context.tenancy, context.info.slug).as_json(),
-    }
+    moved = context.tenancy.get_tenant(context.info.slug)
+    return TenantMoved(move=report.as_json(), tenant=tenant_json(moved)).model_dump(by_alias=True)
 
 
 @exception_view_config(provisioning.UnknownTenant, renderer="json")
@@ -126,7 +125,7 @@ def refused(exc, request):
 )
 def change_status(context: ManagedTenant, request):
     status = STATUS_FOR_ACTION[request.view_name]
-    return provisioning.set_status(context.tenancy, context.info.slug, status).as_json()
+    return tenant_json(context.tenancy.set_status(context.info.slug, status))
 
 
 @view_config(
@@ -137,14 +136,79 @@ def change_status(context: ManagedTenant, request):
     permission="operate",
 )
 def restore_tenant(context: ManagedTenant, request):
-    return provisioning.restore_tenant(context.tenancy, context.info.slug).as_json()
+    return tenant_json(context.tenancy.restore_tenant(context.info.slug))
 
 
 @view_config(context=ManagedTenant, request_method="DELETE", permission="operate")
 def delete_tenant(context: ManagedTenant, request):
     """Archives (restorable) unless ``?purge=true``, as ``drop-tenant`` does."""
     if query_params(request).get("purge") == "true":
-        provisioning.purge_tenant(context.tenancy, context.info.slug)
+        context.tenancy.purge_tenant(context.info.slug)
     else:
-        provisioning.archive_tenant(context.tenancy, context.info.slug)
+        context.tenancy.archive_tenant(context.info.slug)
     return HTTPNoContent()
+
+
+OPERATIONS = (
+    Operation(Readiness, "", "GET", "/-/ready", "Ready to serve (503 until migrated)", auth=None),
+    Operation(Stats, "", "GET", "/-/stats", "This process's caches and pools", auth="operator"),
+    Operation(
+        ManagedTenants, "", "GET", "/-/tenants", "Tenants", auth="operator", returns=TenantList
+    ),
+    Operation(
+        ManagedTenants,
+        "",
+        "POST",
+        "/-/tenants",
+        "Create a tenant",
+        201,
+        TenantCreate,
+        "operator",
+        returns=TenantCreated,
+    ),
+    Operation(
+        ManagedTenant,
+        "",
+        "GET",
+        MANAGED,
+        "A tenant",
+        auth="operator",
+        params=(SLUG,),
+        returns=TenantOut,
+    ),
+    Operation(
+        ManagedTenant,
+        "",
+        "DELETE",
+        MANAGED,
+        "Archive (or purge) a tenant",
+        204,
+        auth="operator",
+        params=(SLUG,),
+    ),
+    Operation(
+        ManagedTenant,
+        "move",
+        "POST",
+        MANAGED + "/move",
+        "Move a tenant online",
+        200,
+        TenantMove,
+        "operator",
+        (SLUG,),
+        returns=TenantMoved,
+    ),
+    *(
+        Operation(
+            ManagedTenant,
+            name,
+            "POST",
+            f"{MANAGED}/{name}",
+            name.capitalize(),
+            auth="operator",
+            params=(SLUG,),
+            returns=TenantOut,
+        )
+        for name in ("suspend", "resume", "restore")
+    ),
+)

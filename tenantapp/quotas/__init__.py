@@ -23,13 +23,22 @@ limits travel in the BEGIN query the binding sends anyway: no round trip.
 """
 
 import atexit
+from functools import cached_property
 
 from pyramid.events import ContextFound
 from pyramid.interfaces import ISecurityPolicy
 
 from ..config import setting
 from ..errors import APIError
-from ..interfaces import IServers, IServingProcesses, ITenantKeys, ITenantSessions, provide, service
+from ..interfaces import (
+    IServers,
+    IServingProcesses,
+    ITenantKeys,
+    ITenantSessions,
+    provide_factory,
+    service,
+    when_assembled,
+)
 from ..tenancy.binding import LOCAL_SETTINGS_KEY
 from .limits import (
     MOST_IN_FLIGHT,
@@ -123,33 +132,22 @@ def check_max_users(request, current: int) -> None:
         raise QuotaExceeded(f"this tenant's plan allows {limit} users")
 
 
-def includeme(config):
-    settings = config.get_settings()
-    config.scan(".storage")  # the storage-measuring job
-    for name in QUOTAS:  # declared as operator-only per-tenant settings, within their ranges
-        default = setting(
-            settings, f"tenantapp.quota.{name}", int, DEFAULTS.get(name, 0), minimum=0
-        )
-        settings.setdefault(f"tenantapp.setting.quota_{name}", f"int({RANGES[name]}) {default}")
-    engine = service(config.registry, IServers).default.serving
-    lock_ms = setting(
-        settings, "tenantapp.request_lock_timeout_ms", int, DEFAULT_LOCK_TIMEOUT_MS, minimum=0
-    )
-    lock_timeout = f"{max(1, lock_ms)}ms"
+class Limits:
+    """Each tenant request's limits, checked once its tenant is found (a ``ContextFound``
+    subscriber): the shared rate counters and the serving processes are found at first use."""
 
-    def local_settings(entry, tenant) -> dict:
-        """A request's tenant session sets its tenant's limits locally in every transaction."""
-        return (
-            {} if tenant is None else {LOCAL_SETTINGS_KEY: session_settings(tenant, lock_timeout)}
-        )
+    def __init__(self, registry):
+        self.registry = registry
 
-    service(config.registry, ITenantSessions).add_hook(local_settings)
-    key_names = list(service(config.registry, ITenantKeys).ring.keys)
-    rates, processes = SharedRates(engine), ServingProcesses(engine, key_names)
-    provide(config, processes, IServingProcesses)
-    atexit.register(processes.stop)  # a process that ends says so: it no longer counts
+    @cached_property
+    def rates(self) -> SharedRates:
+        return SharedRates(service(self.registry, IServers).default.serving)
 
-    def limit(event):
+    @cached_property
+    def processes(self) -> ServingProcesses:
+        return service(self.registry, IServingProcesses)
+
+    def __call__(self, event) -> None:
         request = event.request
         tenant = request.__dict__.get("tenant")
         if tenant is None:
@@ -157,7 +155,7 @@ def includeme(config):
         request.environ[TENANT_KEY] = tenant.record.slug
         values = quotas(request)
         pace = values["paced_requests_per_second"]
-        serving = processes.count()  # from a process's first request on, it beats
+        serving = self.processes.count()  # from a process's first request on, it beats
         request.environ[PACE_KEY] = pace / serving if pace > 0 else 0
         rate = values["requests_per_second"]
         if rate > 0:
@@ -165,9 +163,9 @@ def includeme(config):
             # memory only, before the request's transaction (which holds a connection)
             if not request.registry.getUtility(ISecurityPolicy).known_token(request):
                 address = request.remote_addr or ""
-                wait = rates.take_for_client(tenant.record.id, address, rate, values["burst"])
+                wait = self.rates.take_for_client(tenant.record.id, address, rate, values["burst"])
             else:
-                wait = rates.take(tenant.record.id, rate, values["burst"])
+                wait = self.rates.take(tenant.record.id, rate, values["burst"])
             if wait:
                 raise TooManyRequests(
                     f"over this tenant's {rate} requests a second",
@@ -183,4 +181,35 @@ def includeme(config):
         if storage > 0 and request.method in WRITES:
             check_storage(request, tenant.record, storage)
 
-    config.add_subscriber(limit, ContextFound)
+
+def includeme(config):
+    settings = config.get_settings()
+    config.scan(".storage")  # the storage-measuring job
+    for name in QUOTAS:  # declared as operator-only per-tenant settings, within their ranges
+        default = setting(
+            settings, f"tenantapp.quota.{name}", int, DEFAULTS.get(name, 0), minimum=0
+        )
+        settings.setdefault(f"tenantapp.setting.quota_{name}", f"int({RANGES[name]}) {default}")
+    lock_ms = setting(
+        settings, "tenantapp.request_lock_timeout_ms", int, DEFAULT_LOCK_TIMEOUT_MS, minimum=0
+    )
+    lock_timeout = f"{max(1, lock_ms)}ms"
+
+    def local_settings(entry, tenant) -> dict:
+        """A request's tenant session sets its tenant's limits locally in every transaction."""
+        return (
+            {} if tenant is None else {LOCAL_SETTINGS_KEY: session_settings(tenant, lock_timeout)}
+        )
+
+    when_assembled(
+        config, lambda registry: service(registry, ITenantSessions).add_hook(local_settings)
+    )
+
+    def serving_processes(registry) -> ServingProcesses:
+        engine = service(registry, IServers).default.serving
+        made = ServingProcesses(engine, list(service(registry, ITenantKeys).ring.keys))
+        atexit.register(made.stop)  # a process that ends says so: it no longer counts
+        return made
+
+    provide_factory(config, serving_processes, IServingProcesses)
+    config.add_subscriber(Limits(config.registry), ContextFound)

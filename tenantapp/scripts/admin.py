@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 from pyramid.paster import get_appsettings
 
-from .. import configure
+from .. import assembled
 from ..encryption import rotation
 from ..encryption.keyring import KeyUnavailable, new_key_text
 from ..interfaces import IPasswordHasher, ISettingsCatalog, ITenancy, service
-from ..lifecycle import migrating, moving, provisioning, transfer
+from ..lifecycle import migrating, provisioning
 from ..quotas.limits import lacking_key
 from ..tenancy.directory import find_tenant
 from ..tenancy.models import MODES
@@ -227,7 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _print_tenants(tenancy, as_json: bool) -> None:
-    infos = provisioning.list_tenants(tenancy)
+    infos = tenancy.list_tenants()
     if as_json:
         print(json.dumps([info.as_json() for info in infos], indent=2))
         return
@@ -283,10 +283,9 @@ def _progress_reporter():
 def migrate(admin: Admin, args) -> int:
     tenancy = admin.tenancy
     if args.sql:
-        print(migrating.migration_sql(tenancy, args.tenants, args.downgrade), end="")
+        print(tenancy.migration_sql(args.tenants, args.downgrade), end="")
         return 0
-    report = migrating.migrate(
-        tenancy,
+    report = tenancy.migrate(
         slugs=args.tenants,
         workers=args.workers,
         downgrade_to=args.downgrade,
@@ -375,7 +374,7 @@ def rotate_keys(admin: Admin, args) -> int:
         if not args.new_data_keys:
             return 0
     slugs = getattr(args, "tenants", None) or [
-        t.slug for t in provisioning.list_tenants(tenancy) if t.status in ("active", "suspended")
+        t.slug for t in tenancy.list_tenants() if t.status in ("active", "suspended")
     ]
     for slug in slugs:
         entry = find_tenant(tenancy.registry, slug)
@@ -388,8 +387,7 @@ def rotate_keys(admin: Admin, args) -> int:
 
 
 def create_tenant(admin: Admin, args) -> int:
-    info, owner = provisioning.create_tenant(
-        admin.tenancy,
+    info, owner = admin.tenancy.create_tenant(
         args.slug,
         args.name,
         args.owner_email,
@@ -415,53 +413,52 @@ def drop_tenant(admin: Admin, args) -> int:
     if args.purge:
         return purge_tenant(admin, args)
     _confirm(args, "archive")
-    provisioning.archive_tenant(admin.tenancy, args.slug)
+    admin.tenancy.archive_tenant(args.slug)
     print(f"archived tenant {args.slug} (restore-tenant brings it back)")
     return 0
 
 
 def purge_tenant(admin: Admin, args) -> int:
     _confirm(args, "purge")
-    provisioning.purge_tenant(admin.tenancy, args.slug)
+    admin.tenancy.purge_tenant(args.slug)
     print(f"purged tenant {args.slug}")
     return 0
 
 
 def restore_tenant(admin: Admin, args) -> int:
-    provisioning.restore_tenant(admin.tenancy, args.slug)
+    admin.tenancy.restore_tenant(args.slug)
     print(f"restored tenant {args.slug}")
     return 0
 
 
 def suspend(admin: Admin, args) -> int:
-    provisioning.set_status(admin.tenancy, args.slug, "suspended")
+    admin.tenancy.set_status(args.slug, "suspended")
     print(f"tenant {args.slug} is suspended")
     return 0
 
 
 def resume(admin: Admin, args) -> int:
-    provisioning.set_status(admin.tenancy, args.slug, "active")
+    admin.tenancy.set_status(args.slug, "active")
     print(f"tenant {args.slug} is active")
     return 0
 
 
 def rename_tenant(admin: Admin, args) -> int:
-    provisioning.rename_tenant(admin.tenancy, args.old, args.new)
+    admin.tenancy.rename_tenant(args.old, args.new)
     print(f"renamed tenant {args.old} to {args.new}")
     return 0
 
 
 def export_tenant(admin: Admin, args) -> int:
-    rows = transfer.export_tenant(
-        admin.tenancy, args.slug, args.file, args.portable, progress=_say("exported")
+    rows = admin.tenancy.export_tenant(
+        args.slug, args.file, args.portable, progress=_say("exported")
     )
     print(f"exported tenant {args.slug}: {rows} row(s) to {args.file}")
     return 0
 
 
 def import_tenant(admin: Admin, args) -> int:
-    info = transfer.import_tenant(
-        admin.tenancy,
+    info = admin.tenancy.import_tenant(
         args.file,
         args.slug,
         args.mode,
@@ -474,8 +471,8 @@ def import_tenant(admin: Admin, args) -> int:
 
 
 def move_tenant(admin: Admin, args) -> int:
-    report = moving.move_tenant(
-        admin.tenancy, args.slug, args.to_mode, args.to_server, step=_say_step(args.slug)
+    report = admin.tenancy.move_tenant(
+        args.slug, args.to_mode, args.to_server, step=_say_step(args.slug)
     )
     print(
         f"moved tenant {report.slug} from {report.source} to {report.target}:"
@@ -494,7 +491,7 @@ def new_key(admin: None, args) -> int:
 def run(args: argparse.Namespace) -> int:
     if args.run is new_key:
         return new_key(None, args)
-    registry = configure(get_appsettings(args.config_uri)).registry
+    registry = assembled(get_appsettings(args.config_uri))
     admin = Admin(registry, service(registry, ITenancy))
     try:
         return args.run(admin, args)

@@ -7,7 +7,7 @@ import sys
 from prometheus_client import start_http_server
 from pyramid.paster import get_appsettings
 
-from .. import configure
+from .. import assembled
 from ..config import setting
 from ..interfaces import IInstruments, IJobQueue, IUsageLedger, service
 from . import one_line_errors, setup_quiet_logging
@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
 def work(args) -> int:
     setup_quiet_logging(args.config_uri, args.verbose)
     settings = get_appsettings(args.config_uri)
-    registry = configure(dict(settings)).registry
+    registry = assembled(dict(settings))
     concurrency = args.concurrency or setting(
         settings, "tenantapp.jobs.concurrency", int, 4, minimum=1
     )

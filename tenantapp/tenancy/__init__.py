@@ -15,14 +15,15 @@ from ..interfaces import (
     ITenantDirectory,
     ITenantStore,
     provide,
+    provide_factory,
     service,
+    when_assembled,
 )
 
 
 def includeme(config):
-    """Register the directory, database mode's pools and one serving store per isolation mode
-    (the database's services are committed before this runs), and the traversal tree the
-    features hang their resources from."""
+    """Register the directory, database mode's pools and one serving store per isolation mode,
+    and the traversal tree the features hang their resources from."""
     config.include(".resources")
     from .databases import (
         DEFAULT_MAX_OVERFLOW,
@@ -37,10 +38,14 @@ def includeme(config):
 
     settings = config.get_settings()
     registry = config.registry
-    servers = service(registry, IServers)
     capacity = setting(settings, "tenantapp.tenant_cache_size", int, 10_000, minimum=0)
-    cache = service(registry, ICacheListener).register(tenant_directory(capacity))
-    provide(config, TenantDirectory(cache, servers.default.serving), ITenantDirectory)
+    cache = tenant_directory(capacity)
+    when_assembled(config, lambda registry: service(registry, ICacheListener).register(cache))
+
+    def directory(registry) -> TenantDirectory:
+        return TenantDirectory(cache, service(registry, IServers).default.serving)
+
+    provide_factory(config, directory, ITenantDirectory)
     from ..database import make_engine
 
     def tenant_database_engine(url: str, server: str, pool_size: int):
@@ -51,7 +56,7 @@ def includeme(config):
             "sqlalchemy.pool_timeout": pool_timeout,
         }
         engine = make_engine(pooled, url)
-        if servers[server].pooled:
+        if service(registry, IServers)[server].pooled:
             return engine
         return service(registry, IPlaceListeners).hear_on_connections(engine)
 
@@ -70,7 +75,7 @@ def includeme(config):
         """The setting, else half of what the server has free when first used (README)."""
         if max_connections > 0:
             return max_connections
-        return connection_budget(servers[server].serving, reserve=own_pool)
+        return connection_budget(service(registry, IServers)[server].serving, reserve=own_pool)
 
     pools = DatabasePools(
         tenant_database_engine,
@@ -81,11 +86,12 @@ def includeme(config):
     )
     provide(config, pools, IDatabasePools)
     stores = {
-        store.mode: store
-        for store in (SchemaStore(servers), SharedStore(servers), DatabaseStore(servers, pools))
+        SchemaStore.mode: lambda registry: SchemaStore(service(registry, IServers)),
+        SharedStore.mode: lambda registry: SharedStore(service(registry, IServers)),
+        DatabaseStore.mode: lambda registry: DatabaseStore(service(registry, IServers), pools),
     }
     for mode, store in stores.items():
-        provide(config, store, ITenantStore, name=mode)
+        provide_factory(config, store, ITenantStore, name=mode)
     # a write that waited through its tenant's move is run again, at the tenant's new place
     settings.setdefault("retry.attempts", 3)
     config.include("pyramid_retry")

@@ -17,7 +17,9 @@ from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.pool import NullPool
+from zope.interface import implementer
 
+from ..interfaces import ITenantStore
 from .binding import Binding
 from .directory import TenantEntry
 from .errors import ProvisioningError
@@ -207,6 +209,7 @@ def connection_budget(engine: Engine, share: float = 0.5, reserve: int = 0) -> i
     return int((int(free) - reserve) * share)
 
 
+@implementer(ITenantStore)
 class DatabaseStore:
     """A database of its own per tenant, on the tenant's server (see the module's docstring)."""
 

@@ -137,7 +137,8 @@ def link(request, resource, **kw) -> str:
 
 
 def includeme(config):
-    """Before the features: they hang their resources with the directives added here."""
+    """The tree and the directives the features hang their resources with: each feature
+    includes this itself (Pyramid includes it once), so it may come in any order."""
     settings = config.get_settings()
     tree = Tree((settings.get("tenantapp.public_url") or "").rstrip("/"))
     provide(config, tree, ITraversal)

@@ -7,13 +7,16 @@ in. Making, archiving and dropping a tenant's storage is the lifecycle's (``life
 """
 
 from sqlalchemy.engine import Engine
+from zope.interface import implementer
 
+from ..interfaces import ITenantStore
 from .binding import Binding
 from .directory import TenantEntry
 from .models import POOLED_SCHEMA, schema_for_id
 from .servers import Servers
 
 
+@implementer(ITenantStore)
 class SchemaStore:
     """A schema of its own per tenant, ``tenant_<id>``, on the tenant's server."""
 
@@ -40,6 +43,7 @@ class SchemaStore:
         return entry.server, self.servers[entry.server].owner
 
 
+@implementer(ITenantStore)
 class SharedStore:
     """Rows in the pooled schema ``tenant_shared`` of the tenant's server, each carrying the
     tenant's id, which row-level security filters on (see ``tenancy.pooling``)."""

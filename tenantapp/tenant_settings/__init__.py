@@ -3,7 +3,7 @@
 An app author reads ``request.tenant.settings["theme"]`` and ``request.feature("new_dashboard")``.
 """
 
-from ..interfaces import ISettingsCatalog, provide, service
+from ..interfaces import ISettingsCatalog, provide_factory, service, when_assembled
 from .catalog import Catalog
 from .resources import TenantSettings
 
@@ -17,7 +17,13 @@ def feature(request, name: str) -> bool:
 
 
 def includeme(config):
-    provide(config, Catalog.from_settings(config.get_settings()), ISettingsCatalog)
+    config.include("tenantapp.tenancy.resources")  # the tree it hangs resources from
+    # read at the commit: features declare settings of their own (quotas) in their includeme
+    provide_factory(
+        config, lambda registry: Catalog.from_settings(registry.settings), ISettingsCatalog
+    )
+    when_assembled(config, lambda registry: service(registry, ISettingsCatalog))  # checked now
     config.add_request_method(feature, "feature")
     config.add_tenant_resource("settings", lambda tenant, request: TenantSettings(tenant))
-    config.scan(".views")
+    config.include("tenantapp.openapi")
+    config.add_api_views(".views")

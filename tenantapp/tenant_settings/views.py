@@ -8,6 +8,7 @@ from pyramid.view import view_config
 from ..errors import Conflict
 from ..identity import impersonation
 from ..interfaces import ISettingsCatalog, service
+from ..openapi import MANAGED, SLUG, TENANT, Operation
 from ..platform.resources import ManagedTenant
 from ..tenancy.directory import find_tenant
 from ..tenancy.sessions import tenant_session
@@ -72,3 +73,49 @@ def operator_change_settings(context: ManagedTenant, request):
         finally:
             session.close()
     return catalog.describe(entry)
+
+
+# the settings and flags the ini declares: their shape is the catalog's, not one model's
+DESCRIBED = {
+    "type": "object",
+    "required": ["settings", "flags"],
+    "properties": {
+        "settings": {
+            "type": "object",
+            "additionalProperties": {
+                "type": "object",
+                "required": ["type", "default", "override", "value", "owner_editable"],
+            },
+        },
+        "flags": {"type": "object"},
+    },
+}
+OWN, OPERATED = "/{tenant}/settings", MANAGED + "/settings"
+OPERATIONS = (
+    Operation(TenantSettings, "", "GET", OWN, "Settings", params=(TENANT,)),
+    Operation(TenantSettings, "", "PATCH", OWN, "Change", 200, "owner_change", params=(TENANT,)),
+    Operation(
+        ManagedTenant,
+        "settings",
+        "GET",
+        OPERATED,
+        "Settings and flags",
+        200,
+        None,
+        "operator",
+        (SLUG,),
+        returns=DESCRIBED,
+    ),
+    Operation(
+        ManagedTenant,
+        "settings",
+        "PATCH",
+        OPERATED,
+        "Change settings and flags",
+        200,
+        "operator_change",
+        "operator",
+        (SLUG,),
+        returns=DESCRIBED,
+    ),
+)

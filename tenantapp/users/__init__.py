@@ -5,8 +5,10 @@ from .resources import CustomFields, Users
 
 def includeme(config):
     """The users API, custom fields and invitations (their views and the invitation job)."""
+    config.include("tenantapp.tenancy.resources")  # the tree it hangs resources from
     config.add_tenant_resource("users", Users)
     config.add_tenant_resource("fields", CustomFields)
-    config.scan(".views")
-    config.scan(".custom_views")
-    config.scan(".invitations")
+    config.include("tenantapp.openapi")
+    config.add_api_views(".views")
+    config.add_api_views(".custom_views")
+    config.add_api_views(".invitations")

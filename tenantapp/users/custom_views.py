@@ -3,6 +3,7 @@
 from pyramid.httpexceptions import HTTPNoContent
 from pyramid.view import view_config
 
+from ..openapi import TENANT, Operation
 from ..validation import validated_body
 from .actions import add_field, remove_field
 from .custom import FieldDefinition, definitions, field_json
@@ -31,3 +32,13 @@ def show_field(context: CustomFieldResource, request):
 def delete_field(context: CustomFieldResource, request):
     remove_field(request, context.field)
     return HTTPNoContent()
+
+
+FIELD = {"name": "field", "in": "path", "required": True, "schema": {"type": "string"}}
+FIELDS, ONE = "/{tenant}/fields", "/{tenant}/fields/{field}"
+OPERATIONS = (
+    Operation(CustomFields, "", "GET", FIELDS, "Custom fields", params=(TENANT,)),
+    Operation(CustomFields, "", "POST", FIELDS, "Define", 201, FieldDefinition, params=(TENANT,)),
+    Operation(CustomFieldResource, "", "GET", ONE, "A field", params=(TENANT, FIELD)),
+    Operation(CustomFieldResource, "", "DELETE", ONE, "Remove", 204, params=(TENANT, FIELD)),
+)

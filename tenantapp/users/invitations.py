@@ -7,8 +7,10 @@ from pyramid.view import view_config
 
 from .. import audit
 from ..jobs import tenant_task
+from ..openapi import TENANT, USER_ID, Operation
 from .models import User
 from .resources import UserResource
+from .schemas import InvitationQueued
 
 log = logging.getLogger(__name__)
 TASK = "users.invite"
@@ -28,7 +30,21 @@ def invite_user(context: UserResource, request):
     ticket = request.defer(TASK, user_id=user.id, invited_by=inviter)
     audit.record(request, "invitation.requested", f"user:{user.id}", ticket=ticket)
     request.response.status_int = 202
-    return {"user": user.id, "status": "queued"}
+    return InvitationQueued(user=user.id, status="queued").model_dump()
+
+
+OPERATIONS = (
+    Operation(
+        UserResource,
+        "invitation",
+        "POST",
+        "/{tenant}/users/{user_id}/invitation",
+        "Invite (a job)",
+        202,
+        params=(TENANT, USER_ID),
+        returns=InvitationQueued,
+    ),
+)
 
 
 @tenant_task(TASK, retry=3)

@@ -2,13 +2,21 @@
 
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StringConstraints,
+)
 from sqlalchemy.orm import object_session
 
 from ..identity.passwords import MAX_LENGTH, MIN_LENGTH
-from ..validation import PlainText, lowercase_email
+from ..pagination import Page
+from ..validation import PlainText, Timestamp, lowercase_email
 from . import custom
-from .models import User
+from .models import ROLES, User
 
 Name = Annotated[PlainText, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Email = Annotated[EmailStr, AfterValidator(lowercase_email)]
@@ -39,20 +47,45 @@ class UserUpdate(_Input):
 
 
 class RoleChange(_Input):
-    role: Literal["owner", "admin", "member"]
+    role: Literal[ROLES]
 
 
 class PasswordChange(_Input):
     password: Password
 
 
+class UserOut(BaseModel):
+    """A user as every answer shows one (the users API, a login, an impersonation)."""
+
+    id: int
+    email: str
+    name: str
+    role: Literal[ROLES]
+    custom: dict = Field(description="the tenant's custom fields' values")
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class UserPage(Page[UserOut]):
+    """``GET /{tenant}/users``."""
+
+
+class InvitationQueued(BaseModel):
+    user: int
+    status: Literal["queued"]
+
+
+def user_out(user: User) -> UserOut:
+    return UserOut(
+        id=user.id,
+        email=user.email,
+        name=user.name,
+        role=user.role,
+        custom=custom.opened(object_session(user), user.custom),
+        created_at=user.created_at,
+        updated_at=user.updated_at,
+    )
+
+
 def user_json(user: User) -> dict:
-    return {
-        "id": user.id,
-        "email": user.email,
-        "name": user.name,
-        "role": user.role,
-        "custom": custom.opened(object_session(user), user.custom),
-        "created_at": user.created_at.isoformat(),
-        "updated_at": user.updated_at.isoformat(),
-    }
+    return user_out(user).model_dump()

@@ -6,6 +6,7 @@ from pyramid.view import view_config
 from .. import audit
 from ..identity.tokens import revoke_user_tokens
 from ..interfaces import IPasswordHasher, service
+from ..openapi import PAGE, TENANT, USER_ID, Operation
 from ..pagination import keyset_page
 from ..validation import validated_body
 from . import actions
@@ -13,7 +14,15 @@ from .actions import add_user, change_role, remove_user
 from .custom import custom_filters
 from .models import User
 from .resources import UserResource, Users
-from .schemas import PasswordChange, RoleChange, UserCreate, UserUpdate, user_json
+from .schemas import (
+    PasswordChange,
+    RoleChange,
+    UserCreate,
+    UserOut,
+    UserPage,
+    UserUpdate,
+    user_json,
+)
 
 
 @view_config(context=Users, request_method="GET", renderer="json", permission="view")
@@ -74,3 +83,46 @@ def set_password(context: UserResource, request):
         request, "user.password_changed", f"user:{context.user.id}", tokens_revoked=revoked
     )
     return HTTPNoContent()
+
+
+USERS = "/{tenant}/users"
+USER = "/{tenant}/users/{user_id}"
+OPERATIONS = (
+    Operation(Users, "", "GET", USERS, "List users", params=(TENANT, *PAGE), returns=UserPage),
+    Operation(
+        Users, "", "POST", USERS, "Add a user", 201, UserCreate, params=(TENANT,), returns=UserOut
+    ),
+    Operation(UserResource, "", "GET", USER, "A user", params=(TENANT, USER_ID), returns=UserOut),
+    Operation(
+        UserResource,
+        "",
+        "PATCH",
+        USER,
+        "Change a user",
+        body=UserUpdate,
+        params=(TENANT, USER_ID),
+        returns=UserOut,
+    ),
+    Operation(UserResource, "", "DELETE", USER, "Remove a user", 204, params=(TENANT, USER_ID)),
+    Operation(
+        UserResource,
+        "role",
+        "PUT",
+        USER + "/role",
+        "Set a role",
+        200,
+        RoleChange,
+        params=(TENANT, USER_ID),
+        returns=UserOut,
+    ),
+    Operation(
+        UserResource,
+        "password",
+        "PUT",
+        USER + "/password",
+        "Set a password",
+        204,
+        PasswordChange,
+        params=(TENANT, USER_ID),
+    ),
+)

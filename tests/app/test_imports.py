@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import webtest
 
 FIRST_IMPORTS = [
     "tenantapp.users.models",
@@ -126,17 +127,36 @@ def test_no_state_under_registry_keys_and_no_bare_settings_reads():
     assert not offending, offending
 
 
-def test_configure_only_includes_and_commits_once_at_the_end():
-    """Each feature scans and registers itself in its own ``includeme``; services found at once
-    (``provide``) need no commit half-way."""
+def test_configure_only_includes():
+    """Each feature scans and registers itself in its own ``includeme``; the services are made
+    at first use and wired at the commit, so ``configure`` needs no commit at all."""
     tree = ast.parse((PACKAGE / "__init__.py").read_text())
     functions = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
     configure = functions["configure"]
     calls = [
         node.func.attr
-        for node in sorted(ast.walk(configure), key=lambda n: getattr(n, "lineno", 0))
+        for node in ast.walk(configure)
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
         if isinstance(node.func.value, ast.Name) and node.func.value.id == "config"
     ]
-    assert set(calls) == {"include", "commit"}, calls
-    assert calls.count("commit") == 1 and calls[-1] == "commit"
+    assert set(calls) == {"include"}, calls
+
+
+def test_the_features_may_be_included_in_any_order(settings, tenant):
+    """Reversed, the app is assembled all the same and serves a tenant's request."""
+    from pyramid.config import Configurator
+
+    import tenantapp
+    from tenantapp.interfaces import ICacheListener, IPlaceListeners, IUsageLedger, service
+
+    config = Configurator(settings=dict(settings), package=tenantapp)
+    for feature in reversed(tenantapp.FEATURES):
+        config.include(feature)
+    app = config.make_wsgi_app()
+    try:
+        client = webtest.TestApp(app, extra_environ={"HTTP_HOST": "example.com"})
+        users = client.get(f"/{tenant.slug}/users", headers=tenant.auth).json
+        assert [user["email"] for user in users["items"]] == [tenant.owner_email]
+    finally:
+        for iface in (ICacheListener, IPlaceListeners, IUsageLedger):
+            service(app.registry, iface).stop()

@@ -2,7 +2,8 @@
 
 from openapi_spec_validator import validate
 
-from tenantapp.openapi import DESCRIBED_ELSEWHERE, OPERATIONS
+from tenantapp.interfaces import IOpenAPIDocument, service
+from tenantapp.openapi import DESCRIBED_ELSEWHERE
 
 
 def test_the_description_is_valid_openapi_3_1(testapp):
@@ -21,7 +22,8 @@ def test_every_view_of_the_app_is_described(app):
         and not view["context"].__module__.startswith("tenantapp.console")
         for method in _methods(view["request_methods"])
     }
-    described = {(op.context, op.name, op.method) for op in OPERATIONS}
+    operations = service(app.registry, IOpenAPIDocument).operations
+    described = {(op.context, op.name, op.method) for op in operations}
     assert registered - DESCRIBED_ELSEWHERE <= described, registered - described
 
 
@@ -48,7 +50,23 @@ def test_the_page_lists_every_operation_without_script(app, testapp):
     page = testapp.get("/openapi.html", status=200)
     assert page.content_type == "text/html"
     assert "<script" not in page.text
-    offered = [op for op in OPERATIONS if op.offered(app.registry.settings)]
-    assert len(offered) < len(OPERATIONS)  # the custom-domain operations: off in these settings
+    operations = service(app.registry, IOpenAPIDocument).operations
+    offered = [op for op in operations if op.offered(app.registry.settings)]
+    assert len(offered) < len(operations)  # the custom-domain operations: off in these settings
     for op in offered:
         assert f"<code>{op.path}</code>" in page.text
+
+
+def test_answers_are_described_by_the_models_the_views_return_through(testapp, tenant):
+    """A user's answer has exactly the fields of the model it was made by, and the document
+    describes it by that model."""
+    spec = testapp.get("/openapi.json").json
+    created = spec["paths"]["/{tenant}/users"]["post"]["responses"]["201"]["content"]
+    assert created["application/json"]["schema"] == {"$ref": "#/components/schemas/UserOut"}
+    user = spec["components"]["schemas"]["UserOut"]
+    answer = testapp.get(f"/{tenant.slug}/users", headers=tenant.auth).json["items"][0]
+    assert set(answer) == set(user["properties"]) == set(user["required"])
+    assert user["properties"]["created_at"]["format"] == "date-time"
+    login = spec["paths"]["/{tenant}/tokens"]["post"]["responses"]["201"]["content"]
+    token = login["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+    assert spec["components"]["schemas"][token]["properties"]["user"]["$ref"].endswith("UserOut")

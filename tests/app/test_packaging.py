@@ -12,6 +12,8 @@ import pytest
 from tenantapp.lifecycle import migrations
 from tenantapp.testing import TEST_KEYS
 
+pytestmark = pytest.mark.slow  # processes, servers or a browser of their own
+
 ROOT = Path(__file__).resolve().parents[2]
 
 

@@ -8,7 +8,6 @@ import pytest
 import sqlalchemy as sa
 
 from tenantapp.interfaces import ICacheListener, ITenantDirectory, service
-from tenantapp.lifecycle import provisioning
 from tenantapp.testing import TEST_KEYS
 from tests.conftest import OPERATOR_TOKEN, PASSWORD, login
 from tests.server.test_pserve import Pserve, free_port
@@ -109,7 +108,7 @@ def test_a_suspension_takes_effect_on_a_second_process_within_a_second(
     ask_twice(url, tenant.token)
     assert served_from_memory(second_process, "tenants")
 
-    provisioning.set_status(tenancy, tenant.slug, "suspended")
+    tenancy.set_status(tenant.slug, "suspended")
     assert seconds_until(url, tenant.token, 403) < 1.0
 
 
@@ -119,12 +118,12 @@ def test_a_rename_takes_effect_on_a_second_process_within_a_second(
     old_url = f"{second_process.url}/{tenant.slug}/users"
     ask_twice(old_url, tenant.token)
 
-    provisioning.rename_tenant(tenancy, tenant.slug, fresh_slug)
+    tenancy.rename_tenant(tenant.slug, fresh_slug)
     try:
         assert seconds_until(old_url, tenant.token, 404) < 1.0
         assert status_of(f"{second_process.url}/{fresh_slug}/users", tenant.token) == 200
     finally:
-        provisioning.rename_tenant(tenancy, fresh_slug, tenant.slug)
+        tenancy.rename_tenant(fresh_slug, tenant.slug)
 
 
 def test_a_dropped_tenant_is_gone_from_a_second_process_within_a_second(
@@ -133,7 +132,7 @@ def test_a_dropped_tenant_is_gone_from_a_second_process_within_a_second(
     url = f"{second_process.url}/{tenant.slug}/users"
     ask_twice(url, tenant.token)
 
-    provisioning.archive_tenant(tenancy, tenant.slug)
+    tenancy.archive_tenant(tenant.slug)
     assert seconds_until(url, tenant.token, 404) < 1.0
 
 

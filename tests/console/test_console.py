@@ -317,3 +317,46 @@ def test_the_users_table_shows_custom_values_and_edits_name_and_email(app, tenan
     )
     taken = {"email": tenant.owner_email, "name": "New", "csrf_token": csrf_of(page)}
     assert client.post(f"{row}/edit", taken, status=409).status_int == 409
+
+
+WRITES = re.compile(r"^\s*(INSERT|UPDATE|DELETE|MERGE|CREATE|ALTER|DROP|TRUNCATE)\b", re.I)
+
+
+def test_no_console_page_writes_on_a_get(app, tenant, add_user):
+    """Reading a page changes nothing: every GET of both consoles runs no write statement
+    (logging in is a POST; a GET may be repeated or prefetched by the browser). The usage
+    ledger's flush is left out: it meters every request, GET or not, batched across them."""
+    import threading
+
+    import sqlalchemy as sa
+
+    add_user(tenant.slug, "someone@example.com")
+    owner = console_login(app, tenant.slug, tenant.owner_email)
+    operator = operator_login(app)
+    console, tenant_page = f"/{tenant.slug}/console", f"/-/console/{tenant.slug}"
+    pages = [
+        (owner, f"{console}/users"),
+        (owner, f"{console}/users?after=1"),
+        (owner, f"{console}/fields"),
+        (owner, f"{console}/settings"),
+        (owner, f"{console}/audit"),
+        (owner, f"{console}/login"),
+        (owner, console),
+        (operator, "/-/console"),
+        (operator, "/-/console/login"),
+        (operator, tenant_page),
+    ]
+    here, written = threading.get_ident(), []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        metering = "tenant_usage" in statement
+        if threading.get_ident() == here and WRITES.match(statement) and not metering:
+            written.append(statement)
+
+    sa.event.listen(sa.engine.Engine, "before_cursor_execute", record)
+    try:
+        for client, url in pages:
+            assert client.get(url).status_int in (200, 303), url
+    finally:
+        sa.event.remove(sa.engine.Engine, "before_cursor_execute", record)
+    assert written == []

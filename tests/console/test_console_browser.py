@@ -13,6 +13,8 @@ from playwright.sync_api import expect, sync_playwright
 from tenantapp.server import create_api_server
 from tests.conftest import OPERATOR_TOKEN, PASSWORD
 
+pytestmark = pytest.mark.slow  # processes, servers or a browser of their own
+
 CHROMIUM_ENV = "TENANTAPP_CHROMIUM"
 SHOTS = os.environ.get("TENANTAPP_SCREENSHOTS")
 

@@ -13,7 +13,7 @@ from tenantapp.encryption.columns import Sealer
 from tenantapp.encryption.keyring import KeyUnavailable, keyring_from, new_key_text
 from tenantapp.encryption.keys import TenantKeys
 from tenantapp.interfaces import IServingProcesses, ITenantKeys, service
-from tenantapp.lifecycle import provisioning, transfer
+from tenantapp.lifecycle import transfer
 from tenantapp.scripts.admin import main as admin
 from tenantapp.testing import TEST_KEYS, stop_app
 from tenantapp.users.models import User
@@ -98,7 +98,7 @@ def test_an_archive_holds_nothing_in_the_clear_and_opens_only_intact(
 ):
     add_user(tenant.slug, "ann@example.com", name=SECRET)
     archive = tmp_path / "t.zip"
-    transfer.export_tenant(tenancy, tenant.slug, archive)
+    tenancy.export_tenant(tenant.slug, archive)
     with zipfile.ZipFile(archive) as z:
         streams = b"".join(z.read(n) for n in z.namelist() if n != "manifest.json")
     assert b"ann@example.com" not in streams and SECRET.encode() not in streams
@@ -110,8 +110,8 @@ def test_an_archive_holds_nothing_in_the_clear_and_opens_only_intact(
                 data = data[:-5] + bytes([data[-5] ^ 1]) + data[-4:]
             dst.writestr(item, data)
     with pytest.raises(transfer.ArchiveError, match="altered"):
-        transfer.import_tenant(tenancy, altered, fresh_slug)
-    assert fresh_slug not in [t.slug for t in provisioning.list_tenants(tenancy)]
+        tenancy.import_tenant(altered, fresh_slug)
+    assert fresh_slug not in [t.slug for t in tenancy.list_tenants()]
 
 
 def test_purging_a_tenant_destroys_its_key_and_so_its_archives_and_backups(
@@ -121,16 +121,16 @@ def test_purging_a_tenant_destroys_its_key_and_so_its_archives_and_backups(
     add_user(doomed.slug, "ann@example.com", name=SECRET)
     backup = stored_names(tenancy, doomed)["ann@example.com"]  # a copy of the data, kept
     archive = tmp_path / "before-purge.zip"
-    transfer.export_tenant(tenancy, doomed.slug, archive)
+    tenancy.export_tenant(doomed.slug, archive)
     assert key_rows(engine, doomed.id)
 
-    provisioning.purge_tenant(tenancy, doomed.slug)
+    tenancy.purge_tenant(doomed.slug)
 
     assert key_rows(engine, doomed.id) == []
     with pytest.raises(KeyUnavailable, match="destroyed"):
         Sealer(tenancy.keys, doomed.id).open(backup, AAD)
     with pytest.raises(transfer.ArchiveError, match="purged"):
-        transfer.import_tenant(tenancy, archive, fresh_slug)
+        tenancy.import_tenant(archive, fresh_slug)
 
 
 def test_rotating_the_key_encryption_key_is_online(

@@ -16,7 +16,7 @@ PLANTED = "planted-token-of-the-attackers-choosing"
 
 def exported(tenancy, tenant, tmp_path):
     path = tmp_path / "export.zip"
-    transfer.export_tenant(tenancy, tenant.slug, path)
+    tenancy.export_tenant(tenant.slug, path)
     with zipfile.ZipFile(path) as archive:
         return path, json.loads(archive.read("manifest.json"))
 
@@ -75,7 +75,7 @@ def unsealed(tenancy, tenant, manifest: dict, with_tokens: bool) -> tuple[dict, 
 
 
 def slugs(tenancy) -> list[str]:
-    return [t.slug for t in provisioning.list_tenants(tenancy)]
+    return [t.slug for t in tenancy.list_tenants()]
 
 
 def test_an_unsealed_archive_is_refused_unless_asked_for_and_never_brings_tokens(
@@ -86,9 +86,9 @@ def test_an_unsealed_archive_is_refused_unless_asked_for_and_never_brings_tokens
     path = rewritten(source, tmp_path / "forged.zip", forged, streams)
 
     with pytest.raises(transfer.ArchiveError, match=r"older format.*--legacy"):
-        transfer.import_tenant(tenancy, path, fresh_slug)
+        tenancy.import_tenant(path, fresh_slug)
     with pytest.raises(transfer.ArchiveError, match="not importable: tokens"):
-        transfer.import_tenant(tenancy, path, fresh_slug, legacy=True)
+        tenancy.import_tenant(path, fresh_slug, legacy=True)
     assert fresh_slug not in slugs(tenancy)
 
 
@@ -99,7 +99,7 @@ def test_a_legacy_import_loads_the_rows_and_leaves_the_settings_out(
     forged, streams = unsealed(tenancy, tenant, manifest, with_tokens=False)
     path = rewritten(source, tmp_path / "old.zip", forged, streams)
 
-    copy = transfer.import_tenant(tenancy, path, fresh_slug, legacy=True)
+    copy = tenancy.import_tenant(path, fresh_slug, legacy=True)
     with tenancy.registry.connect() as registry:
         settings = registry.scalar(
             sa.select(provisioning.tenants.c.settings).where(provisioning.tenants.c.id == copy.id)
@@ -128,7 +128,7 @@ def test_an_altered_manifest_is_refused(tenancy, tenant, tmp_path, fresh_slug, a
     source, manifest = exported(tenancy, tenant, tmp_path)
     path = rewritten(source, tmp_path / "altered.zip", alter(manifest))
     with pytest.raises(transfer.ArchiveError, match="manifest does not match its seal: altered"):
-        transfer.import_tenant(tenancy, path, fresh_slug)
+        tenancy.import_tenant(path, fresh_slug)
     assert fresh_slug not in slugs(tenancy)
 
 
@@ -142,9 +142,9 @@ def test_a_legacy_sealed_archive_is_checked_against_its_format(
     old["format"] = transfer.FORMAT_UNAUTHENTICATED
     path = rewritten(source, tmp_path / "v2.zip", alter(old))
     with pytest.raises(transfer.ArchiveError, match="older format"):
-        transfer.import_tenant(tenancy, path, fresh_slug)
+        tenancy.import_tenant(path, fresh_slug)
     with pytest.raises(transfer.ArchiveError, match=r"missing: audit_log|row\(s\) where"):
-        transfer.import_tenant(tenancy, path, fresh_slug, legacy=True)
+        tenancy.import_tenant(path, fresh_slug, legacy=True)
     assert fresh_slug not in slugs(tenancy)
     intact = rewritten(source, tmp_path / "v2-intact.zip", old)
-    assert transfer.import_tenant(tenancy, intact, fresh_slug, legacy=True).slug == fresh_slug
+    assert tenancy.import_tenant(intact, fresh_slug, legacy=True).slug == fresh_slug

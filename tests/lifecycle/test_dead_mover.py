@@ -10,8 +10,6 @@ import time
 import pytest
 import webtest
 
-from tenantapp.lifecycle import moving, provisioning
-
 STEPS = ["snapshot", "catch-up", "pause", "verify", "switch", "registry", "drop-source"]
 SLOWEST = 4.0  # seconds: the request lock timeout (2 s) and a retry, with room for a slow CI
 
@@ -26,7 +24,7 @@ def step(name):
     if name == at:
         os.kill(os.getpid(), signal.SIGKILL)  # as an operator's kill -9, or the OOM killer
 
-moving.move_tenant(tenancy_from(settings), slug, to_mode, step=step)
+tenancy_from(settings).move_tenant(slug, to_mode, step=step)
 """
 
 
@@ -73,12 +71,12 @@ def test_a_mover_killed_at_any_step_loses_nothing_and_holds_no_request(
         mover = [sys.executable, "-c", MOVER, args]  # our own code, our own settings
         killed = subprocess.run(mover, timeout=120, check=False)  # noqa: S603
         assert killed.returncode == -9, f"the mover never reached {step!r}"
-        moving.move_tenant(tenancy, tenant.slug, "shared")  # run again: it finishes
+        tenancy.move_tenant(tenant.slug, "shared")  # run again: it finishes
     finally:
         stop.set()
         for thread in clients:
             thread.join(timeout=60)
-    assert provisioning.get_tenant(tenancy, tenant.slug).mode == "shared"
+    assert tenancy.get_tenant(tenant.slug).mode == "shared"
     assert set(answers) <= {200, 201, 503}, sorted(set(answers))
     assert slowest[0] < SLOWEST, f"an answer took {slowest[0]:.1f} s"
     listed, url = set(), f"/{tenant.slug}/users?limit=200"

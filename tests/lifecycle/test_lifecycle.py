@@ -11,7 +11,7 @@ import webtest
 
 from tenantapp import main
 from tenantapp.interfaces import IServers, service
-from tenantapp.lifecycle import migrating, migrations, provisioning, templates
+from tenantapp.lifecycle import migrating, migrations, templates
 from tenantapp.scripts.admin import main as admin
 
 
@@ -57,15 +57,15 @@ def test_a_template_made_schema_is_identical_to_a_migrated_one(engine, fresh_slu
     with engine.connect() as connection:
         ddl = templates.template_ddl(connection, migrations.head_revision("tenant"))
     assert ddl is not None, "migrate captured no template"
-    cloned, _ = provisioning.create_tenant(tenancy, fresh_slug, mode="schema")
+    cloned, _ = tenancy.create_tenant(fresh_slug, mode="schema")
     other = f"{fresh_slug}-m"
     try:
-        migrated, _ = provisioning.create_tenant(tenancy, other, use_template=False, mode="schema")
+        migrated, _ = tenancy.create_tenant(other, use_template=False, mode="schema")
         expected = catalog(engine, migrated.schema_name)
         assert expected["tables"] and expected["constraints"] and expected["indexes"]
         assert catalog(engine, cloned.schema_name) == expected
     finally:
-        provisioning.purge_tenant(tenancy, other)
+        tenancy.purge_tenant(other)
 
 
 def test_a_template_made_tenant_works_end_to_end(testapp, tenant, add_user):
@@ -80,10 +80,11 @@ def test_a_template_made_tenant_works_end_to_end(testapp, tenant, add_user):
 
 
 def downgrade_all(tenancy, slugs):
-    report = migrating.migrate(tenancy, slugs=slugs, downgrade_to="t001")
+    report = tenancy.migrate(slugs=slugs, downgrade_to="t001")
     assert len(report.migrated) == len(slugs)
 
 
+@pytest.mark.slow
 def test_one_blocked_tenant_fails_alone_and_a_rerun_finishes_it(engine, make_tenant, tenancy):
     made = [make_tenant("mg", mode="schema") for _ in range(4)]
     slugs = [t.slug for t in made]
@@ -93,8 +94,7 @@ def test_one_blocked_tenant_fails_alone_and_a_rerun_finishes_it(engine, make_ten
     blocker.exec_driver_sql(f'LOCK TABLE "{blocked.schema_name}".users IN ACCESS SHARE MODE')
     try:
         seen = []
-        report = migrating.migrate(
-            tenancy,
+        report = tenancy.migrate(
             slugs=slugs,
             workers=2,
             lock_timeout="100ms",
@@ -107,16 +107,17 @@ def test_one_blocked_tenant_fails_alone_and_a_rerun_finishes_it(engine, make_ten
     assert [o.slug for o in report.failed] == [blocked.slug]
     assert "lock" in report.failed[0].error.lower()
     assert seen[-1] == (4, 1, 4)
-    info = provisioning.get_tenant(tenancy, blocked.slug)
+    info = tenancy.get_tenant(blocked.slug)
     assert (info.revision, info.migration_status) == ("t001", "failed")
     assert "lock" in info.last_error.lower()
 
-    again = migrating.migrate(tenancy, slugs=slugs)
+    again = tenancy.migrate(slugs=slugs)
     assert [o.slug for o in again.migrated] == [blocked.slug]
     assert again.skipped == 3
-    assert provisioning.get_tenant(tenancy, blocked.slug).migration_status == "ok"
+    assert tenancy.get_tenant(blocked.slug).migration_status == "ok"
 
 
+@pytest.mark.slow
 def test_fail_fast_stops_the_run(engine, make_tenant, tenancy):
     made = [make_tenant("ff", mode="schema") for _ in range(4)]
     slugs = [t.slug for t in made]
@@ -124,15 +125,13 @@ def test_fail_fast_stops_the_run(engine, make_tenant, tenancy):
     blocker = engine.connect()
     blocker.exec_driver_sql(f'LOCK TABLE "{made[0].schema_name}".users IN ACCESS SHARE MODE')
     try:
-        report = migrating.migrate(
-            tenancy, slugs=slugs, workers=1, fail_fast=True, lock_timeout="100ms"
-        )
+        report = tenancy.migrate(slugs=slugs, workers=1, fail_fast=True, lock_timeout="100ms")
     finally:
         blocker.rollback()
         blocker.close()
     assert [o.slug for o in report.failed] == [made[0].slug]
     assert len(report.migrated) <= 1  # at most the one a free worker had already begun
-    migrating.migrate(tenancy, slugs=slugs)
+    tenancy.migrate(slugs=slugs)
 
 
 def test_two_migrate_runs_cannot_overlap(engine, config_uri, capsys, tenancy):
@@ -140,7 +139,7 @@ def test_two_migrate_runs_cannot_overlap(engine, config_uri, capsys, tenancy):
     holder.execute(sa.select(sa.func.pg_advisory_lock(migrating.LOCK_KEY)))
     try:
         with pytest.raises(migrating.MigrationLocked):
-            migrating.migrate(tenancy)
+            tenancy.migrate()
         assert admin([config_uri, "migrate"]) == 1
         assert "another migrate run is in progress" in capsys.readouterr().err
     finally:
@@ -160,7 +159,7 @@ def test_sql_prints_the_migration_without_running_it(
     assert f"UPDATE {tenant.schema_name}.alembic_version SET version_num='t002'" in sql
     with engine.connect() as connection:
         assert migrations.current_revision(connection, "tenant", tenant.schema_name) == "t001"
-    migrating.migrate(tenancy, slugs=[tenant.slug])
+    tenancy.migrate(slugs=[tenant.slug])
 
 
 def test_sql_names_the_tenants_it_cannot_cover(config_uri, make_tenant, capsys, tenancy):
@@ -172,7 +171,7 @@ def test_sql_names_the_tenants_it_cannot_cover(config_uri, make_tenant, capsys, 
     sql = capsys.readouterr().out
     assert f"-- not here: {tenant.slug} (another server or database)" in sql
     assert "CREATE TABLE tokens" not in sql
-    migrating.migrate(tenancy, slugs=[tenant.slug])
+    tenancy.migrate(slugs=[tenant.slug])
 
 
 def test_unknown_tenants_are_named(engine, config_uri, capsys):
@@ -236,9 +235,9 @@ def test_rename_keeps_the_data_and_the_tokens(testapp, engine, config_uri, tenan
         testapp.get(f"/{tenant.slug}/users", headers=tenant.auth, status=404)
         users = testapp.get(f"/{new}/users", headers=tenant.auth).json["items"]
         assert users[0]["email"] == tenant.owner_email
-        assert provisioning.get_tenant(tenancy, new).schema_name == tenant.schema_name
+        assert tenancy.get_tenant(new).schema_name == tenant.schema_name
     finally:
-        provisioning.rename_tenant(tenancy, new, tenant.slug)
+        tenancy.rename_tenant(new, tenant.slug)
 
 
 def test_rename_refuses_a_taken_or_bad_slug(config_uri, tenant, other_tenant, capsys):

@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 import webtest
 
-from tenantapp.lifecycle import moving, provisioning
+from tenantapp.lifecycle import moving
 from tenantapp.tenancy.guard import MOVE_LOCK_CLASS
 from tests.conftest import OPERATOR_TOKEN
 from tests.waiting import wait_for
@@ -85,12 +85,12 @@ def test_a_move_under_traffic_loses_nothing_and_answers_every_request(
     for i in range(20):
         add_user(tenant.slug, f"before{i}@m.example")
     with Traffic(app, tenant) as traffic:
-        report = moving.move_tenant(tenancy, tenant.slug, target, server)
+        report = tenancy.move_tenant(tenant.slug, target, server)
     assert set(traffic.statuses) <= {200, 201}, traffic.failures
     assert len(traffic.created) >= 3
     expected = {tenant.owner_email, *(f"before{i}@m.example" for i in range(20)), *traffic.created}
     assert all_emails(testapp, tenant) == expected
-    info = provisioning.get_tenant(tenancy, tenant.slug)
+    info = tenancy.get_tenant(tenant.slug)
     assert (info.mode, info.server) == (target, server)
     assert report.rows >= 21 and report.target == f"{target}@{server}"
     # the token issued before the move still works, and new writes land at the new place
@@ -105,7 +105,7 @@ def test_a_move_under_traffic_loses_nothing_and_answers_every_request(
 
 def test_the_source_is_dropped_after_a_move(engine, tenancy, make_tenant):
     tenant = make_tenant("mvd", mode="schema")
-    moving.move_tenant(tenancy, tenant.slug, "shared")
+    tenancy.move_tenant(tenant.slug, "shared")
     with engine.connect() as connection:
         assert not connection.scalar(
             sa.text("SELECT count(*) FROM pg_namespace WHERE nspname = :s"),
@@ -135,11 +135,11 @@ def test_a_write_held_by_the_pause_is_retried_at_the_new_place(
         )
         wait_for(lambda: waiting_on_the_move(engine, tenant.id))
 
-    moving.move_tenant(tenancy, tenant.slug, "shared", step=at)
+    tenancy.move_tenant(tenant.slug, "shared", step=at)
     response = held["future"].result(timeout=60)
     assert response.status_int == 201
     assert "held@m.example" in all_emails(testapp, tenant)
-    assert provisioning.get_tenant(tenancy, tenant.slug).mode == "shared"
+    assert tenancy.get_tenant(tenant.slug).mode == "shared"
 
 
 def waiting_on_the_move(engine, tenant_id: int) -> bool:
@@ -173,14 +173,14 @@ def test_a_move_that_dies_before_the_switch_leaves_the_tenant_served_and_starts_
     tenant = make_tenant("mvc", mode="schema")
     add_user(tenant.slug, "kept@m.example")
     with pytest.raises(Crash):
-        moving.move_tenant(tenancy, tenant.slug, "database", step=crash_at("catch-up"))
-    assert provisioning.get_tenant(tenancy, tenant.slug).mode == "schema"
+        tenancy.move_tenant(tenant.slug, "database", step=crash_at("catch-up"))
+    assert tenancy.get_tenant(tenant.slug).mode == "schema"
     assert "kept@m.example" in all_emails(testapp, tenant)
     add_user(tenant.slug, "between@m.example")
-    report = moving.move_tenant(tenancy, tenant.slug, "database")
+    report = tenancy.move_tenant(tenant.slug, "database")
     assert report.resumed
     assert {"kept@m.example", "between@m.example"} <= all_emails(testapp, tenant)
-    assert provisioning.get_tenant(tenancy, tenant.slug).mode == "database"
+    assert tenancy.get_tenant(tenant.slug).mode == "database"
 
 
 def test_a_move_that_dies_between_departing_and_switching_refuses_writes_until_run_again(
@@ -191,8 +191,8 @@ def test_a_move_that_dies_between_departing_and_switching_refuses_writes_until_r
     tenant = make_tenant("mvr", mode="schema")
     add_user(tenant.slug, "kept@m.example")
     with pytest.raises(Crash):
-        moving.move_tenant(tenancy, tenant.slug, "shared", step=crash_at("registry"))
-    assert provisioning.get_tenant(tenancy, tenant.slug).mode == "schema"
+        tenancy.move_tenant(tenant.slug, "shared", step=crash_at("registry"))
+    assert tenancy.get_tenant(tenant.slug).mode == "schema"
     refused = testapp.post_json(
         f"/{tenant.slug}/users",
         {"email": "refused@m.example", "name": "Refused"},
@@ -201,13 +201,13 @@ def test_a_move_that_dies_between_departing_and_switching_refuses_writes_until_r
     )
     assert refused.json["error"] == "busy"
     assert "kept@m.example" in all_emails(testapp, tenant)  # reads are served meanwhile
-    report = moving.move_tenant(tenancy, tenant.slug, "shared")
+    report = tenancy.move_tenant(tenant.slug, "shared")
     assert report.resumed
     add_user(tenant.slug, "after@m.example")
     emails = all_emails(testapp, tenant)
     assert {"kept@m.example", "after@m.example"} <= emails
     assert "refused@m.example" not in emails
-    assert provisioning.get_tenant(tenancy, tenant.slug).mode == "shared"
+    assert tenancy.get_tenant(tenant.slug).mode == "shared"
 
 
 def test_a_move_that_dies_after_the_switch_is_finished_by_the_next_run(
@@ -216,10 +216,10 @@ def test_a_move_that_dies_after_the_switch_is_finished_by_the_next_run(
     tenant = make_tenant("mvs", mode="schema")
     add_user(tenant.slug, "kept@m.example")
     with pytest.raises(Crash):
-        moving.move_tenant(tenancy, tenant.slug, "shared", step=crash_at("drop-source"))
-    assert provisioning.get_tenant(tenancy, tenant.slug).mode == "shared"  # switched
+        tenancy.move_tenant(tenant.slug, "shared", step=crash_at("drop-source"))
+    assert tenancy.get_tenant(tenant.slug).mode == "shared"  # switched
     assert "kept@m.example" in all_emails(testapp, tenant)
-    report = moving.move_tenant(tenancy, tenant.slug)
+    report = tenancy.move_tenant(tenant.slug)
     assert report.resumed and report.source == "schema@default"
     with engine.connect() as connection:
         assert not connection.scalar(
@@ -271,14 +271,14 @@ def test_a_copy_that_differs_from_its_source_fails_the_move_and_switches_nothing
                 )
 
     with pytest.raises(moving.MoveError, match="copy of users does not match"):
-        moving.move_tenant(tenancy, tenant.slug, "database", step=corrupt)
-    assert provisioning.get_tenant(tenancy, tenant.slug).mode == "schema"
+        tenancy.move_tenant(tenant.slug, "database", step=corrupt)
+    assert tenancy.get_tenant(tenant.slug).mode == "schema"
     add_user(tenant.slug, "after@m.example")  # writes are taken where it is
     assert {"kept@m.example", "after@m.example"} <= all_emails(testapp, tenant)
-    again = moving.move_tenant(tenancy, tenant.slug, "database")
+    again = tenancy.move_tenant(tenant.slug, "database")
     assert again.resumed
     assert {"kept@m.example", "after@m.example"} <= all_emails(testapp, tenant)
-    back = moving.move_tenant(tenancy, tenant.slug, "schema")
+    back = tenancy.move_tenant(tenant.slug, "schema")
     assert not back.resumed  # moved before, but this move is new
 
 
@@ -321,7 +321,7 @@ def test_a_read_that_finds_its_tenant_gone_from_under_it_is_run_at_the_new_place
 
     tenant = make_tenant("mvg", mode="schema")
     before = tenant.entry
-    moving.move_tenant(tenancy, tenant.slug, "shared")
+    tenancy.move_tenant(tenant.slug, "shared")
     request = Request.blank(f"/{tenant.slug}/users")
     request.environ.update({"retry.attempt": 0, "retry.attempts": 3})  # pyramid_retry's
     request.registry = app.registry

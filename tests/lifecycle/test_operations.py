@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from tenantapp.database import make_engine
-from tenantapp.lifecycle import migrating, migrations, templates
+from tenantapp.lifecycle import migrations, templates
 from tenantapp.scripts.admin import main as admin
 from tests.identity.test_attacker import blocked_backends
 from tests.scripts.test_admin import write_ini
@@ -178,12 +178,13 @@ def running(pid: int) -> bool:
     return state != "Z"
 
 
+@pytest.mark.slow
 def test_workers_die_with_a_migrate_run_killed_outright(
     tmp_path, database_url, engine, make_tenant, tenancy
 ):
     made = [make_tenant("k", mode="schema") for _ in range(2)]
     slugs = [t.slug for t in made]
-    migrating.migrate(tenancy, slugs=slugs, downgrade_to="t003")
+    tenancy.migrate(slugs=slugs, downgrade_to="t003")
     ini = write_ini(tmp_path / "kill.ini", database_url)
     holder = engine.connect()
     for tenant in made:  # t004 alters the audit log: the workers wait here
@@ -215,4 +216,4 @@ def test_workers_die_with_a_migrate_run_killed_outright(
         holder.close()
         if run.poll() is None:
             run.kill()
-    assert migrating.migrate(tenancy, slugs=slugs).failed == []
+    assert tenancy.migrate(slugs=slugs).failed == []

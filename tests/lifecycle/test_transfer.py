@@ -8,7 +8,7 @@ import zipfile
 import pytest
 import sqlalchemy as sa
 
-from tenantapp.lifecycle import migrating, migrations, provisioning, transfer
+from tenantapp.lifecycle import migrations, transfer
 from tenantapp.scripts.admin import main as admin
 from tenantapp.tenancy.directory import TenantEntry
 from tests.conftest import login, tenancy_for
@@ -69,7 +69,7 @@ def test_round_trip_under_another_slug(
     archive = tmp_path / "tenant.zip"
     assert admin([config_uri, "export-tenant", populated.slug, str(archive)]) == 0
     assert admin([config_uri, "import-tenant", str(archive), "--as", fresh_slug]) == 0
-    copy = provisioning.get_tenant(tenancy, fresh_slug)
+    copy = tenancy.get_tenant(fresh_slug)
     original = dump(tenancy, populated)
     assert all(original[t] for t in TABLES)
     copied = dump(tenancy, copy)
@@ -83,8 +83,8 @@ def test_imported_tenants_keep_working_and_ids_continue(
     testapp, engine, populated, fresh_slug, tmp_path, tenancy
 ):
     archive = tmp_path / "tenant.zip"
-    transfer.export_tenant(tenancy, populated.slug, archive)
-    transfer.import_tenant(tenancy, archive, fresh_slug)
+    tenancy.export_tenant(populated.slug, archive)
+    tenancy.import_tenant(archive, fresh_slug)
     token = login(testapp, fresh_slug, "ann@x.example", "ann password")
     auth = {"Authorization": f"Bearer {token}"}
     old_ids = [u["id"] for u in testapp.get(f"/{fresh_slug}/users", headers=auth).json["items"]]
@@ -111,7 +111,7 @@ def other_database(server_url, settings):
     with root.connect() as connection:
         connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
     other = tenancy_for({**settings, "sqlalchemy.url": base.set(database=name)})
-    migrating.migrate(other)
+    other.migrate()
     yield other
     other.servers.dispose()
     with root.connect() as connection:
@@ -123,12 +123,12 @@ def test_round_trip_into_another_database(engine, populated, other_database, tmp
     """Another installation (with the same key-encryption key) reads a portable archive only:
     a plain one is sealed with a data key only the source's registry holds."""
     plain = tmp_path / "plain.zip"
-    transfer.export_tenant(tenancy, populated.slug, plain)
+    tenancy.export_tenant(populated.slug, plain)
     with pytest.raises(transfer.ArchiveError, match="--portable"):
-        transfer.import_tenant(other_database, plain, populated.slug)
+        other_database.import_tenant(plain, populated.slug)
     archive = tmp_path / "tenant.zip"
-    transfer.export_tenant(tenancy, populated.slug, archive, portable=True)
-    copy = transfer.import_tenant(other_database, archive, populated.slug)
+    tenancy.export_tenant(populated.slug, archive, portable=True)
+    copy = other_database.import_tenant(archive, populated.slug)
     copied = dump(other_database, copy)
     original = dump(tenancy, populated)
     copied.pop("tokens"), original.pop("tokens")
@@ -149,31 +149,31 @@ def test_an_archive_from_an_older_revision_is_migrated_on_import(
     """Into the configured mode: a shared tenant's rows go through a schema at the archive's
     revision, which is migrated, then pooled."""
     populated = populated_schema
-    migrating.migrate(tenancy, slugs=[populated.slug], downgrade_to="t001")
+    tenancy.migrate(slugs=[populated.slug], downgrade_to="t001")
     archive = tmp_path / "old.zip"
     try:
-        transfer.export_tenant(tenancy, populated.slug, archive)
+        tenancy.export_tenant(populated.slug, archive)
         with zipfile.ZipFile(archive) as z:
             assert json.loads(z.read("manifest.json"))["revision"] == "t001"
         with engine.connect() as connection:
             old_users = connection.execute(
                 sa.text(f'SELECT id, email, name FROM "{populated.schema_name}".users ORDER BY id')
             ).all()
-        copy = transfer.import_tenant(tenancy, archive, fresh_slug)
+        copy = tenancy.import_tenant(archive, fresh_slug)
         assert copy.revision == migrations.head_revision("tenant")
         rows = rows_of(tenancy, copy, "users", ["id", "email", "name", "role"])
         assert [r[:3] for r in rows] == [(i, e, as_stored_at_head(n)) for i, e, n in old_users]
         roles = {r[3] for r in rows}
         assert roles == {"member"}  # the column t002 added, at its default
     finally:
-        migrating.migrate(tenancy, slugs=[populated.slug])
+        tenancy.migrate(slugs=[populated.slug])
 
 
 def test_an_archive_from_a_newer_revision_is_refused_clearly(
     engine, populated, fresh_slug, tmp_path, config_uri, capsys, tenancy
 ):
     archive = tmp_path / "new.zip"
-    transfer.export_tenant(tenancy, populated.slug, archive)
+    tenancy.export_tenant(populated.slug, archive)
     newer = tmp_path / "newer.zip"
     with zipfile.ZipFile(archive) as src, zipfile.ZipFile(newer, "w") as dst:
         for item in src.infolist():
@@ -184,7 +184,7 @@ def test_an_archive_from_a_newer_revision_is_refused_clearly(
     assert admin([config_uri, "import-tenant", str(newer), "--as", fresh_slug]) == 1
     message = capsys.readouterr().err
     assert "t999" in message and "newer" in message
-    assert fresh_slug not in [t.slug for t in provisioning.list_tenants(tenancy)]
+    assert fresh_slug not in [t.slug for t in tenancy.list_tenants()]
 
 
 @pytest.mark.parametrize("content", [b"not a zip", b""])

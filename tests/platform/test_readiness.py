@@ -5,7 +5,6 @@ import webtest
 
 from tenantapp import main
 from tenantapp.interfaces import ICacheListener, IServers, service
-from tenantapp.lifecycle import migrating
 from tests.conftest import OPERATOR_TOKEN, tenancy_for
 
 
@@ -65,7 +64,7 @@ def test_an_unmigrated_database_is_not_ready_until_migrated(make_app, empty_data
     response = client.get("/acme/users", status=503)
     assert response.json == {"error": "not_ready", "message": "the database is not migrated yet"}
     tenancy = tenancy_for({**settings, "sqlalchemy.url": empty_database_url})
-    migrating.migrate(tenancy)
+    tenancy.migrate()
     tenancy.servers.dispose()
     client.get("/-/ready", status=200)
     client.get("/acme/users", status=404)

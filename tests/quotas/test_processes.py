@@ -85,6 +85,7 @@ def test_requests_in_flight_hold_across_processes(testapp, tenancy, tenant, proc
     pool.shutdown()
 
 
+@pytest.mark.slow
 def test_a_pace_is_shared_by_the_processes(testapp, tenant, processes):
     """Paced at 6 a second, flooded through three processes: about 6 a second go in all (each
     process takes its third), not 6 a second each."""

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from tenantapp.lifecycle import migrations, provisioning, templates
+from tenantapp.lifecycle import migrations, templates
 from tenantapp.scripts.admin import main as admin
 from tests.caching.test_caching import LOGGING
 from tests.conftest import TEST_MODE, write_ini
@@ -92,7 +92,7 @@ def test_a_failure_midway_leaves_no_row_and_no_schema(
     monkeypatch.setattr(migrations, "upgrade_tenant", failing(migrations.upgrade_tenant))
     monkeypatch.setattr(templates, "apply_template", failing(templates.apply_template))
     with pytest.raises(RuntimeError, match="disk on fire"):
-        provisioning.create_tenant(tenancy, slug, use_template=use_template, mode="schema")
+        tenancy.create_tenant(slug, use_template=use_template, mode="schema")
     assert tenant_schemas(engine) == before
     assert slug not in registry_slugs(engine)
 
@@ -112,7 +112,7 @@ def test_a_process_killed_midway_leaves_no_row_and_no_schema(database_url, engin
 
         templates.apply_template = stall
         tenancy = tenancy_for({{"sqlalchemy.url": {database_url!r}}})
-        provisioning.create_tenant(tenancy, {slug!r}, mode="schema")
+        tenancy.create_tenant({slug!r}, mode="schema")
         """)
     before = tenant_schemas(engine)
     child = subprocess.Popen(  # noqa: S603 - our own interpreter and script
@@ -125,7 +125,7 @@ def test_a_process_killed_midway_leaves_no_row_and_no_schema(database_url, engin
     assert tenant_schemas(engine) == before
     assert slug not in registry_slugs(engine)
     # the slug is free again once the dead transaction is gone
-    info, _ = provisioning.create_tenant(tenancy, slug, mode="schema")
+    info, _ = tenancy.create_tenant(slug, mode="schema")
     assert info.schema_name != schema
     assert tenant_schemas(engine) == before | {info.schema_name}
 
@@ -134,16 +134,16 @@ def test_drop_archives_restorably_and_purge_removes_for_good(
     config_uri, engine, slug, capsys, tenancy
 ):
     admin([config_uri, "create-tenant", slug, "--mode", "schema"])  # archived: renamed
-    schema = provisioning.get_tenant(tenancy, slug).schema_name
+    schema = tenancy.get_tenant(slug).schema_name
     assert admin([config_uri, "drop-tenant", slug]) == 1
     assert "--yes" in capsys.readouterr().err
     assert admin([config_uri, "drop-tenant", slug, "--yes"]) == 0
-    archived = provisioning.get_tenant(tenancy, slug)
+    archived = tenancy.get_tenant(slug)
     assert archived.status == "deleted"
     assert archived.schema_name == schema + "_archived"
     assert schema not in tenant_schemas(engine)
     assert admin([config_uri, "restore-tenant", slug]) == 0
-    assert provisioning.get_tenant(tenancy, slug).schema_name == schema
+    assert tenancy.get_tenant(slug).schema_name == schema
     assert admin([config_uri, "purge-tenant", slug]) == 1
     assert admin([config_uri, "drop-tenant", slug, "--purge", "--yes"]) == 0
     assert slug not in registry_slugs(engine)
@@ -152,6 +152,7 @@ def test_drop_archives_restorably_and_purge_removes_for_good(
     assert "no active or suspended or deleted tenant" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_migrate_brings_a_tenant_that_is_behind_to_head(
     config_uri, engine, schema_tenant, capsys, tenancy
 ):
@@ -161,7 +162,7 @@ def test_migrate_brings_a_tenant_that_is_behind_to_head(
     assert "1 migrated, 0 failed" in capsys.readouterr().out
     with engine.connect() as connection:
         assert migrations.current_revision(connection, "tenant", tenant.schema_name) == "t001"
-    assert provisioning.get_tenant(tenancy, tenant.slug).revision == "t001"
+    assert tenancy.get_tenant(tenant.slug).revision == "t001"
     assert admin([config_uri, "migrate"]) == 0
     assert "1 migrated, 0 failed" in capsys.readouterr().out
     with engine.connect() as connection:

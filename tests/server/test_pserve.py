@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # processes, servers or a browser of their own
+
 ROOT = Path(__file__).resolve().parents[2]
 PSERVE = Path(sys.executable).with_name("pserve")
 

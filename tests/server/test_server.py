@@ -97,6 +97,7 @@ def test_the_server_paces_a_tenant_as_its_plan_says(app, server, testapp, tenant
     assert f"/{other_tenant.slug}" not in paces
 
 
+@pytest.mark.slow
 def test_keep_alive_connections_serve_thousands_and_book_each_turn_once(app, testapp, tenant):
     """5,000 requests on one keep-alive connection, then 5,000 over 8 at once: every answer
     2xx, the tenant never on more threads than leave one idle (alone, it may pass its cap of
@@ -158,6 +159,7 @@ def test_keep_alive_connections_serve_thousands_and_book_each_turn_once(app, tes
         thread.join(timeout=10)
 
 
+@pytest.mark.slow
 def test_the_queue_keys_a_tenant_as_the_app_resolved_it_whatever_the_host(
     app, server, testapp, tenant
 ):

@@ -17,7 +17,7 @@ from tenantapp.interfaces import (
     ITenantStore,
     service,
 )
-from tenantapp.lifecycle import migrating, migrations, provisioning
+from tenantapp.lifecycle import migrations, provisioning
 from tenantapp.tenancy.databases import connection_budget, database_name, template_name
 
 
@@ -57,7 +57,7 @@ def test_a_failure_midway_leaves_no_database_and_no_row(engine, tenancy, fresh_s
         store.create(registry, entry, populate=failing)
     assert databases(engine) == before
     with pytest.raises(provisioning.UnknownTenant):
-        provisioning.get_tenant(tenancy, fresh_slug)
+        tenancy.get_tenant(fresh_slug)
 
 
 def test_pools_stay_within_their_connection_budget_across_tenant_databases(settings, make_tenant):
@@ -120,27 +120,27 @@ def test_the_default_budget_is_half_of_what_the_server_has_free(engine):
 
 
 def test_archive_shuts_the_database_and_restore_opens_it(testapp, tenancy, in_database):
-    provisioning.archive_tenant(tenancy, in_database.slug)
+    tenancy.archive_tenant(in_database.slug)
     testapp.get(f"/{in_database.slug}/users", headers=in_database.auth, status=404)
     refused = pytest.raises(sa.exc.OperationalError, match="not currently accepting connections")
     with refused, in_database.owner_engine(tenancy).connect():
         pass
-    provisioning.restore_tenant(tenancy, in_database.slug)
+    tenancy.restore_tenant(in_database.slug)
     testapp.get(f"/{in_database.slug}/users", headers=in_database.auth, status=200)
 
 
 def test_purge_drops_the_database(engine, tenancy, in_database):
     name = database_name(engine.url.database, in_database.id)
-    provisioning.purge_tenant(tenancy, in_database.slug)
+    tenancy.purge_tenant(in_database.slug)
     assert name not in databases(engine)
 
 
 def test_migrate_reaches_into_tenant_databases(tenancy, in_database):
     slugs = [in_database.slug]
-    assert len(migrating.migrate(tenancy, slugs=slugs, downgrade_to="t001").migrated) == 1
+    assert len(tenancy.migrate(slugs=slugs, downgrade_to="t001").migrated) == 1
     with in_database.owner_engine(tenancy).connect() as connection:
         assert migrations.current_revision(connection, "tenant", in_database.schema_name) == "t001"
-    assert len(migrating.migrate(tenancy, slugs=slugs).migrated) == 1
+    assert len(tenancy.migrate(slugs=slugs).migrated) == 1
     with in_database.owner_engine(tenancy).connect() as connection:
         head = migrations.current_revision(connection, "tenant", in_database.schema_name)
     assert head == migrations.head_revision("tenant")

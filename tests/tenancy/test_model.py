@@ -4,6 +4,7 @@ which tenants share nothing. Ids and emails are drawn across tenants on purpose.
 import json
 
 import hypothesis.strategies as st
+import pytest
 import webtest
 from hypothesis import HealthCheck, settings
 from hypothesis.stateful import (
@@ -27,6 +28,7 @@ NAMES = (
 )
 
 
+@pytest.mark.slow
 def test_tenants_share_nothing_under_random_operations(app, tenancy, make_tenant):
     tenants = [make_tenant("m") for _ in range(3)]
     client = webtest.TestApp(app, extra_environ={"HTTP_HOST": "example.com"})

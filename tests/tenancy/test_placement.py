@@ -44,11 +44,12 @@ def test_a_tenant_on_the_second_server_is_served_from_there(
             {"s": placed.schema_name},
         )
     assert exists == (1 if mode == "shared" else 0)  # tenant_shared is on every server
-    info = provisioning.get_tenant(tenancy, placed.slug)
+    info = tenancy.get_tenant(placed.slug)
     assert (info.mode, info.server) == (mode, "second")
     assert database_of(second) != database_of(tenancy.registry)
 
 
+@pytest.mark.slow
 def test_migrate_covers_every_server(tenancy, config_uri, make_tenant, capsys):
     placed = make_tenant("pm", mode="schema", server="second")
     migrating_down = admin([config_uri, "migrate", "--tenant", placed.slug, "--downgrade", "t001"])
@@ -65,14 +66,14 @@ def test_migrate_covers_every_server(tenancy, config_uri, make_tenant, capsys):
 
 @pytest.mark.parametrize("mode", MODES)
 def test_lifecycle_on_the_second_server(tenancy, fresh_slug, mode):
-    provisioning.create_tenant(tenancy, fresh_slug, mode=mode, server="second")
-    provisioning.archive_tenant(tenancy, fresh_slug)
-    assert provisioning.get_tenant(tenancy, fresh_slug).status == "deleted"
-    info = provisioning.restore_tenant(tenancy, fresh_slug)
+    tenancy.create_tenant(fresh_slug, mode=mode, server="second")
+    tenancy.archive_tenant(fresh_slug)
+    assert tenancy.get_tenant(fresh_slug).status == "deleted"
+    info = tenancy.restore_tenant(fresh_slug)
     assert info.status == "active" and info.server == "second"
-    provisioning.purge_tenant(tenancy, fresh_slug)
+    tenancy.purge_tenant(fresh_slug)
     with pytest.raises(provisioning.UnknownTenant):
-        provisioning.get_tenant(tenancy, fresh_slug)
+        tenancy.get_tenant(fresh_slug)
     with tenancy.servers["second"].owner.connect() as connection:
         assert connection.scalar(
             sa.text("SELECT count(*) FROM pg_namespace WHERE nspname = :s"),
@@ -86,7 +87,7 @@ def test_an_unknown_server_is_refused_clearly(testapp, config_uri, fresh_slug, c
     body = {"slug": fresh_slug, "server": "mars"}
     response = testapp.post_json("/-/tenants", body, headers=OPERATOR, status=400)
     assert response.json["fields"] == {"server": "not configured"}
-    assert fresh_slug not in [t.slug for t in provisioning.list_tenants(tenancy)]
+    assert fresh_slug not in [t.slug for t in tenancy.list_tenants()]
 
 
 def test_the_operator_api_places_a_tenant(testapp, fresh_slug):

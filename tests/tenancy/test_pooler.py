@@ -17,7 +17,6 @@ from tenantapp.interfaces import (
     IServingProcesses,
     service,
 )
-from tenantapp.lifecycle import migrating, provisioning
 from tenantapp.tenancy.servers import APP_ROLE, through_pooler
 from tests.conftest import tenancy_for
 from tests.quotas.test_quotas import set_quota
@@ -99,9 +98,9 @@ def test_a_database_tenant_is_made_with_every_connection_through_pgbouncer(empty
             }
         )
         try:
-            migrating.migrate(tenancy)
-            info, _ = provisioning.create_tenant(tenancy, "bouncer", mode="database")
+            tenancy.migrate()
+            info, _ = tenancy.create_tenant("bouncer", mode="database")
             assert info.mode == "database"
-            provisioning.purge_tenant(tenancy, "bouncer")
+            tenancy.purge_tenant("bouncer")
         finally:
             tenancy.servers.dispose()

@@ -154,7 +154,6 @@ def test_a_logout_in_one_shared_tenant_forgets_only_its_tokens(app, testapp, sha
 
 
 def test_purge_removes_every_row_of_the_tenant_and_no_other(engine, tenancy, shared, other_shared):
-    from tenantapp.lifecycle import provisioning
 
     def counts():
         with engine.connect() as connection:
@@ -173,7 +172,7 @@ def test_purge_removes_every_row_of_the_tenant_and_no_other(engine, tenancy, sha
 
     before = counts()
     assert before["users"] == {shared.id: 1, other_shared.id: 1}
-    provisioning.purge_tenant(tenancy, shared.slug)
+    tenancy.purge_tenant(shared.slug)
     after = counts()
     assert all(shared.id not in rows for rows in after.values())
     assert after["users"] == {other_shared.id: 1}

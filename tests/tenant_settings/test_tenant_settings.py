@@ -10,7 +10,6 @@ import webtest
 
 from tenantapp import configure
 from tenantapp.interfaces import ICacheListener, IServers, service
-from tenantapp.lifecycle import transfer
 from tenantapp.scripts.admin import main as admin
 from tenantapp.tenancy.resources import Tenant
 from tenantapp.tenant_settings.catalog import bucket
@@ -188,8 +187,8 @@ def test_overrides_travel_with_an_exported_tenant(testapp, tenancy, tenant, fres
         {"settings": {"theme": "dark"}, "flags": {"fast_search": 100}},
         headers=OPERATOR,
     )
-    transfer.export_tenant(tenancy, tenant.slug, tmp_path / "a.zip")
-    transfer.import_tenant(tenancy, tmp_path / "a.zip", fresh_slug)
+    tenancy.export_tenant(tenant.slug, tmp_path / "a.zip")
+    tenancy.import_tenant(tmp_path / "a.zip", fresh_slug)
     body = testapp.get(f"/-/tenants/{fresh_slug}/settings", headers=OPERATOR).json
     assert body["settings"]["theme"]["value"] == "dark"
     assert body["flags"]["fast_search"]["on"] is True

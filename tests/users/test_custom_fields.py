@@ -3,7 +3,6 @@ against them, stored in JSONB, filterable, and travel with an exported tenant.""
 
 import pytest
 
-from tenantapp.lifecycle import transfer
 from tests.conftest import PASSWORD, login
 
 FIELDS = [
@@ -140,8 +139,8 @@ def test_fields_and_values_travel_with_an_exported_tenant(
     testapp, tenancy, fielded, fresh_slug, tmp_path
 ):
     create(testapp, fielded, "kept@c.example", {"plan": "gold", "started": "2026-02-01"})
-    transfer.export_tenant(tenancy, fielded.slug, tmp_path / "f.zip")
-    transfer.import_tenant(tenancy, tmp_path / "f.zip", fresh_slug)
+    tenancy.export_tenant(fielded.slug, tmp_path / "f.zip")
+    tenancy.import_tenant(tmp_path / "f.zip", fresh_slug)
     auth = {"Authorization": f"Bearer {login(testapp, fresh_slug, fielded.owner_email)}"}
     names = [f["name"] for f in testapp.get(f"/{fresh_slug}/fields", headers=auth).json["items"]]
     assert names == ["note", "plan", "seats", "started"]
