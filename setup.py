@@ -23,6 +23,9 @@ requires = [
     "dnspython>=2.6",
     "prometheus-client>=0.20",
     "procrastinate>=3.10",
+    "Authlib>=1.5",
+    "joserfc>=1.0",
+    "requests>=2.31",
     "psycopg-pool>=3.2",
     "pyramid_jinja2>=2.10",  # the web console's pages
     "cryptography>=42",  # AES-GCM: per-tenant data keys, sealed columns and archives
@@ -37,6 +40,7 @@ tests_require = [
     "openapi-spec-validator>=0.7",
     "schemathesis>=4.0",  # .ci/api-fuzz: the API against its description, on a live server
     "playwright>=1.50",  # the web console in Debian's chromium (no browser download)
+    "oidc-provider-mock>=0.3.4",  # a real OpenID provider on 127.0.0.1 for the SSO tests
 ]
 
 pytest_require = [  # the pytest plugin's own needs, for apps built on tenantapp

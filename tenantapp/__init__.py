@@ -32,6 +32,7 @@ FEATURES = (
     ".caching",
     ".tenancy",
     ".identity",
+    ".sso",
     ".encryption",
     ".lifecycle",
     ".quotas",

@@ -254,6 +254,11 @@ class IOperatorSessions(Interface):
     ``close``."""
 
 
+class ILoginGates(Interface):
+    """A list of ``gate(request, user)`` each password login passes once the password is
+    right: a gate raises to refuse it (``sso``: SSO required)."""
+
+
 class IIdentitySettings(Interface):
     """``token_ttl`` (a timedelta) and ``operator_enabled`` (an operator token is configured)."""
 

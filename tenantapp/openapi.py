@@ -93,6 +93,7 @@ REASONS = {
     201: "Created",
     202: "Accepted",
     204: "No content",
+    303: "See Other: on to the Location",
     400: "Invalid input: the fields say which",
     401: "No valid token",
     403: "Not allowed",
@@ -101,6 +102,7 @@ REASONS = {
     413: "Body too large",
     415: "The body must be JSON (Content-Type: application/json)",
     429: "Too many requests: Retry-After says when to ask again",
+    502: "An upstream service (an identity provider) did not answer",
     503: "Cannot serve now (a move, a migration, the database): Retry-After says when",
 }
 
@@ -169,7 +171,7 @@ def _component(model: type[BaseModel], schemas: dict) -> dict:
 def _responses(op: Operation, schemas: dict) -> dict:
     error = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
     responses = {str(op.status): {"description": REASONS[op.status]}}
-    if op.status != 204:
+    if op.status != 204 and not 300 <= op.status < 400:
         returned = op.returns if op.returns is not None else {}
         if isinstance(returned, type):
             returned = _component(returned, schemas)

@@ -5,15 +5,21 @@ from .resources import AuditLog
 
 
 def record(
-    request, action: str, target: str | None = None, *, actor: str | None = None, **detail
+    request,
+    action: str,
+    target: str | None = None,
+    *,
+    actor: str | None = None,
+    session=None,
+    **detail,
 ) -> None:
-    """Add an entry to the request's transaction: it commits or rolls back with the change.
-    ``actor`` names who acted when the request has no identity yet (a login names the email
-    or user it tried)."""
+    """Add an entry to the request's transaction (or ``session``'s, for a request that writes
+    in a session of its own): it commits or rolls back with the change. ``actor`` names who
+    acted when the request has no identity yet (a login names the email or user it tried)."""
     if actor is None:
         identity = request.identity
         actor = identity.actor if identity else "anonymous"
-    request.dbsession.add(
+    (session or request.dbsession).add(
         AuditEntry(
             actor=actor,
             action=action,

@@ -10,6 +10,7 @@ from sqlalchemy import event
 from ..config import setting
 from ..interfaces import (
     IIdentitySettings,
+    ILoginGates,
     ILoginThrottle,
     IOperatorSessions,
     IPasswordHasher,
@@ -57,6 +58,7 @@ def includeme(config):
         IIdentitySettings,
     )
     provide(config, password_hasher(settings), IPasswordHasher)
+    provide(config, [], ILoginGates)  # features add theirs (sso) when assembled
     throttle = ThrottlePolicy(
         max_failures=setting(settings, "tenantapp.login.max_failures", int, 5, minimum=1),
         window=timedelta(

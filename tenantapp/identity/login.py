@@ -10,7 +10,7 @@ from sqlalchemy.orm import undefer
 
 from .. import audit
 from ..errors import APIError
-from ..interfaces import IIdentitySettings, ILoginThrottle, IPasswordHasher, service
+from ..interfaces import IIdentitySettings, ILoginGates, ILoginThrottle, IPasswordHasher, service
 from ..users.models import User
 from ..validation import PlainText, lowercase_email
 from .passwords import verify_password
@@ -53,6 +53,8 @@ def log_in(request, data: Login) -> tuple[str, datetime, User] | None:
         record_failure(session, email, policy)
         audit.record(request, "login.failed", f"email:{email}", actor=f"email:{email}")
         return None
+    for gate in service(request.registry, ILoginGates):
+        gate(request, user)  # the password was right: a refusal here says why it is not enough
     clear_failures(session, email)
     if hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hasher.hash(data.password)

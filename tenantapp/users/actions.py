@@ -27,15 +27,17 @@ def flush_unique(request, email: str) -> None:
         ) from None
 
 
-def _within_max_users(request) -> None:
+def within_max_users(request, session=None) -> None:
     """The plan's user limit, counted under a per-tenant lock so that two creations at once
-    cannot both take the last place."""
+    cannot both take the last place (in ``session``, where the user is made, if not the
+    request's)."""
     if quotas(request)["max_users"] <= 0:
         return
-    request.dbsession.execute(
+    session = session or request.dbsession
+    session.execute(
         select(func.pg_advisory_xact_lock(MAX_USERS_LOCK, request.tenant.record.id % 2**31))
     )
-    check_max_users(request, request.dbsession.scalar(select(func.count()).select_from(User)))
+    check_max_users(request, session.scalar(select(func.count()).select_from(User)))
 
 
 def _keep_an_owner(request, user: User) -> None:
@@ -52,7 +54,7 @@ def _keep_an_owner(request, user: User) -> None:
 
 
 def add_user(request, data: UserCreate) -> User:
-    _within_max_users(request)
+    within_max_users(request)
     user = User(email=data.email, name=data.name, custom=checked_custom(request, data.custom))
     if data.password is not None:
         refuse_credentials(request, "create a user with a password")

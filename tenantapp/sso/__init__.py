@@ -1,0 +1,15 @@
+"""Single sign-on per tenant: the tenant's own OpenID Connect provider, the email domains it
+has proven by DNS, logins that end with the same token (or console cookie) a password gives,
+members made on their first login, and password logins turned off when SSO is required."""
+
+from ..interfaces import ILoginGates, service, when_assembled
+from .logins import password_gate
+from .resources import SingleSignOn
+
+
+def includeme(config):
+    config.include("tenantapp.tenancy.resources")  # the tree it hangs resources from
+    config.add_tenant_resource("sso", SingleSignOn)
+    when_assembled(config, lambda registry: service(registry, ILoginGates).append(password_gate))
+    config.include("tenantapp.openapi")
+    config.add_api_views(".views")
