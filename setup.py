@@ -41,6 +41,7 @@ tests_require = [
     "schemathesis>=4.0",  # .ci/api-fuzz: the API against its description, on a live server
     "playwright>=1.50",  # the web console in Debian's chromium (no browser download)
     "oidc-provider-mock>=0.3.4",  # a real OpenID provider on 127.0.0.1 for the SSO tests
+    "scim2-tester[httpx2]>=0.5.2",  # every check of the SCIM server, against a live one
 ]
 
 pytest_require = [  # the pytest plugin's own needs, for apps built on tenantapp

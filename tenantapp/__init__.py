@@ -33,6 +33,7 @@ FEATURES = (
     ".tenancy",
     ".identity",
     ".sso",
+    ".scim",
     ".encryption",
     ".lifecycle",
     ".quotas",

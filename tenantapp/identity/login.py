@@ -46,7 +46,9 @@ def log_in(request, data: Login) -> tuple[str, datetime, User] | None:
             f"too many failed logins: try again in {wait} s", headers={"Retry-After": str(wait)}
         )
     user = session.scalar(
-        select(User).where(User.email == email).options(undefer(User.password_hash))
+        select(User)
+        .where(User.email == email, User.active)  # a deactivated user is no one to log in as
+        .options(undefer(User.password_hash))
     )
     hasher = service(request.registry, IPasswordHasher)
     if not verify_password(hasher, user.password_hash if user else None, data.password):

@@ -68,7 +68,7 @@ def token_owner(session: Session, token_hash: str) -> TokenOwner | None:
     row = session.execute(
         select(User.id, User.role, Token.expires_at, Token.impersonated_by)
         .join(Token, Token.user_id == User.id)
-        .where(Token.token_hash == token_hash, Token.expires_at > func.now())
+        .where(Token.token_hash == token_hash, Token.expires_at > func.now(), User.active)
     ).first()
     if row is None:
         return None

@@ -137,6 +137,8 @@ def _finish(request, session, callback_url: str, state: str, code: str):
 def _member(request, session, provider, claims: dict, email: str, subject: str) -> User:
     """The user with this email, or a new one: a member unless a rule maps a group to a role."""
     user = session.scalar(select(User).where(User.email == email))
+    if user is not None and not user.active:
+        raise oidc.Refused("this user is deactivated", subject=subject)
     if user is not None:
         return user
     within_max_users(request, session)

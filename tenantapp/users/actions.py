@@ -40,7 +40,7 @@ def within_max_users(request, session=None) -> None:
     check_max_users(request, session.scalar(select(func.count()).select_from(User)))
 
 
-def _keep_an_owner(request, user: User) -> None:
+def keep_an_owner(request, user: User) -> None:
     """A tenant never loses its last owner: someone must be able to manage roles. The owners'
     rows stay locked until the change commits, so two owners removing each other at once
     queue here, and the second sees the first's change."""
@@ -79,7 +79,7 @@ def update_user(request, user: User, data: UserUpdate) -> None:
 
 
 def remove_user(request, user: User) -> None:
-    _keep_an_owner(request, user)
+    keep_an_owner(request, user)
     request.dbsession.delete(user)
     request.dbsession.flush()
     audit.record(request, "user.deleted", f"user:{user.id}", email=user.email)
@@ -88,7 +88,7 @@ def remove_user(request, user: User) -> None:
 def change_role(request, user: User, role: str) -> None:
     before = user.role
     if role != before:
-        _keep_an_owner(request, user)
+        keep_an_owner(request, user)
         user.role = role
         request.dbsession.flush()
         audit.record(request, "user.role_changed", f"user:{user.id}", old=before, new=role)

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, Identity, String, func, text
+from sqlalchemy import BigInteger, Boolean, DateTime, Identity, String, func, text, true
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -23,6 +23,11 @@ class User(TenantBase):
     password_hash: Mapped[str | None] = mapped_column(String(200), deferred=True)
     # the tenant's custom fields (``users.custom``), validated against its definitions
     custom: Mapped[dict] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    # a deactivated user (by its directory, over SCIM) can neither log in nor use a token
+    active: Mapped[bool] = mapped_column(Boolean, server_default=true())
+    user_name: Mapped[str | None] = mapped_column(String(300), unique=True)  # SCIM userName
+    external_id: Mapped[str | None] = mapped_column(String(300))  # SCIM externalId
+    scim: Mapped[str | None] = mapped_column(Sealed(), deferred=True)  # its directory's document
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()

@@ -62,6 +62,7 @@ class UserOut(BaseModel):
     name: str
     role: Literal[ROLES]
     custom: dict = Field(description="the tenant's custom fields' values")
+    active: bool = Field(description="false: deactivated by its directory (SCIM)")
     created_at: Timestamp
     updated_at: Timestamp
 
@@ -82,6 +83,7 @@ def user_out(user: User) -> UserOut:
         name=user.name,
         role=user.role,
         custom=custom.opened(object_session(user), user.custom),
+        active=user.active,
         created_at=user.created_at,
         updated_at=user.updated_at,
     )

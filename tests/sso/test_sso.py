@@ -12,7 +12,7 @@ import webtest
 from joserfc.jwk import KeySet
 
 from tenantapp import main
-from tenantapp.interfaces import ICacheListener, IServers, service
+from tenantapp.interfaces import ICacheListener, IServers, IUsageLedger, service
 from tenantapp.sso import oidc
 from tenantapp.sso.providers import Provider
 from tests.conftest import PASSWORD, login
@@ -30,7 +30,8 @@ def idp():
 def sso_app(app, settings, zone):
     made = main({}, **settings, **{"tenantapp.dns_resolver": f"127.0.0.1:{zone.port}"})
     yield made
-    service(made.registry, ICacheListener).stop()
+    for running in (ICacheListener, IUsageLedger):  # the ledger flushes while the server is up
+        service(made.registry, running).stop()
     service(made.registry, IServers).dispose()
 
 
