@@ -34,6 +34,7 @@ FEATURES = (
     ".identity",
     ".sso",
     ".scim",
+    ".authz",
     ".encryption",
     ".lifecycle",
     ".quotas",

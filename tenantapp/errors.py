@@ -47,6 +47,13 @@ class InvalidInput(APIError):
     code = "invalid_input"
 
 
+class Forbidden(APIError):
+    """Allowed the kind of thing, not this one (another user's own second factor)."""
+
+    status = 403
+    code = "forbidden"
+
+
 class Conflict(APIError):
     status = 409
     code = "conflict"

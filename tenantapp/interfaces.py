@@ -259,6 +259,29 @@ class ILoginGates(Interface):
     right: a gate raises to refuse it (``sso``: SSO required)."""
 
 
+class IPermissionChecks(Interface):
+    """A list of ``check(request, context, permission)`` the security policy asks once the ACL
+    allows: one may return a ``Denied`` saying why (``authz``: the tenant's policies)."""
+
+
+class IRowFilters(Interface):
+    """A list of ``rows(request, model, permission)``: SQL conditions a list of ``model`` adds,
+    or a ``keep(row)`` to filter row by row (``authz``)."""
+
+
+class ITenantPolicies(Interface):
+    """The tenants' Cedar policies (``authz``)."""
+
+    def policies(request):
+        """The request's tenant's parsed policies (``authz.store.NONE`` without any)."""
+
+    def check(request, context, permission):
+        """A ``Denied`` when a policy forbids, else None (an ``IPermissionChecks`` check)."""
+
+    def rows(request, model, permission):
+        """``(conditions, keep)`` for a list of ``model`` (an ``IRowFilters`` filter)."""
+
+
 class IIdentitySettings(Interface):
     """``token_ttl`` (a timedelta) and ``operator_enabled`` (an operator token is configured)."""
 

@@ -61,6 +61,7 @@ class Operation:
     content: str = "application/json"
     setting: str | None = None  # described only when this setting is on
     returns: type[BaseModel] | dict | None = None  # the answer's model (or schema), if any
+    more: tuple = ()  # other successful answers: (status, model)
 
     def offered(self, settings) -> bool:
         return self.setting is None or asbool(settings.get(self.setting))
@@ -176,6 +177,9 @@ def _responses(op: Operation, schemas: dict) -> dict:
         if isinstance(returned, type):
             returned = _component(returned, schemas)
         responses[str(op.status)]["content"] = {op.content: {"schema": returned}}
+    for status, model in op.more:
+        content = {"application/json": {"schema": _component(model, schemas)}}
+        responses[str(status)] = {"description": REASONS[status], "content": content}
     for status in op.statuses():
         responses[str(status)] = {"description": REASONS[status], **error}
     return responses

@@ -50,20 +50,35 @@ class Page(BaseModel, Generic[Item]):
     next: str | None
 
 
-def keyset_rows(session, id_column, limit: int, after=None, newest_first=False, where=()):
+def keyset_rows(
+    session, id_column, limit: int, after=None, newest_first=False, where=(), keep=None
+):
     """One page of ``id_column``'s entity in id order (or newest first), filtered by ``where``,
     after the id ``after``; and the id the next page starts after (None on the last page). The
-    API's lists and the console's pages read through this one reader."""
-    stmt = select(id_column.class_).where(*where)
-    if newest_first:
-        if after is not None:
-            stmt = stmt.where(id_column < after)
-        stmt = stmt.order_by(id_column.desc())
-    else:
-        stmt = stmt.where(id_column > (after or 0)).order_by(id_column)
-    rows = session.scalars(stmt.limit(limit + 1)).all()
-    page = rows[:limit]
-    return page, (getattr(page[-1], id_column.key) if len(rows) > limit else None)
+    API's lists and the console's pages read through this one reader. ``keep(row)``: a test
+    SQL could not make (a policy), applied as rows come, reading on until the page is full."""
+    key = id_column.key
+
+    def stmt(cursor):
+        query = select(id_column.class_).where(*where)
+        if newest_first:
+            query = query.where(id_column < cursor) if cursor is not None else query
+            return query.order_by(id_column.desc())
+        return query.where(id_column > (cursor or 0)).order_by(id_column)
+
+    found, cursor = [], after
+    while len(found) <= limit:
+        rows = session.scalars(stmt(cursor).limit(limit + 1)).all()
+        for row in rows:
+            cursor = getattr(row, key)
+            if keep is None or keep(row):
+                found.append(row)
+                if len(found) > limit:
+                    break
+        if len(rows) <= limit:
+            break
+    page = found[:limit]
+    return page, (getattr(page[-1], key) if len(found) > limit else None)
 
 
 def keyset_page(
@@ -74,13 +89,14 @@ def keyset_page(
     newest_first: bool = False,
     where=(),
     carry: dict | None = None,
+    keep=None,
 ) -> dict:
     """The API's page of ``keyset_rows`` (``?limit``, ``?after``), whose ``next`` link keeps
     the query parameters ``carry`` names."""
     params = int_params(request, limit=(DEFAULT_LIMIT, 1, MAX_LIMIT), after=(None, 0, MAX_ID))
     limit = params["limit"]
     page, last = keyset_rows(
-        request.dbsession, id_column, limit, params["after"], newest_first, where
+        request.dbsession, id_column, limit, params["after"], newest_first, where, keep
     )
     next_url = None
     if last is not None:

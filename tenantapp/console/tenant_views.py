@@ -9,7 +9,8 @@ from pyramid.view import view_config
 from .. import audit
 from ..audit.models import AuditEntry
 from ..errors import InvalidInput
-from ..identity.login import Login, log_in
+from ..identity import mfa
+from ..identity.login import Login, log_in, second_step
 from ..identity.tokens import revoke_token
 from ..interfaces import IIdentitySettings, ISettingsCatalog, service
 from ..pagination import keyset_rows, parse_id
@@ -21,6 +22,7 @@ from ..users.actions import (
     remove_field,
     remove_user,
     update_user,
+    visible_users,
 )
 from ..users.custom import FieldDefinition, definitions, opened
 from ..users.models import ROLES, User
@@ -78,11 +80,54 @@ def login(context: TenantConsole, request):
     if session is None:  # the failure is counted and audited: this transaction commits
         request.response.status_int = 401
         return _login_page(context, request, error="email or password is wrong", problems={})
+    if isinstance(session, mfa.SecondStep):
+        return _second_step_page(context, request, session.challenge, session.kind)
     token, _, _ = session
-    response = HTTPSeeOther(request.link(context["users"]))
-    log_in_browser(
-        request, response, context, token, service(request.registry, IIdentitySettings).token_ttl
+    return _logged_in(context, request, token, HTTPSeeOther(request.link(context["users"])))
+
+
+def _second_step_page(context, request, challenge: str, kind: str, **extra) -> dict:
+    """The code form; for a factor the tenant requires and the user has yet to set up, its
+    secret first (for an authenticator app)."""
+    page = _login_page(context, request, challenge=challenge, kind=kind, **extra)
+    if kind == "enrol" and "enrolment" not in extra:
+        _, user = mfa.challenged(request.dbsession, challenge)
+        page["enrolment"] = mfa.begin_enrolment(user, user.email)
+    return page
+
+
+@view_config(
+    context=TenantConsole,
+    name="second-factor",
+    request_method="POST",
+    renderer=template("login.jinja2"),
+    permission=NO_PERMISSION_REQUIRED,
+    require_csrf=True,
+)
+@shown_on(_login_page)
+def second_factor(context: TenantConsole, request):
+    """As ``POST /{tenant}/tokens/second-factor``; a wrong code shows the form again."""
+    fields = form_fields(request)
+    challenge, kind = fields.get("challenge", ""), fields.get("kind", "verify")
+    done = second_step(
+        request, challenge, fields.get("code") or None, fields.get("recovery_code") or None
     )
+    if isinstance(done, mfa.WrongCode):
+        request.response.status_int = 401
+        return _second_step_page(
+            context, request, challenge, kind, error=done.message, enrolment=None
+        )
+    token, _, _, codes = done
+    if codes:  # shown once: this page, logged in already, shows them before the console
+        _logged_in(context, request, token, request.response)
+        return _login_page(context, request, recovery_codes=codes, next=request.link(context))
+    return _logged_in(context, request, token, HTTPSeeOther(request.link(context["users"])))
+
+
+def _logged_in(context: TenantConsole, request, token: str, response):
+    """``response`` with the console's cookie."""
+    ttl = service(request.registry, IIdentitySettings).token_ttl
+    log_in_browser(request, response, context, token, ttl)
     return response
 
 
@@ -115,8 +160,9 @@ def _user_row(context: UsersPage, request, user: User) -> dict:
 
 
 def _users_page(context: UsersPage, request, **extra) -> dict:
+    where, keep = visible_users(request)
     users, next_after = keyset_rows(
-        request.dbsession, User.id, PAGE_SIZE, _cursor(request, "after")
+        request.dbsession, User.id, PAGE_SIZE, _cursor(request, "after"), where=where, keep=keep
     )
     return {
         "console": context.__parent__,

@@ -14,7 +14,9 @@ from ..interfaces import (
     ILoginThrottle,
     IOperatorSessions,
     IPasswordHasher,
+    IPermissionChecks,
     IPlaceListeners,
+    IRowFilters,
     IServers,
     ITenantSessions,
     provide,
@@ -23,6 +25,7 @@ from ..interfaces import (
     when_assembled,
 )
 from ..tenancy.binding import bound_scope
+from . import mfa
 from .operator_sessions import OperatorSessions
 from .passwords import password_hasher
 from .resources import Tokens
@@ -59,6 +62,8 @@ def includeme(config):
     )
     provide(config, password_hasher(settings), IPasswordHasher)
     provide(config, [], ILoginGates)  # features add theirs (sso) when assembled
+    provide(config, [], IPermissionChecks)  # (authz)
+    provide(config, [], IRowFilters)  # (authz)
     throttle = ThrottlePolicy(
         max_failures=setting(settings, "tenantapp.login.max_failures", int, 5, minimum=1),
         window=timedelta(
@@ -96,4 +101,6 @@ def includeme(config):
     config.include(".impersonation")
     config.include("tenantapp.openapi")
     config.add_api_views(".views")
+    config.add_api_views(".factor_views")
     config.add_api_views(".impersonation")
+    settings.setdefault(f"tenantapp.setting.{mfa.SETTING}", mfa.DECLARATION)  # owners decide

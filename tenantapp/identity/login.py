@@ -13,6 +13,7 @@ from ..errors import APIError
 from ..interfaces import IIdentitySettings, ILoginGates, ILoginThrottle, IPasswordHasher, service
 from ..users.models import User
 from ..validation import PlainText, lowercase_email
+from . import mfa
 from .passwords import verify_password
 from .throttle import clear_failures, lock_and_check, record_failure
 from .tokens import issue_token
@@ -34,9 +35,10 @@ class Login(BaseModel):
     password: Annotated[str, StringConstraints(min_length=1, max_length=256)]
 
 
-def log_in(request, data: Login) -> tuple[str, datetime, User] | None:
-    """A new token, its expiry and its user; None when the email or password is wrong (the
-    failure is counted and audited: the caller must let the transaction commit)."""
+def log_in(request, data: Login) -> tuple[str, datetime, User] | mfa.SecondStep | None:
+    """A new token, its expiry and its user; a ``SecondStep`` when a second factor is due
+    (``mfa``); None when the email or password is wrong (the failure is counted and audited:
+    the caller must let the transaction commit, as for a second step)."""
     email = data.email
     session = request.dbsession
     policy = service(request.registry, ILoginThrottle)
@@ -60,7 +62,45 @@ def log_in(request, data: Login) -> tuple[str, datetime, User] | None:
     clear_failures(session, email)
     if hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hasher.hash(data.password)
+    step = mfa.second_step(session, request.tenant, user)
+    if step is not None:
+        actor = f"user:{user.id}"
+        audit.record(request, "login.second_factor_due", actor, actor=actor, kind=step.kind)
+        return step
+    return logged_in(request, user)
+
+
+def logged_in(request, user: User, **detail) -> tuple[str, datetime, User]:
+    """A new token for ``user``, audited: the end of every way of logging in."""
     expires_at = datetime.now(UTC) + service(request.registry, IIdentitySettings).token_ttl
-    token, _ = issue_token(session, user, expires_at)
-    audit.record(request, "token.issued", f"user:{user.id}", actor=f"user:{user.id}")
+    token, _ = issue_token(request.dbsession, user, expires_at)
+    actor = f"user:{user.id}"
+    audit.record(request, "token.issued", actor, actor=actor, **detail)
     return token, expires_at, user
+
+
+def second_step(request, challenge: str, code: str | None, recovery_code: str | None):
+    """``(token, expires_at, user, recovery_codes)`` for a challenge and a code of the user's
+    factor (or a recovery code); for an enrolment challenge, the first code of the new factor
+    turns it on (and the recovery codes are made). A wrong code is returned as a ``WrongCode``,
+    not raised: the attempt it cost must commit. A dead challenge raises ``ChallengeRefused``."""
+    session = request.dbsession
+    pending, user = mfa.challenged(session, challenge)
+    codes = None
+    try:
+        if pending.kind == "enrol":
+            codes = mfa.confirm(session, user, code or "")
+        elif not (
+            mfa.verify_code(user, code)
+            if code
+            else mfa.use_recovery_code(session, user, recovery_code or "")
+        ):
+            raise mfa.WrongCode("that code is not right")
+    except mfa.WrongCode as wrong:
+        mfa.count_attempt(session, pending)
+        audit.record(request, "login.failed", f"user:{user.id}", actor=f"user:{user.id}")
+        return wrong
+    mfa.spend(session, pending)
+    factor = "recovery_code" if recovery_code and not code else "totp"
+    token, expires_at, user = logged_in(request, user, second_factor=factor)
+    return token, expires_at, user, codes

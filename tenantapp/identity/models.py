@@ -33,3 +33,29 @@ class LoginThrottle(TenantBase):
     email: Mapped[str] = mapped_column(String(254), primary_key=True)
     failures: Mapped[int] = mapped_column(Integer)
     window_started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class LoginChallenge(TenantBase):  # no foreign key: see migration t011
+    """Between a login's password and its second factor: kept as a SHA-256, minutes long, a
+    few attempts; ``kind``: ``verify`` (a code of the user's factor) or ``enrol`` (the tenant
+    requires a factor the user has yet to set up)."""
+
+    __tablename__ = "login_challenges"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+
+
+class RecoveryCode(TenantBase):  # no foreign key: see migration t011
+    """A one-time code for a user who lost their factor, kept as a SHA-256."""
+
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    digest: Mapped[str] = mapped_column(String(64))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -23,6 +23,7 @@ from ..caching import PlaceListeners
 from ..interfaces import (
     IConsole,
     IOperatorSessions,
+    IPermissionChecks,
     IPlaceListeners,
     IPlatform,
     ITenantStore,
@@ -162,7 +163,18 @@ class TenantSecurityPolicy:
             return Denied("an impersonation cannot change credentials")
         if identity is not None:
             principals += [Authenticated, *identity.principals]
-        return self.acl.permits(context, principals, permission)
+        granted = self.acl.permits(context, principals, permission)
+        if not granted or identity is None:
+            return granted  # the ACL denies first
+        for check in self.checks:  # then what features add (``authz``: the tenant's policies)
+            refused = check(request, context, permission)
+            if refused is not None:
+                return refused
+        return granted
+
+    @cached_property
+    def checks(self) -> list:
+        return service(self.registry, IPermissionChecks)
 
     def remember(self, request, userid, **kw):
         return []

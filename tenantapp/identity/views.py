@@ -1,8 +1,8 @@
 """Logging in (``POST /{tenant}/tokens``), logging out (``DELETE``), and 401 versus 403."""
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from pyramid.httpexceptions import HTTPNoContent
 from pyramid.security import NO_PERMISSION_REQUIRED
 from pyramid.traversal import find_interface
@@ -14,7 +14,8 @@ from ..interfaces import IPlatform
 from ..openapi import TENANT, Operation
 from ..users.schemas import UserOut, user_out
 from ..validation import Timestamp, validated_body
-from .login import Login, log_in
+from . import mfa
+from .login import Login, log_in, second_step
 from .resources import Tokens
 from .tokens import revoke_token
 
@@ -40,9 +41,82 @@ def issue(context: Tokens, request):
         request.response.status_int = 401
         request.response.headers["WWW-Authenticate"] = BEARER_CHALLENGE
         return error_body("invalid_credentials", "email or password is wrong")
+    if isinstance(session, mfa.SecondStep):
+        return SecondStepOut(
+            second_factor=session.kind, challenge=session.challenge, expires_at=session.expires_at
+        ).model_dump()
     token, expires_at, user = session
     request.response.status_int = 201
     return TokenOut(token=token, expires_at=expires_at, user=user_out(user)).model_dump()
+
+
+class SecondStepOut(BaseModel):
+    """A password login whose second factor is due: no token yet."""
+
+    second_factor: Literal["verify", "enrol"]
+    challenge: str = Field(description="for POST /{tenant}/tokens/second-factor (and /enrolment)")
+    expires_at: Timestamp
+
+
+class SecondFactor(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    challenge: Annotated[str, StringConstraints(max_length=200)]
+    code: Annotated[str, StringConstraints(pattern=r"^[0-9]{6}$")] | None = None
+    recovery_code: Annotated[str, StringConstraints(max_length=40)] | None = None
+
+
+class Challenged(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    challenge: Annotated[str, StringConstraints(max_length=200)]
+
+
+class Enrolment(BaseModel):
+    secret: str = Field(description="base32, for an authenticator app")
+    uri: str = Field(description="otpauth:// URI (for a QR code)")
+
+
+class TokenWithCodes(TokenOut):
+    recovery_codes: list[str] | None = Field(None, description="shown once, at enrolment")
+
+
+@view_config(
+    context=Tokens,
+    name="second-factor",
+    request_method="POST",
+    renderer="json",
+    permission=NO_PERMISSION_REQUIRED,
+)
+def second_factor(context: Tokens, request):
+    """The token, for a challenge and a code of the user's factor (or a recovery code); for
+    an enrolment challenge, the first code of the new factor turns it on. A wrong code is
+    answered, not raised: its attempt must be counted."""
+    data = validated_body(request, SecondFactor)
+    done = second_step(request, data.challenge, data.code, data.recovery_code)
+    if isinstance(done, mfa.WrongCode):
+        request.response.status_int = done.status
+        return error_body(done.code, done.message)
+    token, expires_at, user, codes = done
+    request.response.status_int = 201
+    body = TokenWithCodes(token=token, expires_at=expires_at, user=user_out(user))
+    body.recovery_codes = codes
+    return body.model_dump(exclude_none=True)
+
+
+@view_config(
+    context=Tokens,
+    name="enrolment",
+    request_method="POST",
+    renderer="json",
+    permission=NO_PERMISSION_REQUIRED,
+)
+def enrolment(context: Tokens, request):
+    """The secret of a factor the tenant requires, for an enrolment challenge."""
+    _, user = mfa.challenged(request.dbsession, validated_body(request, Challenged).challenge)
+    if user.totp_enabled:
+        raise mfa.ChallengeRefused("this user has a factor already: log in with it")
+    return mfa.begin_enrolment(user, user.email)
 
 
 @view_config(context=Tokens, request_method="DELETE", permission="logout")
@@ -78,6 +152,33 @@ OPERATIONS = (
         (TENANT,),
         (400, 401, 403, 404, 413, 415, 429, 503),
         returns=TokenOut,
+        more=((200, SecondStepOut),),
+    ),
+    Operation(
+        Tokens,
+        "second-factor",
+        "POST",
+        "/{tenant}/tokens/second-factor",
+        "Log in: the second factor",
+        201,
+        SecondFactor,
+        None,
+        (TENANT,),
+        (400, 401, 403, 404, 413, 415, 429, 503),
+        returns=TokenWithCodes,
+    ),
+    Operation(
+        Tokens,
+        "enrolment",
+        "POST",
+        "/{tenant}/tokens/enrolment",
+        "Log in: set up the factor the tenant requires",
+        200,
+        Challenged,
+        None,
+        (TENANT,),
+        (400, 401, 403, 404, 413, 415, 429, 503),
+        returns=Enrolment,
     ),
     Operation(Tokens, "", "DELETE", "/{tenant}/tokens", "Log out", 204, params=(TENANT,)),
 )

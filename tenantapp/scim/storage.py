@@ -36,6 +36,7 @@ from sqlalchemy.exc import IntegrityError
 
 from .. import audit
 from ..errors import APIError
+from ..identity import mfa
 from ..identity.tokens import revoke_user_tokens
 from ..users.actions import keep_an_owner, within_max_users
 from ..users.models import User as TenantUser
@@ -129,6 +130,7 @@ class TenantUsers(ScimStorage):
             keep_an_owner(self.request, user)
         except APIError as error:
             raise MutabilityException(detail=error.message) from None
+        mfa.forget_user(self.session, user.id)
         self.session.delete(user)
         self.session.flush()  # its tokens go with it (the caches hear of it)
         audit.record(self.request, "user.deleted", f"user:{user.id}", actor=self.actor, via="scim")

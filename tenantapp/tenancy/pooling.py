@@ -8,6 +8,8 @@ migration, so a new migration needs no pooled twin:
   ``tenantapp.tenant_id`` (set by the binding; none set: NULL, so the insert fails);
 * ``tenant_id`` leads every primary key, unique constraint, foreign key and index, so each
   tenant's keys are its own and every lookup is a range of one tenant's rows;
+  Hence a later migration adds no foreign key to a table that exists already: its key is
+  ``(tenant_id, id)`` here by then (an index and a clean-up in code instead, as ``t011``);
 * ``ENABLE`` and ``FORCE ROW LEVEL SECURITY`` with one policy, for reading and for writing:
   ``tenant_id = tenantapp.tenant_id``. A transaction that set no tenant sees no rows and can
   write none, whoever it runs as, short of a superuser or a BYPASSRLS role.

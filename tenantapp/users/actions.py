@@ -6,8 +6,9 @@ from sqlalchemy.exc import IntegrityError
 
 from .. import audit
 from ..errors import Conflict, InvalidInput
+from ..identity import mfa
 from ..identity.impersonation import refuse_credentials
-from ..interfaces import IPasswordHasher, service
+from ..interfaces import IPasswordHasher, IRowFilters, service
 from ..quotas import check_max_users, quotas
 from .custom import MAX_FIELDS, CustomField, FieldDefinition, checked_custom, field_json
 from .models import User
@@ -53,6 +54,17 @@ def keep_an_owner(request, user: User) -> None:
         raise Conflict("a tenant must keep at least one owner")
 
 
+def visible_users(request, where=()) -> tuple[list, object]:
+    """The conditions (and a row test, where SQL cannot say it) every list of users applies:
+    what features narrow (``authz``: the tenant's policies), the API's and the console's."""
+    keep = None
+    for rows in service(request.registry, IRowFilters):
+        conditions, test = rows(request, User, "view")
+        where = [*where, *conditions]
+        keep = test if keep is None else (lambda row, a=keep, b=test: a(row) and b(row))
+    return where, keep
+
+
 def add_user(request, data: UserCreate) -> User:
     within_max_users(request)
     user = User(email=data.email, name=data.name, custom=checked_custom(request, data.custom))
@@ -80,6 +92,7 @@ def update_user(request, user: User, data: UserUpdate) -> None:
 
 def remove_user(request, user: User) -> None:
     keep_an_owner(request, user)
+    mfa.forget_user(request.dbsession, user.id)
     request.dbsession.delete(user)
     request.dbsession.flush()
     audit.record(request, "user.deleted", f"user:{user.id}", email=user.email)

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, DateTime, Identity, String, func, text, true
+from sqlalchemy import BigInteger, Boolean, DateTime, Identity, String, false, func, text, true
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -28,6 +28,10 @@ class User(TenantBase):
     user_name: Mapped[str | None] = mapped_column(String(300), unique=True)  # SCIM userName
     external_id: Mapped[str | None] = mapped_column(String(300))  # SCIM externalId
     scim: Mapped[str | None] = mapped_column(Sealed(), deferred=True)  # its directory's document
+    # a second factor (``identity.mfa``): the secret, sealed; on once a code proved it
+    totp_secret: Mapped[str | None] = mapped_column(Sealed(), deferred=True)
+    totp_enabled: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()

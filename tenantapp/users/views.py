@@ -10,7 +10,7 @@ from ..openapi import PAGE, TENANT, USER_ID, Operation
 from ..pagination import keyset_page
 from ..validation import validated_body
 from . import actions
-from .actions import add_user, change_role, remove_user
+from .actions import add_user, change_role, remove_user, visible_users
 from .custom import custom_filters
 from .models import User
 from .resources import UserResource, Users
@@ -29,7 +29,8 @@ from .schemas import (
 def list_users(context: Users, request):
     """``?custom.NAME=VALUE`` keeps the users whose custom field has that value."""
     where, carry = custom_filters(request)
-    return keyset_page(request, context, User.id, user_json, where=where, carry=carry)
+    where, keep = visible_users(request, where)
+    return keyset_page(request, context, User.id, user_json, where=where, carry=carry, keep=keep)
 
 
 @view_config(context=Users, request_method="POST", renderer="json", permission="create")

@@ -22,6 +22,7 @@ QUOTAS += ("statement_timeout_ms", "work_mem_kb", "max_storage_mb")
 # the app's declarations, and the quota limits every tenant has (0: none), which it may read
 DEFAULTS = (
     {"theme": "light", "max_upload_mb": 10, "support_email": "", "allow_impersonation": True}
+    | {"mfa_required": "none"}
     | {f"quota_{name}": 0 for name in QUOTAS}
     | {"quota_jobs_at_once": 2}
 )

@@ -1,0 +1,268 @@
+"""Cedar, as tenantapp speaks it: the tenant's schema (its users' attributes: role, email, its
+custom fields), users as entities, one decision, and a forbid policy's residual (Cedar's
+partial evaluation, the resource unknown) as a SQL condition over the users table.
+
+Tenant policies only **forbid**: the roles grant (the ACL decides first, and denies first), and
+a policy narrows what they grant. Each decision adds ``permit(principal, action, resource);``
+under the tenant's forbids. A policy that errors for a pair (an attribute a user lacks) counts
+as forbidding: no decision fails open.
+"""
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import cedarpy
+from sqlalchemy import and_, false, func, not_, or_, true
+
+from ..users.custom import definitions, opened
+from ..users.models import User
+
+ACTIONS = ("view", "update", "delete", "set-role", "set-password")
+GRANTED = "\npermit(principal, action, resource);\n"
+CEDAR_TYPES = {"text": "String", "integer": "Long", "boolean": "Boolean", "choice": "String"}
+DECLARATION = re.compile(r"\b(permit)\s*\(")
+
+
+class PolicyError(ValueError):
+    """A policy refused, with where: ``line`` and ``column`` of the statement, its text."""
+
+    def __init__(self, message: str, line: int, column: int, statement: str):
+        super().__init__(message)
+        self.line, self.column, self.statement = line, column, statement
+
+
+@dataclass(frozen=True)
+class Policies:
+    """A tenant's policies, parsed once per process (``store``)."""
+
+    source: str
+    parsed: object  # cedarpy.PolicySet: the forbids and the grant
+
+
+def schema_of(session) -> dict:
+    """The tenant's Cedar schema: its custom fields are its users' attributes too."""
+    custom = {}
+    for field in definitions(session):
+        kind = CEDAR_TYPES.get(field.type)
+        if kind is not None:  # numbers and dates: not comparable in a policy (yet)
+            custom[field.name] = {"type": kind, "required": False}
+    user = {
+        "type": "Record",
+        "attributes": {
+            "role": {"type": "String"},
+            "email": {"type": "String"},
+            "id": {"type": "Long"},
+            "custom": {"type": "Record", "attributes": custom},
+        },
+    }
+    applies = {
+        "principalTypes": ["User"],
+        "resourceTypes": ["User"],
+        "context": {
+            "type": "Record",
+            "attributes": {"hour": {"type": "Long"}, "weekday": {"type": "Long"}},
+        },
+    }
+    return {
+        "": {
+            "entityTypes": {"User": {"shape": user}},
+            "actions": {action: {"appliesTo": applies} for action in ACTIONS},
+        }
+    }
+
+
+def statements(source: str) -> list[tuple[int, int, str]]:
+    """``(line, column, text)`` of each statement (up to its ``;``, strings and comments kept
+    whole), for saying where an error is: cedarpy's messages name no position."""
+    found, start, i, in_string = [], 0, 0, False
+    while i < len(source):
+        char = source[i]
+        if in_string:
+            if char == "\\":
+                i += 1
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif source.startswith("//", i):
+            end = source.find("\n", i)
+            i = len(source) if end < 0 else end
+            continue
+        elif char == ";":
+            found.append(start)
+            start = i + 1
+        i += 1
+    if source[start:].strip():
+        found.append(start)
+    result = []
+    for begin, end in zip(found, [*found[1:], len(source)], strict=True):
+        text = source[begin:end]
+        offset = begin + len(text) - len(text.lstrip())
+        line = source.count("\n", 0, offset) + 1
+        column = offset - (source.rfind("\n", 0, offset) + 1) + 1
+        result.append((line, column, text.strip()))
+    return result
+
+
+def checked(source: str, schema: dict | None) -> Policies:
+    """The policies parsed and validated against the tenant's schema (None: parsed only, as
+    when a process loads what was validated on save), or a ``PolicyError`` naming the first
+    statement at fault and where it starts."""
+    parts = statements(source)
+    for line, column, text in parts:
+        if DECLARATION.search(_code(text)):
+            raise PolicyError(
+                "policies only forbid (the roles grant): no permit", line, column, text
+            )
+        try:
+            cedarpy.PolicySet.from_str(text)
+        except ValueError as error:
+            raise PolicyError(f"does not parse: {error}", line, column, text) from None
+    result = None if schema is None else cedarpy.validate_policies(source, json.dumps(schema))
+    if result is not None and not result.validation_passed:
+        error = result.errors[0]
+        number = int(error.policy_id.removeprefix("policy") or 0) if error.policy_id else 0
+        line, column, text = parts[min(number, len(parts) - 1)] if parts else (1, 1, "")
+        raise PolicyError(error.error, line, column, text)
+    return Policies(source, cedarpy.PolicySet.from_str(source + GRANTED))
+
+
+def _code(text: str) -> str:
+    """The statement without its strings and comments (a word in a string is no keyword)."""
+    return re.sub(r'"(?:\\.|[^"\\])*"|//[^\n]*', '""', text)
+
+
+def entity(session, user: User) -> dict:
+    return {
+        "uid": {"type": "User", "id": str(user.id)},
+        "attrs": {
+            "role": user.role,
+            "email": user.email,
+            "id": user.id,
+            "custom": _cedar_values(opened(session, user.custom)),
+        },
+        "parents": [],
+    }
+
+
+def _cedar_values(values: dict) -> dict:
+    return {k: v for k, v in values.items() if isinstance(v, (str, bool, int))}
+
+
+def _context() -> dict:
+    now = datetime.now(UTC)
+    return {"hour": now.hour, "weekday": now.isoweekday()}
+
+
+@dataclass(frozen=True)
+class Decision:
+    allowed: bool
+    forbidding: list[str]  # the policies that forbid (or errored: treated as forbidding)
+    errors: list[str]
+
+
+def decide(policies: Policies, session, principal: User, action: str, resource: User) -> Decision:
+    entities = [entity(session, principal)]
+    if resource.id != principal.id:
+        entities.append(entity(session, resource))
+    request = {
+        "principal": f'User::"{principal.id}"',
+        "action": f'Action::"{action}"',
+        "resource": f'User::"{resource.id}"',
+        "context": _context(),
+    }
+    answer = cedarpy.is_authorized(request, policies.parsed, entities)
+    errors = [str(error) for error in answer.diagnostics.errors]
+    reasons = list(answer.diagnostics.reasons)
+    return Decision(answer.allowed and not errors, reasons, errors)
+
+
+class Untranslatable(Exception):
+    """A residual this module cannot say in SQL: the list is filtered row by row instead."""
+
+
+def row_condition(policies: Policies, session, principal: User, action: str, sealed: set[str]):
+    """A SQL condition on ``users`` keeping exactly the rows ``principal`` may ``action``,
+    from the forbids' residuals (the resource unknown); ``Untranslatable`` otherwise (a sealed
+    custom field's values are not comparable in SQL, for one)."""
+    request = {
+        "principal": f'User::"{principal.id}"',
+        "action": f'Action::"{action}"',
+        "context": _context(),
+    }
+    answer = cedarpy.is_authorized_partial(request, policies.parsed, [entity(session, principal)])
+    forbidden = []
+    sql = _Translator(sealed)
+    for residual in answer.residuals.values():
+        if residual["effect"] != "forbid":
+            continue
+        if any(residual[part].get("op") != "All" for part in ("principal", "resource")):
+            raise Untranslatable("a scope on the principal or resource")
+        conditions = [
+            sql(c["body"]) if c["kind"] == "when" else not_(sql(c["body"]))
+            for c in residual["conditions"]
+        ]
+        forbidden.append(and_(true(), *conditions))
+    if not forbidden:
+        return true()
+    # a condition SQL cannot decide (NULL: an attribute missing) forbids, as an error would
+    return not_(func.coalesce(or_(*forbidden), true()))
+
+
+class _Translator:
+    """One residual expression as SQL: booleans, ``&&``, ``||``, ``!``, ``==`` and ``!=``
+    between the resource's role, email, id or a custom field and a string, integer or boolean,
+    and ``has`` on its custom fields."""
+
+    def __init__(self, sealed: set[str]):
+        self.sealed = sealed
+
+    def __call__(self, node: dict):
+        ((op, arg),) = node.items()
+        if op == "Value" and isinstance(arg, bool):
+            return true() if arg else false()
+        if op in ("&&", "||"):
+            left, right = self(arg["left"]), self(arg["right"])
+            return and_(left, right) if op == "&&" else or_(left, right)
+        if op == "!":
+            return not_(self(arg["arg"]))
+        if op in ("==", "!="):
+            compared = self._comparison(arg["left"], arg["right"])
+            return compared if op == "==" else not_(compared)
+        if op == "has":
+            target = _path(arg["left"])
+            if target == ("resource", "custom") and arg["attr"] not in self.sealed:
+                return User.custom.has_key(arg["attr"])
+            if target == ("resource",) and arg["attr"] in ("role", "email", "id", "custom"):
+                return true()
+        raise Untranslatable(op)
+
+    def _comparison(self, left: dict, right: dict):
+        if "Value" in left:
+            left, right = right, left
+        value = right.get("Value")
+        if "Value" not in right or not isinstance(value, (str, int)):
+            raise Untranslatable("a comparison of two attributes")
+        path = _path(left)
+        columns = {("resource", "role"): User.role, ("resource", "email"): User.email}
+        if path in columns and isinstance(value, str):
+            return columns[path] == value
+        if path == ("resource", "id") and isinstance(value, int):
+            return User.id == value
+        if len(path) == 3 and path[:2] == ("resource", "custom") and path[2] not in self.sealed:
+            stored = User.custom[path[2]]
+            if isinstance(value, bool):
+                return stored.as_boolean() == value
+            return (stored.as_integer() if isinstance(value, int) else stored.astext) == value
+        raise Untranslatable(".".join(path))
+
+
+def _path(node: dict) -> tuple:
+    ((op, arg),) = node.items()
+    if op == "unknown" and arg == [{"Value": "resource"}]:
+        return ("resource",)
+    if op == ".":
+        return (*_path(arg["left"]), arg["attr"])
+    raise Untranslatable(op)
