@@ -35,10 +35,26 @@ class PolicyError(ValueError):
 
 @dataclass(frozen=True)
 class Policies:
-    """A tenant's policies, parsed once per process (``store``)."""
+    """A tenant's policies, parsed once per process (``store``). ``reads_principal``: whether
+    they read more of the acting user than its id and role (which the token already gives):
+    only then is its row read for a decision."""
 
     source: str
     parsed: object  # cedarpy.PolicySet: the forbids and the grant
+    reads_principal: bool = True
+
+
+@dataclass(frozen=True)
+class Acting:
+    """The acting user as far as policies that read only its id and role need it."""
+
+    id: int
+    role: str
+    email: str = ""
+    custom: dict | None = None
+
+
+PRINCIPAL_READS = re.compile(r"\bprincipal\s*(\.\s*(?!(?:role|id)\b)\w|has\b|\[)")
 
 
 def schema_of(session) -> dict:
@@ -126,7 +142,8 @@ def checked(source: str, schema: dict | None) -> Policies:
         number = int(error.policy_id.removeprefix("policy") or 0) if error.policy_id else 0
         line, column, text = parts[min(number, len(parts) - 1)] if parts else (1, 1, "")
         raise PolicyError(error.error, line, column, text)
-    return Policies(source, cedarpy.PolicySet.from_str(source + GRANTED))
+    reads = bool(PRINCIPAL_READS.search(_code(source)))
+    return Policies(source, cedarpy.PolicySet.from_str(source + GRANTED), reads)
 
 
 def _code(text: str) -> str:
@@ -163,10 +180,10 @@ class Decision:
     errors: list[str]
 
 
-def decide(policies: Policies, session, principal: User, action: str, resource: User) -> Decision:
-    entities = [entity(session, principal)]
+def decide(policies: Policies, session, principal, action: str, resource: User) -> Decision:
+    entities = [entity(session, resource)]  # the full row, when it is the principal too
     if resource.id != principal.id:
-        entities.append(entity(session, resource))
+        entities.append(entity(session, principal))
     request = {
         "principal": f'User::"{principal.id}"',
         "action": f'Action::"{action}"',

@@ -13,12 +13,17 @@ from . import cedar
 from .store import NONE, policies_of
 
 
-def _acting(request):
-    """The user a request acts as (None for the operator)."""
+def _acting(request, policies: cedar.Policies):
+    """The user a request acts as (None for the operator): its row only where the policies
+    read more than the id and role its token gives."""
     identity = request.identity
     if identity is None or not identity.userid.startswith("user:"):
         return None
-    return request.dbsession.get(User, int(identity.userid.removeprefix("user:")))
+    user_id = int(identity.userid.removeprefix("user:"))
+    if policies.reads_principal:
+        return request.dbsession.get(User, user_id)
+    role = next(p.removeprefix("role:") for p in identity.principals if p.startswith("role:"))
+    return cedar.Acting(user_id, role)
 
 
 @implementer(ITenantPolicies)
@@ -38,7 +43,7 @@ class PolicyChecks:
         if not isinstance(context, UserResource) or permission not in cedar.ACTIONS:
             return None
         policies = self.policies(request)
-        principal = _acting(request) if policies is not NONE else None
+        principal = _acting(request, policies) if policies is not NONE else None
         if principal is None:
             return None
         decision = cedar.decide(policies, request.dbsession, principal, permission, context.user)
@@ -53,7 +58,7 @@ class PolicyChecks:
         if model is not User:
             return [], None
         policies = self.policies(request)
-        principal = _acting(request) if policies is not NONE else None
+        principal = _acting(request, policies) if policies is not NONE else None
         if principal is None:
             return [], None
         session = request.dbsession

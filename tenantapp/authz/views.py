@@ -21,7 +21,7 @@ from .store import CHANNEL, NONE, save, shown
 
 class PoliciesIn(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
-    source: Text = Field(max_length=100_000, description="Cedar forbid policies; empty: none")
+    source: Text = Field(max_length=60_000, description="Cedar forbid policies; empty: none")
 
 
 class PoliciesOut(BaseModel):

@@ -1,6 +1,8 @@
 """A tenant's console: its owners and admins manage users, roles, settings and custom fields
 and read the audit log; members see what the API shows them. Permissions are the API's."""
 
+from functools import partial
+
 from pyramid.httpexceptions import HTTPSeeOther
 from pyramid.response import Response
 from pyramid.security import NO_PERMISSION_REQUIRED
@@ -65,14 +67,18 @@ def _login_page(context: TenantConsole, request, **extra) -> dict:
     return {"console": context, "email": form_fields(request).get("email", ""), **extra}
 
 
-@view_config(
+# the login's forms: posted before any cookie, each with its CSRF token
+login_form_post = partial(
+    view_config,
     context=TenantConsole,
-    name="login",
     request_method="POST",
     renderer=template("login.jinja2"),
     permission=NO_PERMISSION_REQUIRED,
     require_csrf=True,
 )
+
+
+@login_form_post(name="login")
 @shown_on(_login_page)
 def login(context: TenantConsole, request):
     """As ``POST /{tenant}/tokens`` (throttled, audited); the token goes into the cookie."""
@@ -96,14 +102,7 @@ def _second_step_page(context, request, challenge: str, kind: str, **extra) -> d
     return page
 
 
-@view_config(
-    context=TenantConsole,
-    name="second-factor",
-    request_method="POST",
-    renderer=template("login.jinja2"),
-    permission=NO_PERMISSION_REQUIRED,
-    require_csrf=True,
-)
+@login_form_post(name="second-factor")
 @shown_on(_login_page)
 def second_factor(context: TenantConsole, request):
     """As ``POST /{tenant}/tokens/second-factor``; a wrong code shows the form again."""

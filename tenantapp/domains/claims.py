@@ -59,6 +59,20 @@ def checked_domain(text: str, base_domain: str | None) -> str:
     return name
 
 
+def prove(resolver, domain: str, token: str) -> None:
+    """Look the challenge's TXT record up now: NotVerified (or DnsUnavailable) without it."""
+    try:
+        found = verification.proven(resolver, domain, token)
+    except verification.Timeout:
+        raise DnsUnavailable("DNS did not answer; try again") from None
+    if not found:
+        wanted = verification.challenge(domain, token)
+        raise NotVerified(
+            f"no TXT record {wanted['name']} with the value {wanted['value']!r} was found"
+            " (DNS changes can take a while to be seen)"
+        )
+
+
 def claim(tenancy: Tenancy, slug: str, domain: str) -> dict:
     """Claim ``domain`` for the tenant, unverified, with a fresh challenge; claiming it again
     answers the same claim. Another tenant's domain is a conflict."""
@@ -105,16 +119,7 @@ def verify(tenancy: Tenancy, slug: str, domain: str, resolver) -> dict:
         row = _claimed(registry, slug, domain)
         registry.rollback()
     if row.verified_at is None:
-        try:
-            found = verification.proven(resolver, row.domain, row.token)
-        except verification.Timeout:
-            raise DnsUnavailable("DNS did not answer; try again") from None
-        if not found:
-            wanted = verification.challenge(row.domain, row.token)
-            raise NotVerified(
-                f"no TXT record {wanted['name']} with the value {wanted['value']!r} was found"
-                " (DNS changes can take a while to be seen)"
-            )
+        prove(resolver, row.domain, row.token)
         with tenancy.registry.begin() as registry:
             row = registry.execute(
                 update(domains)

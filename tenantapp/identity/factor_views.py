@@ -2,6 +2,7 @@
 ``PUT`` (its first code turns it on: recovery codes, once), ``DELETE`` (off; an admin may turn
 off a member's lost factor, as they may set a member's password)."""
 
+from functools import partial
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -26,30 +27,23 @@ class RecoveryCodes(BaseModel):
     recovery_codes: list[str] = Field(description="each works once; shown only now")
 
 
+totp_view = partial(
+    view_config, context=UserResource, name="totp", renderer="json", permission="set-password"
+)
+
+
 def _own(context: UserResource, request) -> None:
     if request.identity.userid != f"user:{context.user.id}" or request.identity.impersonator:
         raise Forbidden("only the user sets up their own second factor")
 
 
-@view_config(
-    context=UserResource,
-    name="totp",
-    request_method="POST",
-    renderer="json",
-    permission="set-password",
-)
+@totp_view(request_method="POST")
 def begin(context: UserResource, request):
     _own(context, request)
     return mfa.begin_enrolment(context.user, context.user.email)
 
 
-@view_config(
-    context=UserResource,
-    name="totp",
-    request_method="PUT",
-    renderer="json",
-    permission="set-password",
-)
+@totp_view(request_method="PUT")
 def confirm(context: UserResource, request):
     _own(context, request)
     codes = mfa.confirm(request.dbsession, context.user, validated_body(request, CodeIn).code)
@@ -57,7 +51,7 @@ def confirm(context: UserResource, request):
     return RecoveryCodes(recovery_codes=codes).model_dump()
 
 
-@view_config(context=UserResource, name="totp", request_method="DELETE", permission="set-password")
+@totp_view(request_method="DELETE", renderer=None)
 def turn_off(context: UserResource, request):
     mfa.turn_off(request.dbsession, context.user)
     audit.record(request, "mfa.disabled", f"user:{context.user.id}")

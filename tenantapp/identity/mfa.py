@@ -32,13 +32,11 @@ PREFIX = "mfa_"
 
 
 class ChallengeRefused(APIError):
-    status = 401
-    code = "challenge_refused"
+    status, code = 401, "challenge_refused"
 
 
 class WrongCode(APIError):
-    status = 401
-    code = "wrong_code"
+    status, code = 401, "wrong_code"
 
 
 @dataclass(frozen=True)

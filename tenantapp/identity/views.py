@@ -1,5 +1,6 @@
 """Logging in (``POST /{tenant}/tokens``), logging out (``DELETE``), and 401 versus 403."""
 
+from functools import partial
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -31,9 +32,17 @@ class TokenOut(BaseModel):
     user: UserOut
 
 
-@view_config(
-    context=Tokens, request_method="POST", renderer="json", permission=NO_PERMISSION_REQUIRED
+# a login's steps: before any token, so open to anyone
+login_step = partial(
+    view_config,
+    context=Tokens,
+    request_method="POST",
+    renderer="json",
+    permission=NO_PERMISSION_REQUIRED,
 )
+
+
+@login_step()
 def issue(context: Tokens, request):
     session = log_in(request, validated_body(request, Login))
     if session is None:
@@ -81,13 +90,7 @@ class TokenWithCodes(TokenOut):
     recovery_codes: list[str] | None = Field(None, description="shown once, at enrolment")
 
 
-@view_config(
-    context=Tokens,
-    name="second-factor",
-    request_method="POST",
-    renderer="json",
-    permission=NO_PERMISSION_REQUIRED,
-)
+@login_step(name="second-factor")
 def second_factor(context: Tokens, request):
     """The token, for a challenge and a code of the user's factor (or a recovery code); for
     an enrolment challenge, the first code of the new factor turns it on. A wrong code is
@@ -104,13 +107,7 @@ def second_factor(context: Tokens, request):
     return body.model_dump(exclude_none=True)
 
 
-@view_config(
-    context=Tokens,
-    name="enrolment",
-    request_method="POST",
-    renderer="json",
-    permission=NO_PERMISSION_REQUIRED,
-)
+@login_step(name="enrolment")
 def enrolment(context: Tokens, request):
     """The secret of a factor the tenant requires, for an enrolment challenge."""
     _, user = mfa.challenged(request.dbsession, validated_body(request, Challenged).challenge)

@@ -10,7 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from ..domains import verification
-from ..domains.claims import DnsUnavailable, NotVerified, checked_domain
+from ..domains.claims import checked_domain, prove
 from ..errors import Conflict, NotFound
 from ..interfaces import IDnsResolver, ITenancy, service
 
@@ -97,15 +97,7 @@ def verify(registry, tenant_id: int, domain: str) -> dict:
         row = _claimed(connection, tenant_id, domain)
     if row.verified_at is not None:
         return as_json(row)
-    try:
-        found = verification.proven(service(registry, IDnsResolver), row.domain, row.token)
-    except verification.Timeout:
-        raise DnsUnavailable("DNS did not answer; try again") from None
-    if not found:
-        wanted = verification.challenge(row.domain, row.token)
-        raise NotVerified(
-            f"no TXT record {wanted['name']} with the value {wanted['value']!r} was found"
-        )
+    prove(service(registry, IDnsResolver), row.domain, row.token)
     try:
         with _registry(registry).begin() as connection:
             row = connection.execute(VERIFIED, {"tenant_id": tenant_id, "domain": domain}).one()

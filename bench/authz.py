@@ -1,0 +1,94 @@
+"""What a tenant's policies cost: ``GET /{t}/users/{id}`` and a list of 50, for tenants with
+10 Cedar policies against tenants with none, on the same app, in turns.
+
+    python -m bench.authz [--requests N] [--rounds N] [--database-url URL]
+
+10 tenants of 200 users, 5 with the 10 policies below (each a forbid on ``view``, so every
+request evaluates them; none forbids these readers); single-user GETs and 50-user pages
+through the WSGI app in-process, the two halves taking turns for ``--rounds`` rounds. The
+figure: the median per request, and the difference in percent (the aim: under 5%).
+"""
+
+import argparse
+import random
+import statistics
+import time
+
+import webtest
+from sqlalchemy import create_engine, text
+
+from tenantapp import main
+from tenantapp.throwaway import TEST_KEYS, stop_app
+
+from .database import throwaway_database
+from .dataset import make_tenants
+
+USERS = 200
+POLICIES = "\n".join(
+    f'forbid(principal, action == Action::"view", resource)'
+    f' when {{ principal.role == "member" && resource.email == "blocked{n}@example.com" }};'
+    for n in range(10)
+)
+
+
+def timed(client, targets, count: int, page: bool) -> float:
+    """Mean seconds per request over ``count`` requests to random tenants of ``targets``."""
+    paths = [
+        (
+            f"{t.prefix}/users?limit=50"
+            if page
+            else f"{t.prefix}/users/{t.first_id + random.randrange(USERS)}",  # noqa: S311
+            t.token,
+        )
+        for t in random.choices(targets, k=count)  # noqa: S311
+    ]
+    started = time.perf_counter()
+    for path, token in paths:
+        client.get(path, headers={"Authorization": f"Bearer {token}"}, status=200)
+    return (time.perf_counter() - started) / count
+
+
+def main_() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--requests", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--database-url", help="a PostgreSQL server (default: embedded)")
+    args = parser.parse_args()
+    with throwaway_database(args.database_url) as url:
+        engine = create_engine(url)
+        targets = make_tenants(engine, 10, USERS)
+        with engine.begin() as connection:
+            for target in targets[:5]:
+                connection.execute(
+                    text(
+                        "INSERT INTO tenantapp.tenant_policies (tenant_id, source)"
+                        " SELECT id, :source FROM tenantapp.tenants WHERE slug = :slug"
+                    ),
+                    {"source": POLICIES, "slug": target.prefix.strip("/")},
+                )
+        engine.dispose()
+        app = main(
+            {}, **{"sqlalchemy.url": url, "tenantapp.embedded_database": "false"}, **TEST_KEYS
+        )
+        client = webtest.TestApp(app, extra_environ={"HTTP_HOST": "localhost"})
+        halves = {"10 policies": targets[:5], "none": targets[5:]}
+        results = {(name, page): [] for name in halves for page in (False, True)}
+        for page in (False, True):
+            for half in halves.values():
+                timed(client, half, 200, page)  # warm-up: caches, pools, parsed policies
+        for _ in range(args.rounds):
+            for page in (False, True):
+                for name, half in halves.items():
+                    count = args.requests // (10 if page else 1)
+                    results[(name, page)].append(timed(client, half, count, page))
+        stop_app(app)
+    for page, what in ((False, "GET /{t}/users/{id}"), (True, "GET /{t}/users?limit=50")):
+        with_, without = (statistics.median(results[(n, page)]) * 1e6 for n in halves)
+        print(
+            f"{what}: {without:.0f} µs without policies, {with_:.0f} µs with 10"
+            f" ({(with_ - without) / without:+.1%}; median of {args.rounds} rounds)"
+        )
+
+
+if __name__ == "__main__":
+    main_()
