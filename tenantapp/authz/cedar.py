@@ -10,7 +10,7 @@ as forbidding: no decision fails open.
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import cedarpy
@@ -42,6 +42,12 @@ class Policies:
     source: str
     parsed: object  # cedarpy.PolicySet: the forbids and the grant
     reads_principal: bool = True
+    # what the principal's part of the decision depends on, when it can be kept: its role and
+    # the action (and its id where a policy reads it); None: never kept (a policy reads the
+    # time, or more of the principal than id and role)
+    keyed_by_id: bool | None = None
+    residuals: dict = field(default_factory=dict, compare=False)  # key -> SQL or Untranslatable
+    reads_custom: bool = True  # whether a policy reads custom fields (sealed ones matter then)
 
 
 @dataclass(frozen=True)
@@ -54,16 +60,17 @@ class Acting:
     custom: dict | None = None
 
 
+PRINCIPAL_ID = re.compile(r"\bprincipal\s*\.\s*id\b|\bprincipal\s*[=!]=|[=!]=\s*principal\b")
 PRINCIPAL_READS = re.compile(r"\bprincipal\s*(\.\s*(?!(?:role|id)\b)\w|has\b|\[)")
 
 
 def schema_of(session) -> dict:
     """The tenant's Cedar schema: its custom fields are its users' attributes too."""
     custom = {}
-    for field in definitions(session):
-        kind = CEDAR_TYPES.get(field.type)
+    for defined in definitions(session):
+        kind = CEDAR_TYPES.get(defined.type)
         if kind is not None:  # numbers and dates: not comparable in a policy (yet)
-            custom[field.name] = {"type": kind, "required": False}
+            custom[defined.name] = {"type": kind, "required": False}
     user = {
         "type": "Record",
         "attributes": {
@@ -142,8 +149,12 @@ def checked(source: str, schema: dict | None) -> Policies:
         number = int(error.policy_id.removeprefix("policy") or 0) if error.policy_id else 0
         line, column, text = parts[min(number, len(parts) - 1)] if parts else (1, 1, "")
         raise PolicyError(error.error, line, column, text)
-    reads = bool(PRINCIPAL_READS.search(_code(source)))
-    return Policies(source, cedarpy.PolicySet.from_str(source + GRANTED), reads)
+    code = _code(source)
+    reads = bool(PRINCIPAL_READS.search(code))
+    keyed = None if reads or re.search(r"\bcontext\b", code) else bool(PRINCIPAL_ID.search(code))
+    custom = bool(re.search(r"\bcustom\b", code))
+    parsed = cedarpy.PolicySet.from_str(source + GRANTED)
+    return Policies(source, parsed, reads, keyed, reads_custom=custom)
 
 
 def _code(text: str) -> str:
@@ -200,32 +211,136 @@ class Untranslatable(Exception):
     """A residual this module cannot say in SQL: the list is filtered row by row instead."""
 
 
-def row_condition(policies: Policies, session, principal: User, action: str, sealed: set[str]):
-    """A SQL condition on ``users`` keeping exactly the rows ``principal`` may ``action``,
-    from the forbids' residuals (the resource unknown); ``Untranslatable`` otherwise (a sealed
-    custom field's values are not comparable in SQL, for one)."""
+NOTHING_FORBIDDEN = true()  # the condition of a list no policy narrows
+
+
+@dataclass(frozen=True)
+class Narrowing:
+    """What the forbids leave for one principal and action once its part is decided: the
+    residual conditions of the forbids still open (by policy id), and them as SQL (None where
+    SQL cannot say them)."""
+
+    forbids: tuple  # ((policy id, conditions), ...)
+    sql: object  # a SQL condition, NOTHING_FORBIDDEN, or None
+
+
+def narrowing(policies: Policies, session, principal, action: str, sealed: set[str]) -> Narrowing:
+    """Cedar's partial evaluation (the resource unknown) for ``principal`` and ``action``;
+    kept per role and action (and id) where that is all it depends on."""
+    key = None
+    if policies.keyed_by_id is not None:
+        by_id = principal.id if policies.keyed_by_id else None
+        key = (principal.role, by_id, action, frozenset(sealed))
+        known = policies.residuals.get(key)
+        if known is not None:
+            return known
+    found = _narrowing(policies, session, principal, action, sealed)
+    if key is not None and len(policies.residuals) < 10_000:
+        policies.residuals[key] = found
+    return found
+
+
+def row_condition(policies: Policies, session, principal, action: str, sealed: set[str]):
+    """A SQL condition on ``users`` keeping exactly the rows ``principal`` may ``action``
+    (``NOTHING_FORBIDDEN`` when no forbid is left open); ``Untranslatable`` where SQL cannot
+    say it (a sealed custom field's values, for one)."""
+    found = narrowing(policies, session, principal, action, sealed).sql
+    if found is None:
+        raise Untranslatable("a residual")
+    return found
+
+
+def quick_decision(policies: Policies, session, principal, action: str, resource) -> bool | None:
+    """The decision from the kept residuals, without asking Cedar again: True (allowed),
+    False (forbidden), or None where the residuals hold what this module does not evaluate."""
+    open_forbids = narrowing(policies, session, principal, action, set()).forbids
+    if not open_forbids:
+        return True
+    attrs = entity(session, resource)["attrs"]
+    try:
+        for _policy, conditions in open_forbids:
+            if all(_holds(condition, attrs) for condition in conditions):
+                return False
+    except Untranslatable:
+        return None
+    except (KeyError, TypeError):  # an attribute missing: Cedar errors, and so forbids
+        return False
+    return True
+
+
+def _holds(condition: dict, attrs: dict) -> bool:
+    value = _evaluate(condition["body"], attrs)
+    return bool(value) if condition["kind"] == "when" else not value
+
+
+def _evaluate(node: dict, attrs: dict):
+    ((op, arg),) = node.items()
+    if op == "Value" and isinstance(arg, (bool, str, int)):
+        return arg
+    if op == "unknown" and arg == [{"Value": "resource"}]:
+        return attrs
+    if op == "&&":
+        return _evaluate(arg["left"], attrs) and _evaluate(arg["right"], attrs)
+    if op == "||":
+        return _evaluate(arg["left"], attrs) or _evaluate(arg["right"], attrs)
+    if op == "!":
+        return not _evaluate(arg["arg"], attrs)
+    if op in ("==", "!="):
+        left, right = _evaluate(arg["left"], attrs), _evaluate(arg["right"], attrs)
+        same = type(left) is type(right) and left == right
+        return same if op == "==" else not same
+    if op == ".":
+        return _evaluate(arg["left"], attrs)[arg["attr"]]
+    if op == "has":
+        record = _evaluate(arg["left"], attrs)
+        if not isinstance(record, dict):
+            raise TypeError("has on what is no record")  # a type error in Cedar: forbids
+        return arg["attr"] in record
+    raise Untranslatable(op)
+
+
+def forbids_nothing(policies: Policies, session, principal, action: str) -> bool:
+    """Whether no policy can forbid ``principal`` to ``action`` anyone (the decision made
+    without reading the resource)."""
+    return not narrowing(policies, session, principal, action, set()).forbids
+
+
+def _decided_false(residual: dict) -> bool:
+    return any(c["body"] == {"Value": c["kind"] != "when"} for c in residual["conditions"])
+
+
+def _narrowing(policies: Policies, session, principal, action: str, sealed: set[str]):
     request = {
         "principal": f'User::"{principal.id}"',
         "action": f'Action::"{action}"',
         "context": _context(),
     }
     answer = cedarpy.is_authorized_partial(request, policies.parsed, [entity(session, principal)])
-    forbidden = []
-    sql = _Translator(sealed)
-    for residual in answer.residuals.values():
-        if residual["effect"] != "forbid":
+    forbids = []
+    for policy, residual in sorted(answer.residuals.items()):
+        if residual["effect"] != "forbid" or _decided_false(residual):
             continue
         if any(residual[part].get("op") != "All" for part in ("principal", "resource")):
-            raise Untranslatable("a scope on the principal or resource")
-        conditions = [
-            sql(c["body"]) if c["kind"] == "when" else not_(sql(c["body"]))
-            for c in residual["conditions"]
+            return Narrowing(((policy, ()),), None)  # a scope: Cedar decides each pair
+        forbids.append((policy, tuple(residual["conditions"])))
+    if not forbids:
+        return Narrowing((), NOTHING_FORBIDDEN)
+    try:
+        sql = _Translator(sealed)
+        forbidden = [
+            and_(
+                true(),
+                *(
+                    sql(c["body"]) if c["kind"] == "when" else not_(sql(c["body"]))
+                    for c in conditions
+                ),
+            )
+            for _policy, conditions in forbids
         ]
-        forbidden.append(and_(true(), *conditions))
-    if not forbidden:
-        return true()
+    except Untranslatable:
+        return Narrowing(tuple(forbids), None)
     # a condition SQL cannot decide (NULL: an attribute missing) forbids, as an error would
-    return not_(func.coalesce(or_(*forbidden), true()))
+    return Narrowing(tuple(forbids), not_(func.coalesce(or_(*forbidden), true())))
 
 
 class _Translator:

@@ -46,8 +46,12 @@ class PolicyChecks:
         principal = _acting(request, policies) if policies is not NONE else None
         if principal is None:
             return None
-        decision = cedar.decide(policies, request.dbsession, principal, permission, context.user)
-        if decision.allowed:
+        session = request.dbsession
+        quick = cedar.quick_decision(policies, session, principal, permission, context.user)
+        if quick is True:
+            return None
+        decision = cedar.decide(policies, session, principal, permission, context.user)
+        if decision.allowed:  # the quick one said no: Cedar, asked in full, is the judge
             return None
         why = ", ".join(decision.forbidding + decision.errors) or "a policy"
         return Denied(f"forbidden by the tenant's policies: {why}")
@@ -62,9 +66,12 @@ class PolicyChecks:
         if principal is None:
             return [], None
         session = request.dbsession
-        sealed = {field.name for field in definitions(session) if field.sealed}
+        sealed = set()
+        if policies.reads_custom:  # a sealed field's values cannot be compared in SQL
+            sealed = {defined.name for defined in definitions(session) if defined.sealed}
         try:
-            return [cedar.row_condition(policies, session, principal, permission, sealed)], None
+            condition = cedar.row_condition(policies, session, principal, permission, sealed)
+            return ([] if condition is cedar.NOTHING_FORBIDDEN else [condition]), None
         except cedar.Untranslatable:
             decide = cedar.decide
 
