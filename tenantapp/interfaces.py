@@ -259,6 +259,12 @@ class ILoginGates(Interface):
     right: a gate raises to refuse it (``sso``: SSO required)."""
 
 
+class ISignOnRoutes(Interface):
+    """A list of ``route(request, email, next_path)``: where a login that starts with an email
+    (identifier first) goes instead of asking for a password, or None (``sso``: the tenant's
+    identity provider, for an email in a domain it proved)."""
+
+
 class IPermissionChecks(Interface):
     """A list of ``check(request, context, permission)`` the security policy asks once the ACL
     allows: one may return a ``Denied`` saying why (``authz``: the tenant's policies)."""

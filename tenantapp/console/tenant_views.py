@@ -14,7 +14,7 @@ from ..errors import InvalidInput
 from ..identity import mfa
 from ..identity.login import Login, log_in, second_step
 from ..identity.tokens import revoke_token
-from ..interfaces import IIdentitySettings, ISettingsCatalog, service
+from ..interfaces import IIdentitySettings, ISettingsCatalog, ISignOnRoutes, service
 from ..pagination import keyset_rows, parse_id
 from ..tenant_settings.overrides import change_by_owner
 from ..users.actions import (
@@ -81,8 +81,18 @@ login_form_post = partial(
 @login_form_post(name="login")
 @shown_on(_login_page)
 def login(context: TenantConsole, request):
-    """As ``POST /{tenant}/tokens`` (throttled, audited); the token goes into the cookie."""
-    session = log_in(request, validated(Login, form_fields(request), strict=False))
+    """As ``POST /{tenant}/tokens`` (throttled, audited); the token goes into the cookie. An
+    email alone (identifier first) goes to the tenant's identity provider where its domain
+    signs in there, else the form asks for the password."""
+    fields = form_fields(request)
+    if fields.get("email") and not fields.get("password"):
+        next_path = request.resource_path(context["users"])
+        for route in service(request.registry, ISignOnRoutes):
+            url = route(request, fields["email"].strip(), next_path)
+            if url is not None:
+                return HTTPSeeOther(url)
+        return _login_page(context, request, ask_password=True)
+    session = log_in(request, validated(Login, fields, strict=False))
     if session is None:  # the failure is counted and audited: this transaction commits
         request.response.status_int = 401
         return _login_page(context, request, error="email or password is wrong", problems={})

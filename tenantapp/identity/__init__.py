@@ -18,6 +18,7 @@ from ..interfaces import (
     IPlaceListeners,
     IRowFilters,
     IServers,
+    ISignOnRoutes,
     ITenantSessions,
     provide,
     provide_factory,
@@ -63,6 +64,7 @@ def includeme(config):
     provide(config, password_hasher(settings), IPasswordHasher)
     provide(config, [], ILoginGates)  # features add theirs (sso) when assembled
     provide(config, [], IPermissionChecks)  # (authz)
+    provide(config, [], ISignOnRoutes)  # (sso)
     provide(config, [], IRowFilters)  # (authz)
     throttle = ThrottlePolicy(
         max_failures=setting(settings, "tenantapp.login.max_failures", int, 5, minimum=1),

@@ -6,7 +6,7 @@ provider's subject."""
 
 import secrets
 from datetime import UTC, datetime
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from sqlalchemy import select, text
 
@@ -175,3 +175,17 @@ def password_gate(request, user: User | None) -> None:
     if user is not None and user.role == "owner" and user.email == provider.break_glass_email:
         return
     raise SsoRequired("this tenant signs in through its identity provider only")
+
+
+def route(request, email: str, next_path: str | None) -> str | None:
+    """Identifier first: an email in a domain this tenant proved, where it has a provider,
+    signs in there (the console's login asks no password for it)."""
+    if "@" not in email:
+        return None
+    tenant_id = request.tenant.record.id
+    with service(request.registry, ITenancy).registry.connect() as connection:
+        in_domain = domains.proven(connection, tenant_id, email.rsplit("@", 1)[1].lower())
+    if not in_domain or providers.load(request.registry, tenant_id) is None:
+        return None
+    query = urlencode({"next": next_path}) if next_path else ""
+    return request.link(request.tenant) + "/sso/oidc/login" + (f"?{query}" if query else "")

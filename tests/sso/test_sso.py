@@ -217,3 +217,27 @@ def test_the_provider_is_shown_without_its_secret_and_only_to_owners(client, sso
     client.get(f"/{sso_tenant.slug}/sso/oidc", headers=member, status=403)
     bad = {"issuer": "ftp://x", "client_id": "c", "client_secret": "s"}
     client.put_json(f"/{sso_tenant.slug}/sso/oidc", bad, headers=sso_tenant.auth, status=400)
+
+
+def test_the_console_sends_an_email_of_a_proved_domain_to_the_provider(client, sso_tenant, idp):
+    """Identifier first: an email alone, in a domain the tenant proved, signs in at its
+    provider and comes back logged in to the console; any other email is asked a password."""
+    import re
+
+    def form_post(email: str):
+        form = client.get(f"/{sso_tenant.slug}/console/login")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', form.text).group(1)
+        fields = {"email": email, "password": "", "csrf_token": token}
+        return client.post(f"/{sso_tenant.slug}/console/login", fields)
+
+    asked = form_post("someone@elsewhere.example")
+    assert asked.status_int == 200 and "Enter your password" in asked.text
+    email = f"ivy@{sso_tenant.slug}.example"
+    sent = form_post(email)
+    assert sent.status_int == 303 and "/sso/oidc/login?next=" in sent.location
+    assert httpx.put(f"{idp}/users/ivy", json={"email": email}).status_code == 204
+    start = client.get(urlsplit(sent.location).path + "?" + urlsplit(sent.location).query)
+    back = urlsplit(httpx.post(start.location, data={"sub": "ivy"}).headers["location"])
+    page = client.get(f"{back.path}?{back.query}", status=200)
+    assert "/console/users" in page.text
+    assert email in client.get(f"/{sso_tenant.slug}/console/users").text
