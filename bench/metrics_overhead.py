@@ -39,15 +39,17 @@ def build(url: str, without_metrics: bool):
     return main({}, **settings, **{"pyramid.tweens": kept})
 
 
-def timed(client, targets, count: int) -> float:
-    """Mean seconds per request over ``count`` requests to random tenants and users."""
-    paths = [
-        (f"{t.prefix}/users/{t.first_id + random.randrange(USERS)}", t.token)  # noqa: S311
-        for t in random.choices(targets, k=count)  # noqa: S311
-    ]
+def user_path(target) -> str:
+    return f"{target.prefix}/users/{target.first_id + random.randrange(USERS)}"  # noqa: S311
+
+
+def timed(client, targets, count: int, path=user_path) -> float:
+    """Mean seconds per request over ``count`` requests to random tenants: a random user of
+    each, or what ``path(target)`` names."""
+    paths = [(path(t), t.token) for t in random.choices(targets, k=count)]  # noqa: S311
     started = time.perf_counter()
-    for path, token in paths:
-        client.get(path, headers={"Authorization": f"Bearer {token}"}, status=200)
+    for url, token in paths:
+        client.get(url, headers={"Authorization": f"Bearer {token}"}, status=200)
     return (time.perf_counter() - started) / count
 
 
