@@ -299,12 +299,6 @@ def _evaluate(node: dict, attrs: dict):
     raise Untranslatable(op)
 
 
-def forbids_nothing(policies: Policies, session, principal, action: str) -> bool:
-    """Whether no policy can forbid ``principal`` to ``action`` anyone (the decision made
-    without reading the resource)."""
-    return not narrowing(policies, session, principal, action, set()).forbids
-
-
 def _decided_false(residual: dict) -> bool:
     return any(c["body"] == {"Value": c["kind"] != "when"} for c in residual["conditions"])
 

@@ -6,7 +6,7 @@ from datetime import datetime
 from sqlalchemy import text
 
 from ..caching import NotifiedCache
-from ..interfaces import ITenancy, service
+from ..tenancy.servers import registry_owner
 from .cedar import Policies, checked
 
 CHANNEL = "tenantapp_policies"
@@ -27,15 +27,11 @@ def policy_cache(capacity: int) -> NotifiedCache:
     return NotifiedCache(CHANNEL, capacity, group=str)
 
 
-def _registry(registry):
-    return service(registry, ITenancy).registry
-
-
 def policies_of(registry, cache: NotifiedCache, tenant_id: int) -> Policies:
     """The tenant's parsed policies (``NONE`` without any): memory, else one query."""
 
     def load(key: int) -> Policies:
-        with _registry(registry).connect() as connection:
+        with registry_owner(registry).connect() as connection:
             source = connection.scalar(READ, {"tenant_id": key})
         if not source:
             return NONE
@@ -45,13 +41,13 @@ def policies_of(registry, cache: NotifiedCache, tenant_id: int) -> Policies:
 
 
 def shown(registry, tenant_id: int) -> tuple[str, datetime | None]:
-    with _registry(registry).connect() as connection:
+    with registry_owner(registry).connect() as connection:
         row = connection.execute(SHOWN, {"tenant_id": tenant_id}).first()
     return (row.source, row.updated_at) if row else ("", None)
 
 
 def save(registry, tenant_id: int, source: str) -> None:
-    with _registry(registry).begin() as connection:
+    with registry_owner(registry).begin() as connection:
         if source.strip():
             connection.execute(SAVE, {"tenant_id": tenant_id, "source": source})
         else:

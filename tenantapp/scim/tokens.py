@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy import text
 
 from ..errors import NotFound
-from ..interfaces import ITenancy, service
+from ..tenancy.servers import registry_owner
 from ..validation import PlainText
 
 PREFIX = "scim_"
@@ -51,13 +51,9 @@ def digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _registry(registry):
-    return service(registry, ITenancy).registry
-
-
 def make(registry, tenant_id: int, name: str) -> ScimTokenOut:
     token = PREFIX + secrets.token_urlsafe(32)
-    with _registry(registry).begin() as connection:
+    with registry_owner(registry).begin() as connection:
         row = connection.execute(
             MAKE, {"tenant_id": tenant_id, "name": name[:200], "digest": digest(token)}
         ).one()
@@ -65,7 +61,7 @@ def make(registry, tenant_id: int, name: str) -> ScimTokenOut:
 
 
 def listed(registry, tenant_id: int) -> list[ScimTokenOut]:
-    with _registry(registry).connect() as connection:
+    with registry_owner(registry).connect() as connection:
         rows = connection.execute(ALL, {"tenant_id": tenant_id}).all()
     return [ScimTokenOut(id=r.id, name=r.name, created_at=r.created_at) for r in rows]
 
@@ -73,7 +69,7 @@ def listed(registry, tenant_id: int) -> list[ScimTokenOut]:
 def revoke(registry, tenant_id: int, token_id: str) -> None:
     if not token_id.isdigit() or len(token_id) > 18:
         raise NotFound(f"no SCIM token {token_id!r}")
-    with _registry(registry).begin() as connection:
+    with registry_owner(registry).begin() as connection:
         gone = connection.execute(REVOKE, {"tenant_id": tenant_id, "id": int(token_id)})
     if gone.rowcount == 0:
         raise NotFound(f"no SCIM token {token_id!r}")
@@ -84,7 +80,7 @@ def holder(registry, tenant_id: int, authorization: str | None) -> int | None:
     scheme, _, token = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not token.startswith(PREFIX) or len(token) > 200:
         return None
-    with _registry(registry).connect() as connection:
+    with registry_owner(registry).connect() as connection:
         row = connection.execute(OWNER, {"tenant_id": tenant_id, "digest": digest(token)}).first()
     if row is None:
         hmac.compare_digest(token, token)  # the same work either way

@@ -12,7 +12,8 @@ from sqlalchemy.exc import IntegrityError
 from ..domains import verification
 from ..domains.claims import checked_domain, prove
 from ..errors import Conflict, NotFound
-from ..interfaces import IDnsResolver, ITenancy, service
+from ..interfaces import IDnsResolver, service
+from ..tenancy.servers import registry_owner
 
 
 class EmailDomainOut(BaseModel):
@@ -61,21 +62,17 @@ def as_json(row) -> dict:
     ).model_dump(mode="json")
 
 
-def _registry(registry):
-    return service(registry, ITenancy).registry
-
-
 def claim(registry, tenant_id: int, domain: str) -> dict:
     """Claim ``domain`` unverified, with its challenge; claiming it again answers the same."""
     domain = checked_domain(domain, None)
-    with _registry(registry).begin() as connection:
+    with registry_owner(registry).begin() as connection:
         values = {"tenant_id": tenant_id, "domain": domain}
         connection.execute(CLAIM, {**values, "token": secrets.token_urlsafe(24)})
         return as_json(connection.execute(ONE, values).one())
 
 
 def listed(registry, tenant_id: int) -> list[dict]:
-    with _registry(registry).connect() as connection:
+    with registry_owner(registry).connect() as connection:
         return [as_json(row) for row in connection.execute(ALL, {"tenant_id": tenant_id})]
 
 
@@ -87,19 +84,19 @@ def _claimed(connection, tenant_id: int, domain: str):
 
 
 def shown(registry, tenant_id: int, domain: str) -> dict:
-    with _registry(registry).connect() as connection:
+    with registry_owner(registry).connect() as connection:
         return as_json(_claimed(connection, tenant_id, domain))
 
 
 def verify(registry, tenant_id: int, domain: str) -> dict:
     """Look the challenge up in DNS now; once found, SSO takes emails of the domain."""
-    with _registry(registry).connect() as connection:
+    with registry_owner(registry).connect() as connection:
         row = _claimed(connection, tenant_id, domain)
     if row.verified_at is not None:
         return as_json(row)
     prove(service(registry, IDnsResolver), row.domain, row.token)
     try:
-        with _registry(registry).begin() as connection:
+        with registry_owner(registry).begin() as connection:
             row = connection.execute(VERIFIED, {"tenant_id": tenant_id, "domain": domain}).one()
     except IntegrityError:
         raise Conflict("another tenant has proven this domain", {"domain": "taken"}) from None
@@ -107,7 +104,7 @@ def verify(registry, tenant_id: int, domain: str) -> dict:
 
 
 def remove(registry, tenant_id: int, domain: str) -> None:
-    with _registry(registry).begin() as connection:
+    with registry_owner(registry).begin() as connection:
         _claimed(connection, tenant_id, domain)
         connection.execute(REMOVE, {"tenant_id": tenant_id, "domain": domain})
 

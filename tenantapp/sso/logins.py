@@ -13,7 +13,8 @@ from sqlalchemy import select, text
 from .. import audit
 from ..errors import APIError, InvalidInput, NotFound
 from ..identity.tokens import issue_token
-from ..interfaces import IIdentitySettings, ITenancy, service
+from ..interfaces import IIdentitySettings, service
+from ..tenancy.servers import registry_owner
 from ..tenancy.sessions import tenant_session
 from ..users.actions import within_max_users
 from ..users.models import ROLES, User
@@ -61,7 +62,7 @@ def start(request, callback_url: str, next_path: str | None) -> str:
     provider = provider_of(request)
     state, nonce = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     verifier = secrets.token_urlsafe(48)
-    with service(request.registry, ITenancy).registry.begin() as connection:
+    with registry_owner(request.registry).begin() as connection:
         connection.execute(
             KEEP,
             {
@@ -104,7 +105,7 @@ def finish(request, callback_url: str, state: str, code: str):
 
 def _finish(request, session, callback_url: str, state: str, code: str):
     tenant_id = request.tenant.record.id
-    with service(request.registry, ITenancy).registry.begin() as connection:
+    with registry_owner(request.registry).begin() as connection:
         found = connection.execute(
             TAKE, {"state": state, "tenant_id": tenant_id, "minutes": LOGIN_MINUTES}
         ).first()
@@ -116,7 +117,7 @@ def _finish(request, session, callback_url: str, state: str, code: str):
     email = str(claims.get("email") or "").strip().lower()
     if not email or "@" not in email or claims.get("email_verified") is False:
         raise oidc.Refused("the provider vouched for no email", subject=subject)
-    with service(request.registry, ITenancy).registry.connect() as connection:
+    with registry_owner(request.registry).connect() as connection:
         in_domain = domains.proven(connection, tenant_id, email.rsplit("@", 1)[1])
     if not in_domain:
         raise oidc.Refused("the email is not in a domain this tenant has verified", subject=subject)
@@ -169,10 +170,10 @@ def _role(provider, claims: dict) -> str:
 
 def password_gate(request, user: User | None) -> None:
     """Password logins are off where SSO is required, but for the break-glass owner."""
-    provider = providers.load(request.registry, request.tenant.record.id)
-    if provider is None or not provider.required:
+    required, break_glass = providers.requirement(request.registry, request.tenant.record.id)
+    if not required:
         return
-    if user is not None and user.role == "owner" and user.email == provider.break_glass_email:
+    if user is not None and user.role == "owner" and user.email == break_glass:
         return
     raise SsoRequired("this tenant signs in through its identity provider only")
 
@@ -183,7 +184,7 @@ def route(request, email: str, next_path: str | None) -> str | None:
     if "@" not in email:
         return None
     tenant_id = request.tenant.record.id
-    with service(request.registry, ITenancy).registry.connect() as connection:
+    with registry_owner(request.registry).connect() as connection:
         in_domain = domains.proven(connection, tenant_id, email.rsplit("@", 1)[1].lower())
     if not in_domain or providers.load(request.registry, tenant_id) is None:
         return None

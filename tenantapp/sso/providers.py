@@ -10,7 +10,8 @@ from sqlalchemy import text
 
 from ..encryption.keyring import seal, sealed_version, unseal
 from ..errors import InvalidInput
-from ..interfaces import ITenancy, ITenantKeys, service
+from ..interfaces import ITenantKeys, service
+from ..tenancy.servers import registry_owner
 from ..users.models import ROLES
 from ..users.schemas import Email
 from ..validation import PlainText
@@ -82,6 +83,9 @@ READ = text(
     "SELECT issuer, client_id, client_secret, role_claim, role_map, required, break_glass_email"
     " FROM tenantapp.tenant_sso WHERE tenant_id = :tenant_id"
 )
+REQUIREMENT = text(
+    "SELECT required, break_glass_email FROM tenantapp.tenant_sso WHERE tenant_id = :tenant_id"
+)
 REMOVE = text("DELETE FROM tenantapp.tenant_sso WHERE tenant_id = :tenant_id")
 
 
@@ -96,7 +100,7 @@ def save(registry, tenant_id: int, given: ProviderSettings) -> None:
     keys = service(registry, ITenantKeys)
     version, aead = keys.current(tenant_id)
     secret = seal(aead, version, given.client_secret.encode(), _aad(tenant_id))
-    with service(registry, ITenancy).registry.begin() as connection:
+    with registry_owner(registry).begin() as connection:
         connection.execute(
             UPSERT,
             {
@@ -113,7 +117,7 @@ def save(registry, tenant_id: int, given: ProviderSettings) -> None:
 
 
 def load(registry, tenant_id: int) -> Provider | None:
-    with service(registry, ITenancy).registry.connect() as connection:
+    with registry_owner(registry).connect() as connection:
         row = connection.execute(READ, {"tenant_id": tenant_id}).first()
     if row is None:
         return None
@@ -131,6 +135,14 @@ def load(registry, tenant_id: int) -> Provider | None:
     )
 
 
+def requirement(registry, tenant_id: int) -> tuple[bool, str | None]:
+    """Whether SSO is required, and the break-glass owner's email: for every password login,
+    without the secret."""
+    with registry_owner(registry).connect() as connection:
+        row = connection.execute(REQUIREMENT, {"tenant_id": tenant_id}).first()
+    return (False, None) if row is None else (row.required, row.break_glass_email)
+
+
 def remove(registry, tenant_id: int) -> bool:
-    with service(registry, ITenancy).registry.begin() as connection:
+    with registry_owner(registry).begin() as connection:
         return connection.execute(REMOVE, {"tenant_id": tenant_id}).rowcount > 0

@@ -3,7 +3,6 @@
 
 from html import escape
 
-from pydantic import BaseModel, ConfigDict
 from pyramid.httpexceptions import HTTPNoContent, HTTPSeeOther
 from pyramid.response import Response
 from pyramid.security import NO_PERMISSION_REQUIRED
@@ -11,6 +10,7 @@ from pyramid.view import view_config
 
 from .. import audit
 from ..console.pages import log_in_browser
+from ..domains.views import DomainClaim  # the same claim as a custom domain's
 from ..errors import InvalidInput, NotFound, error_body
 from ..hardening import PAGE_CSP
 from ..identity.views import TokenOut
@@ -20,11 +20,6 @@ from ..users.schemas import user_out
 from ..validation import query_params, validated_body
 from . import domains, logins, oidc, providers
 from .resources import EmailDomain, EmailDomains, OidcProvider
-
-
-class DomainClaim(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-    domain: str
 
 
 def _tenant_id(context) -> int:

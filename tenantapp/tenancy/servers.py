@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.engine import Connection, Engine, make_url
 
+from ..interfaces import IServers, service
 from .errors import ProvisioningError, UnknownServer
 
 DEFAULT = "default"
@@ -128,3 +129,9 @@ def through_pooler(url: str, pooler: str | None) -> str:
         raise ProvisioningError(f"the pooler {pooler!r} names no host")
     url = make_url(url).set(host=at.host, port=at.port, query=at.query)
     return url.render_as_string(hide_password=False)
+
+
+def registry_owner(registry):
+    """The registry's engine as its owner (the default server's): where a feature keeps what
+    belongs to a tenant but is read before anyone is known (SSO, SCIM tokens, policies)."""
+    return service(registry, IServers).default.owner
