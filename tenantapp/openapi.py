@@ -62,6 +62,7 @@ class Operation:
     setting: str | None = None  # described only when this setting is on
     returns: type[BaseModel] | dict | None = None  # the answer's model (or schema), if any
     more: tuple = ()  # other successful answers: (status, model)
+    body_content: str = "application/json"  # or a form's, as a SAML IdP posts
 
     def offered(self, settings) -> bool:
         return self.setting is None or asbool(settings.get(self.setting))
@@ -127,7 +128,7 @@ def build(registry) -> dict:
         if model is not None:
             operation["requestBody"] = {
                 "required": True,
-                "content": {"application/json": {"schema": _component(model, schemas)}},
+                "content": {op.body_content: {"schema": _component(model, schemas)}},
             }
         paths.setdefault(op.path, {})[op.method.lower()] = operation
     return {

@@ -134,15 +134,24 @@ def validated(model: type[M], data: dict, strict: bool | None = None) -> M:
         raise InvalidInput("invalid fields", field_errors(error)) from None
 
 
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
 def form_fields(request) -> dict[str, str]:
     """A console form's fields, its CSRF token and blank ones left out, read within the body
     limit the JSON API has. Validate them with ``validated(model, fields, strict=False)``: the
     API's own input model, taking text for numbers and booleans as a form sends them."""
+    if request.content_type and request.content_type not in FORM_TYPES:
+        raise UnsupportedMediaType("send the form as application/x-www-form-urlencoded")
     _read_limited(request)
+    try:
+        posted = request.POST.items()
+    except ValueError as error:  # a multipart body without its boundary, say
+        raise InvalidInput(f"the form cannot be read: {error}") from None
     return {
         name: value
-        for name, value in request.POST.items()
-        if name != "csrf_token" and value.strip() != ""
+        for name, value in posted
+        if isinstance(value, str) and name != "csrf_token" and value.strip() != ""
     }
 
 

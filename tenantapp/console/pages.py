@@ -3,8 +3,10 @@ logs in with, and how a failed action is shown on the page."""
 
 import functools
 from datetime import timedelta
+from html import escape
 
 from pyramid.csrf import get_csrf_token, new_csrf_token
+from pyramid.response import Response
 from pyramid.traversal import find_interface
 
 from ..errors import APIError
@@ -106,6 +108,22 @@ def shown_on(page, keep_form: bool = False):
         return shown
 
     return decorate
+
+
+def onward(target: str, title: str) -> Response:
+    """A page that moves on to ``target`` by itself: a navigation, where a redirect would not
+    do (after a form's POST the page's ``form-action 'self'`` forbids a redirect to another
+    site, such as an identity provider; after a provider's redirect the SameSite=Strict cookie
+    would not be sent)."""
+    url = escape(target, quote=True)
+    page = (
+        f'<!doctype html><html lang=en><head><meta http-equiv="refresh" content="0;url={url}">'
+        f'<title>{escape(title)}</title><link rel="icon" href="/-/static/favicon.svg">'
+        f'</head><body><a href="{url}">Continue</a></body></html>'
+    )
+    response = Response(page, content_type="text/html", charset="utf-8")
+    response.headers["Content-Security-Policy"] = PAGE_CSP
+    return response
 
 
 def log_in_browser(request, response, console, token: str, ttl: timedelta) -> None:

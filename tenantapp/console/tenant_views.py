@@ -30,7 +30,7 @@ from ..users.custom import FieldDefinition, definitions, opened
 from ..users.models import ROLES, User
 from ..users.schemas import RoleChange, UserCreate, UserUpdate
 from ..validation import form_fields, query_params, validated
-from .pages import is_htmx, log_in_browser, log_out_browser, shown_on, template
+from .pages import is_htmx, log_in_browser, log_out_browser, onward, shown_on, template
 from .resources import AuditPage, FieldsPage, Row, SettingsPage, TenantConsole, UsersPage
 
 PAGE_SIZE = 50
@@ -89,8 +89,8 @@ def login(context: TenantConsole, request):
         next_path = request.resource_path(context["users"])
         for route in service(request.registry, ISignOnRoutes):
             url = route(request, fields["email"].strip(), next_path)
-            if url is not None:
-                return HTTPSeeOther(url)
+            if url is not None:  # a redirect after this form would break its form-action
+                return onward(url, "Signing in with your organisation")
         return _login_page(context, request, ask_password=True)
     session = log_in(request, validated(Login, fields, strict=False))
     if session is None:  # the failure is counted and audited: this transaction commits

@@ -1,6 +1,7 @@
-"""Single sign-on per tenant: the tenant's own OpenID Connect provider, the email domains it
-has proven by DNS, logins that end with the same token (or console cookie) a password gives,
-members made on their first login, and password logins turned off when SSO is required."""
+"""Single sign-on per tenant: the tenant's own OpenID Connect or SAML 2.0 provider, the email
+domains it has proven by DNS, logins that end with the same token (or console cookie) a
+password gives, members made on their first login, and password logins turned off when SSO is
+required."""
 
 from ..interfaces import ILoginGates, ISignOnRoutes, service, when_assembled
 from .logins import password_gate, route
@@ -18,3 +19,4 @@ def includeme(config):
     when_assembled(config, wire)
     config.include("tenantapp.openapi")
     config.add_api_views(".views")
+    config.add_api_views(".saml_views")

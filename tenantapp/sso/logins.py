@@ -1,8 +1,8 @@
-"""A login through the tenant's provider: started with a ``state`` kept in the registry (used
-once, for ten minutes, by this tenant only), finished by checking the ID token and the email's
-domain, then the user found or made (a member unless the owner's rules map a group to a role),
-and the same token a password login gives. Every login and every refusal is audited with the
-provider's subject."""
+"""A login through the tenant's provider, OpenID Connect or SAML: started with a ``state`` (the
+SAML request's id) kept in the registry (used once, for ten minutes, by this tenant and this
+protocol only), finished by the protocol's checks and the email's domain, then the user found or
+made (a member unless the owner's rules map a group to a role), and the same token a password
+login gives. Every login and every refusal is audited with the provider's subject."""
 
 import secrets
 from datetime import UTC, datetime
@@ -18,19 +18,20 @@ from ..tenancy.servers import registry_owner
 from ..tenancy.sessions import tenant_session
 from ..users.actions import within_max_users
 from ..users.models import ROLES, User
-from . import domains, oidc, providers
+from . import domains, oidc, providers, saml
+from .identities import Refused, Vouched
 
 LOGIN_MINUTES = 10
 KEEP = text(
     "WITH gone AS (DELETE FROM tenantapp.sso_logins"
     " WHERE created_at < now() - make_interval(mins => :minutes))"
-    " INSERT INTO tenantapp.sso_logins (state, tenant_id, nonce, code_verifier, next)"
-    " VALUES (:state, :tenant_id, :nonce, :verifier, :next)"
+    " INSERT INTO tenantapp.sso_logins (state, tenant_id, protocol, nonce, code_verifier, next)"
+    " VALUES (:state, :tenant_id, :protocol, :nonce, :verifier, :next)"
 )
 TAKE = text(
     "DELETE FROM tenantapp.sso_logins WHERE state = :state AND tenant_id = :tenant_id"
-    " AND created_at > now() - make_interval(mins => :minutes)"
-    " RETURNING nonce, code_verifier, next"
+    " AND protocol = :protocol AND created_at > now() - make_interval(mins => :minutes)"
+    " RETURNING state, nonce, code_verifier, next"
 )
 
 
@@ -39,10 +40,13 @@ class SsoRequired(APIError):
     code = "sso_required"
 
 
-def provider_of(request):
+def provider_of(request, protocol: str | None = None):
+    """The tenant's provider (of that protocol, when one is named), or a 404."""
     found = providers.load(request.registry, request.tenant.record.id)
     if found is None:
         raise NotFound("this tenant has no identity provider")
+    if protocol is not None and found.protocol != protocol:
+        raise NotFound(f"this tenant's identity provider speaks {found.protocol}, not {protocol}")
     return found
 
 
@@ -57,11 +61,7 @@ def checked_next(request, value: str | None) -> str | None:
     return value
 
 
-def start(request, callback_url: str, next_path: str | None) -> str:
-    """The provider's authorization URL for a new login of this tenant."""
-    provider = provider_of(request)
-    state, nonce = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
-    verifier = secrets.token_urlsafe(48)
+def _keep(request, protocol: str, state: str, next_path, nonce=None, verifier=None) -> None:
     with registry_owner(request.registry).begin() as connection:
         connection.execute(
             KEEP,
@@ -69,22 +69,58 @@ def start(request, callback_url: str, next_path: str | None) -> str:
                 "minutes": LOGIN_MINUTES,
                 "state": state,
                 "tenant_id": request.tenant.record.id,
+                "protocol": protocol,
                 "nonce": nonce,
                 "verifier": verifier,
                 "next": next_path,
             },
         )
+
+
+def start(request, callback_url: str, next_path: str | None) -> str:
+    """The OpenID provider's authorization URL for a new login of this tenant."""
+    provider = provider_of(request, "oidc")
+    state, nonce = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    verifier = secrets.token_urlsafe(48)
+    _keep(request, "oidc", state, next_path, nonce, verifier)
     return oidc.authorization_url(provider, callback_url, state, nonce, verifier)
 
 
+def start_saml(request, entity_id: str, acs_url: str, next_path: str | None) -> str:
+    """The SAML IdP's URL carrying a new AuthnRequest of this tenant."""
+    provider = provider_of(request, "saml")
+    request_id, url = saml.authorization_url(provider, entity_id, acs_url)
+    _keep(request, "saml", request_id, next_path)
+    return url
+
+
 def finish(request, callback_url: str, state: str, code: str):
-    """``(token, expires_at, user, next)``; a refusal raises ``oidc.Refused``, audited. The
-    provider comes back with a GET, whose request session only reads: the login writes (the
-    user, the token, the audit) in a session of its own, committed here."""
+    """An OpenID login's end: see ``signed_in``."""
+
+    def vouch(provider, found) -> Vouched:
+        return oidc.identity(provider, callback_url, code, found.code_verifier, found.nonce)
+
+    return signed_in(request, "oidc", lambda: state, vouch)
+
+
+def finish_saml(request, entity_id: str, acs_url: str, saml_response: str):
+    """A SAML login's end: the Response must answer a request this tenant made."""
+
+    def vouch(provider, found) -> Vouched:
+        return saml.identity(provider, entity_id, acs_url, saml_response, found.state)
+
+    return signed_in(request, "saml", lambda: saml.answered_request(saml_response), vouch)
+
+
+def signed_in(request, protocol: str, state_of, vouch):
+    """``(token, expires_at, user, next)``; a refusal raises ``Refused``, audited. ``state_of()``
+    names the login in flight, ``vouch(provider, login)`` runs the protocol's checks. The login
+    writes (the user, the token, the audit) in a session of its own, committed here: a GET's
+    request session only reads, and a refusal's audit entry must commit."""
     session = tenant_session(request.registry, request.tenant.record)
     try:
-        done = _finish(request, session, callback_url, state, code)
-    except oidc.Refused as refusal:
+        done = _finish(request, session, protocol, state_of(), vouch)
+    except Refused as refusal:
         session.rollback()
         audit.record(
             request,
@@ -93,6 +129,7 @@ def finish(request, callback_url: str, state: str, code: str):
             actor=f"sso:{refusal.subject or 'unknown'}",
             session=session,
             why=refusal.message,
+            protocol=protocol,
         )
         session.commit()
         raise
@@ -103,25 +140,32 @@ def finish(request, callback_url: str, state: str, code: str):
         session.close()
 
 
-def _finish(request, session, callback_url: str, state: str, code: str):
+def _finish(request, session, protocol: str, state: str, vouch):
     tenant_id = request.tenant.record.id
     with registry_owner(request.registry).begin() as connection:
         found = connection.execute(
-            TAKE, {"state": state, "tenant_id": tenant_id, "minutes": LOGIN_MINUTES}
+            TAKE,
+            {
+                "state": state,
+                "tenant_id": tenant_id,
+                "protocol": protocol,
+                "minutes": LOGIN_MINUTES,
+            },
         ).first()
     if found is None:
-        raise oidc.Refused("unknown, used or expired state")
-    provider = provider_of(request)
-    claims = oidc.identity(provider, callback_url, code, found.code_verifier, found.nonce)
-    subject = f"{provider.issuer}#{claims['sub']}"
-    email = str(claims.get("email") or "").strip().lower()
-    if not email or "@" not in email or claims.get("email_verified") is False:
-        raise oidc.Refused("the provider vouched for no email", subject=subject)
+        raise Refused("unknown, used or expired state")
+    provider = provider_of(request, protocol)
+    vouched = vouch(provider, found)
+    email = (vouched.email or "").strip().lower()
+    if "@" not in email:
+        raise Refused("the provider vouched for no email", subject=vouched.subject)
     with registry_owner(request.registry).connect() as connection:
         in_domain = domains.proven(connection, tenant_id, email.rsplit("@", 1)[1])
     if not in_domain:
-        raise oidc.Refused("the email is not in a domain this tenant has verified", subject=subject)
-    user = _member(request, session, provider, claims, email, subject)
+        raise Refused(
+            "the email is not in a domain this tenant has verified", subject=vouched.subject
+        )
+    user = _member(request, session, provider, vouched, email)
     expires_at = datetime.now(UTC) + service(request.registry, IIdentitySettings).token_ttl
     token, _ = issue_token(session, user, expires_at)
     audit.record(
@@ -130,21 +174,23 @@ def _finish(request, session, callback_url: str, state: str, code: str):
         f"user:{user.id}",
         actor=f"user:{user.id}",
         session=session,
-        subject=subject,
+        subject=vouched.subject,
+        protocol=protocol,
     )
     return token, expires_at, user, found.next
 
 
-def _member(request, session, provider, claims: dict, email: str, subject: str) -> User:
+def _member(request, session, provider, vouched: Vouched, email: str) -> User:
     """The user with this email, or a new one: a member unless a rule maps a group to a role."""
+    subject = vouched.subject
     user = session.scalar(select(User).where(User.email == email))
     if user is not None and not user.active:
-        raise oidc.Refused("this user is deactivated", subject=subject)
+        raise Refused("this user is deactivated", subject=subject)
     if user is not None:
         return user
     within_max_users(request, session)
-    name = str(claims.get("name") or email)[:200]
-    user = User(email=email, name=name, role=_role(provider, claims))
+    name = (vouched.name or email)[:200]
+    user = User(email=email, name=name, role=role_of(provider, vouched.groups))
     session.add(user)
     session.flush()
     audit.record(
@@ -159,12 +205,9 @@ def _member(request, session, provider, claims: dict, email: str, subject: str) 
     return user
 
 
-def _role(provider, claims: dict) -> str:
+def role_of(provider, groups) -> str:
     """The highest role a rule maps one of the user's groups to; member without one."""
-    groups = claims.get(provider.role_claim) if provider.role_claim else None
-    if isinstance(groups, str):
-        groups = [groups]
-    mapped = {provider.role_map.get(str(group)) for group in groups or ()} & set(ROLES)
+    mapped = {provider.role_map.get(str(group)) for group in groups} & set(ROLES)
     return next((role for role in ROLES if role in mapped), "member")
 
 
@@ -186,7 +229,9 @@ def route(request, email: str, next_path: str | None) -> str | None:
     tenant_id = request.tenant.record.id
     with registry_owner(request.registry).connect() as connection:
         in_domain = domains.proven(connection, tenant_id, email.rsplit("@", 1)[1].lower())
-    if not in_domain or providers.load(request.registry, tenant_id) is None:
+    provider = providers.load(request.registry, tenant_id) if in_domain else None
+    if provider is None:
         return None
     query = urlencode({"next": next_path}) if next_path else ""
-    return request.link(request.tenant) + "/sso/oidc/login" + (f"?{query}" if query else "")
+    login = f"/sso/{provider.protocol}/login"
+    return request.link(request.tenant) + login + (f"?{query}" if query else "")

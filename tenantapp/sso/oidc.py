@@ -13,34 +13,21 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
-from ..errors import APIError
+from .identities import ProviderUnavailable, Refused, Vouched
 
 TIMEOUT = 10  # seconds for any answer of a provider
 KNOWN_FOR = 300  # seconds a provider's discovery document and keys are kept
 LOOPBACK = {"localhost", "127.0.0.1", "::1"}
 
 
-class ProviderUnavailable(APIError):
-    status = 502
-    code = "identity_provider_unavailable"
-
-
-class Refused(APIError):
-    """The provider's answer does not prove who the user is, for this tenant; ``subject``:
-    whom the provider vouched for, when it got that far (the audit names them)."""
-
-    status = 401
-    code = "sso_refused"
-
-    def __init__(self, message: str, subject: str | None = None):
-        super().__init__(message)
-        self.subject = subject
-
-
 def checked_issuer(issuer: str) -> str:
     """https, or http on this machine only (a provider run for development or the tests)."""
-    parts = urlsplit(issuer)
-    if parts.scheme != "https" and not (parts.scheme == "http" and parts.hostname in LOOPBACK):
+    try:
+        parts = urlsplit(issuer)
+        host = parts.hostname
+    except ValueError as error:  # "Invalid IPv6 URL", a port that is not a number
+        raise Refused(f"the issuer is not a URL: {error}") from None
+    if parts.scheme != "https" and not (parts.scheme == "http" and host in LOOPBACK):
         raise Refused("the issuer must be an https URL")
     return issuer.rstrip("/")
 
@@ -97,8 +84,8 @@ def authorization_url(provider, redirect_uri: str, state: str, nonce: str, verif
     return url
 
 
-def identity(provider, redirect_uri: str, code: str, verifier: str, nonce: str) -> dict:
-    """The claims of the ID token the code is exchanged for, every check passed."""
+def identity(provider, redirect_uri: str, code: str, verifier: str, nonce: str) -> Vouched:
+    """Who the ID token the code is exchanged for names, every check passed."""
     document, keys = DISCOVERY.get(provider.issuer)
     try:
         token = _client(provider, redirect_uri).fetch_token(
@@ -110,7 +97,19 @@ def identity(provider, redirect_uri: str, code: str, verifier: str, nonce: str) 
         raise Refused(f"the provider refused the code: {error}") from None
     if "id_token" not in token:
         raise Refused("the provider sent no ID token")
-    return checked_claims(token["id_token"], keys, provider, nonce)
+    claims = checked_claims(token["id_token"], keys, provider, nonce)
+    subject = f"{provider.issuer}#{claims['sub']}"
+    if claims.get("email_verified") is False:
+        raise Refused("the provider has not verified the email", subject=subject)
+    groups = claims.get(provider.role_claim) if provider.role_claim else None
+    return Vouched(
+        subject,
+        str(claims.get("email") or "") or None,
+        str(claims.get("name") or "") or None,
+        [groups]
+        if isinstance(groups, str)
+        else [str(g) for g in groups or () if isinstance(groups, list)],
+    )
 
 
 def checked_claims(id_token: str, keys: KeySet, provider, nonce: str) -> dict:

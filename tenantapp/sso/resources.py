@@ -1,5 +1,32 @@
-"""``/{tenant}/sso``: the provider (``oidc``: its settings, ``login``, ``callback``) and the
-tenant's email domains (``domains/{domain}``). Their permissions are the tenant's ACL's."""
+"""``/{tenant}/sso``: the provider (``oidc``: its settings, ``login``, ``callback``; or
+``saml``: its settings, ``login``, ``acs``, ``metadata``) and the tenant's email domains
+(``domains/{domain}``). Their permissions are the tenant's ACL's."""
+
+from urllib.parse import urlsplit
+
+from ..errors import APIError
+
+LOOPBACK = {"localhost", "127.0.0.1", "::1", "[::1]"}
+
+
+class NoPublicUrl(APIError):
+    status = 503
+    code = "sso_needs_public_url"
+
+
+def absolute_url(request, resource, name: str) -> str:
+    """The absolute URL a provider sends the browser back to (or a SAML audience): the link
+    the app writes (a tenant's own host, or ``tenantapp.public_url``), or, in development on
+    this machine only, the loopback address the request came by."""
+    url = f"{request.link(resource)}/{name}"
+    if urlsplit(url).scheme:
+        return url
+    if request.domain in LOOPBACK:
+        return request.host_url + url
+    raise NoPublicUrl(
+        "single sign-on needs absolute URLs: set tenantapp.public_url (or reach the tenant "
+        "by its own host)"
+    )
 
 
 class SingleSignOn:
@@ -12,6 +39,8 @@ class SingleSignOn:
     def __getitem__(self, segment: str):
         if segment == "oidc":
             return OidcProvider(self)
+        if segment == "saml":
+            return SamlProvider(self)
         if segment == "domains":
             return EmailDomains(self)
         raise KeyError(segment)
@@ -19,6 +48,14 @@ class SingleSignOn:
 
 class OidcProvider:
     __name__ = "oidc"
+
+    def __init__(self, parent: SingleSignOn):
+        self.__parent__ = parent
+        self.tenant = parent.tenant
+
+
+class SamlProvider:
+    __name__ = "saml"
 
     def __init__(self, parent: SingleSignOn):
         self.__parent__ = parent

@@ -1,25 +1,23 @@
 """The SSO API: the owner sets the provider and proves email domains; anyone starts a login
 (``GET /{tenant}/sso/oidc/login``), which the provider sends back to ``…/callback``."""
 
-from html import escape
-
 from pyramid.httpexceptions import HTTPNoContent, HTTPSeeOther
 from pyramid.response import Response
 from pyramid.security import NO_PERMISSION_REQUIRED
 from pyramid.view import view_config
 
 from .. import audit
-from ..console.pages import log_in_browser
+from ..console.pages import log_in_browser, onward
 from ..domains.views import DomainClaim  # the same claim as a custom domain's
 from ..errors import InvalidInput, NotFound, error_body
-from ..hardening import PAGE_CSP
 from ..identity.views import TokenOut
 from ..interfaces import IIdentitySettings, service
 from ..openapi import TENANT, Operation
 from ..users.schemas import user_out
 from ..validation import query_params, validated_body
 from . import domains, logins, oidc, providers
-from .resources import EmailDomain, EmailDomains, OidcProvider
+from .identities import ProviderUnavailable, Refused
+from .resources import EmailDomain, EmailDomains, OidcProvider, absolute_url
 
 
 def _tenant_id(context) -> int:
@@ -28,7 +26,7 @@ def _tenant_id(context) -> int:
 
 @view_config(context=OidcProvider, request_method="GET", renderer="json", permission="configure")
 def show_provider(context: OidcProvider, request):
-    return logins.provider_of(request).out().model_dump()
+    return logins.provider_of(request, "oidc").out().model_dump()
 
 
 @view_config(context=OidcProvider, request_method="PUT", renderer="json", permission="configure")
@@ -37,18 +35,19 @@ def set_provider(context: OidcProvider, request):
     given = validated_body(request, providers.ProviderSettings)
     try:
         oidc.DISCOVERY.get(given.issuer, fresh=True)
-    except (oidc.Refused, oidc.ProviderUnavailable) as error:
+    except (Refused, ProviderUnavailable) as error:
         raise InvalidInput("not an OpenID provider", {"issuer": error.message}) from None
-    providers.save(request.registry, _tenant_id(context), given)
-    audit.record(request, "sso.configured", given.issuer, required=given.required)
-    return logins.provider_of(request).out().model_dump()
+    issuer = given.issuer.rstrip("/")
+    providers.save(request.registry, _tenant_id(context), given, issuer)
+    audit.record(request, "sso.configured", issuer, required=given.required, protocol="oidc")
+    return logins.provider_of(request, "oidc").out().model_dump()
 
 
 @view_config(context=OidcProvider, request_method="DELETE", permission="configure")
 def remove_provider(context: OidcProvider, request):
-    if not providers.remove(request.registry, _tenant_id(context)):
-        raise NotFound("this tenant has no identity provider")
-    audit.record(request, "sso.removed")
+    if not providers.remove(request.registry, _tenant_id(context), "oidc"):
+        raise NotFound("this tenant has no OpenID identity provider")
+    audit.record(request, "sso.removed", protocol="oidc")
     return HTTPNoContent()
 
 
@@ -59,7 +58,7 @@ def start_login(context: OidcProvider, request):
     """``?next=/{tenant}/console/…``: a console login (the cookie, then that page); without
     it the callback answers the token as JSON."""
     next_path = logins.checked_next(request, query_params(request).get("next"))
-    url = logins.start(request, request.link(context) + "/callback", next_path)
+    url = logins.start(request, absolute_url(request, context, "callback"), next_path)
     return HTTPSeeOther(url)
 
 
@@ -74,26 +73,20 @@ def finish_login(context: OidcProvider, request):
         raise InvalidInput("the provider sent no code", {"code": params.get("error", "missing")})
     try:
         token, expires_at, user, next_path = logins.finish(
-            request, request.link(context) + "/callback", state, code
+            request, absolute_url(request, context, "callback"), state, code
         )
-    except oidc.Refused as error:
+    except Refused as error:
         return Response(json_body=error_body(error.code, error.message), status=error.status)
     if next_path is None:
         body = TokenOut(token=token, expires_at=expires_at, user=user_out(user)).model_dump()
         return Response(json_body=body, status=201)
-    return _into_console(request, context, token, next_path)
+    return into_console(request, context, token, next_path)
 
 
-def _into_console(request, context, token: str, next_path: str) -> Response:
+def into_console(request, context, token: str, next_path: str) -> Response:
     """The console's cookie, then a page that moves on to ``next``: a navigation of this site's
     own, which carries the SameSite=Strict cookie (the redirect from the provider would not)."""
-    target = escape(next_path, quote=True)
-    page = (
-        f'<!doctype html><html lang=en><head><meta http-equiv="refresh" content="0;url={target}">'
-        f'<title>Signed in</title></head><body><a href="{target}">Continue</a></body></html>'
-    )
-    response = Response(page, content_type="text/html", charset="utf-8")
-    response.headers["Content-Security-Policy"] = PAGE_CSP
+    response = onward(next_path, "Signed in")
     ttl = service(request.registry, IIdentitySettings).token_ttl
     log_in_browser(request, response, context.tenant["console"], token, ttl)
     return response
