@@ -1,6 +1,7 @@
-"""The tenant's users as SCIM resources (a ``ScimStorage`` of scim2-server, its documented
-extension point): scim2-server speaks the protocol (routes, filters, PATCH, ETags, errors), this
-reads and writes the users table of the request's tenant, in the request's own session.
+"""The tenant's users (and groups: ``groups``) as SCIM resources (a ``ScimStorage`` of
+scim2-server, its documented extension point): scim2-server speaks the protocol (routes,
+filters, PATCH, ETags, errors), this reads and writes the users table of the request's tenant,
+in the request's own session.
 
 A user keeps the SCIM document its directory last sent, sealed with the tenant's key (names,
 phones and addresses are personal data), beside what tenantapp itself uses: the email (the
@@ -40,18 +41,26 @@ from ..identity import mfa
 from ..identity.tokens import revoke_user_tokens
 from ..users.actions import keep_an_owner, within_max_users
 from ..users.models import User as TenantUser
+from .groups import TenantGroups
+from .groups import forget_user as forget_memberships
 
 NO_EMAIL = "scim.invalid"
 INDEXED = {"username": "user_name", "externalid": "external_id", "emails.value": "email"}
 
 
+def _is_group(resource_type: ResourceType) -> bool:
+    return resource_type.id == "Group"
+
+
 class TenantUsers(ScimStorage):
-    """The request's tenant's users; ``actor`` names the SCIM token in the audit log."""
+    """The request's tenant's users, and its groups (``groups.TenantGroups``); ``actor`` names
+    the SCIM token in the audit log."""
 
     def __init__(self, request, actor: str):
         self.request = request
         self.session = request.dbsession
         self.actor = actor
+        self.groups = TenantGroups(request, actor)
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -62,6 +71,8 @@ class TenantUsers(ScimStorage):
         *,
         response_parameters: ResponseParameters[Any] | None = None,
     ) -> Resource[Any]:
+        if _is_group(resource_type):
+            return self.groups.get(resource_id)
         return resource_of(self._user(resource_id))
 
     def search(
@@ -71,6 +82,17 @@ class TenantUsers(ScimStorage):
         *,
         position: Any = None,
     ) -> SearchPage:
+        found: list[Resource[Any]] = []
+        for resource_type in resource_types:  # several: a search at the service's root
+            if _is_group(resource_type):
+                found += self.groups.search(search_request)
+            else:
+                found += self._users(search_request)
+        start = search_request.start_index_0 or 0
+        stop = None if search_request.count is None else start + search_request.count
+        return SearchPage(len(found), found[start:stop])
+
+    def _users(self, search_request: SearchRequest[Any]) -> list[User]:
         scim_filter = search_request.filter
         query = select(TenantUser).order_by(TenantUser.id)
         indexed = _indexed(scim_filter)
@@ -82,13 +104,13 @@ class TenantUsers(ScimStorage):
             if not scim_filter.models:
                 scim_filter = parametrize(ScimFilter, User)(str(scim_filter))
             found = [resource for resource in found if scim_filter.match(resource)]
-        start = search_request.start_index_0 or 0
-        stop = None if search_request.count is None else start + search_request.count
-        return SearchPage(len(found), found[start:stop])
+        return found
 
     # -- writing ---------------------------------------------------------------------------
 
     def create(self, resource_type: ResourceType, resource: Resource[Any]) -> Resource[Any]:
+        if _is_group(resource_type):
+            return self.groups.create(resource)
         within_max_users(self.request)
         user = TenantUser(role="member")
         _apply(user, resource)
@@ -105,6 +127,8 @@ class TenantUsers(ScimStorage):
         *,
         expected_version: str | None = None,
     ) -> Resource[Any]:
+        if _is_group(resource_type):
+            return self.groups.update(resource, expected_version)
         user = self._user(resource.id)
         if expected_version is not None and _version(user) != expected_version:
             raise PreconditionFailedException
@@ -123,6 +147,8 @@ class TenantUsers(ScimStorage):
         *,
         expected_version: str | None = None,
     ) -> None:
+        if _is_group(resource_type):
+            return self.groups.delete(resource_id, expected_version)
         user = self._user(resource_id)
         if expected_version is not None and _version(user) != expected_version:
             raise PreconditionFailedException
@@ -131,6 +157,7 @@ class TenantUsers(ScimStorage):
         except APIError as error:
             raise MutabilityException(detail=error.message) from None
         mfa.forget_user(self.session, user.id)
+        forget_memberships(self.session, user.id)
         self.session.delete(user)
         self.session.flush()  # its tokens go with it (the caches hear of it)
         audit.record(self.request, "user.deleted", f"user:{user.id}", actor=self.actor, via="scim")

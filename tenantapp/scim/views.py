@@ -10,6 +10,7 @@ from pyramid.view import view_config
 from scim2_models import (
     AuthenticationScheme,
     External,
+    Group,
     Reference,
     SCIMException,
     ScimProvider,
@@ -48,7 +49,7 @@ CONFIG = ServiceProviderConfig.model_validate(
         ],
     }
 )
-SERVICE = ScimService(ScimProvider(models=[User], config=CONFIG))
+SERVICE = ScimService(ScimProvider(models=[User, Group], config=CONFIG))
 
 
 @view_config(context=Scim, name="v2", permission=NO_PERMISSION_REQUIRED)

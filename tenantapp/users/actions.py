@@ -98,13 +98,15 @@ def remove_user(request, user: User) -> None:
     audit.record(request, "user.deleted", f"user:{user.id}", email=user.email)
 
 
-def change_role(request, user: User, role: str) -> None:
+def change_role(request, user: User, role: str, **how) -> None:
+    """``how``: the audit entry's actor and details, where the request's user is not the one
+    acting (a directory's token)."""
     before = user.role
     if role != before:
         keep_an_owner(request, user)
         user.role = role
         request.dbsession.flush()
-        audit.record(request, "user.role_changed", f"user:{user.id}", old=before, new=role)
+        audit.record(request, "user.role_changed", f"user:{user.id}", old=before, new=role, **how)
 
 
 def add_field(request, data: FieldDefinition) -> CustomField:

@@ -147,8 +147,8 @@ def test_revoked_tokens_stop_working(testapp, tenant, token):
 
 @pytest.mark.slow
 def test_scim2_tester_finds_nothing_wrong_against_a_live_server(app, testapp, tenant):
-    """Every check scim2-tester makes (discovery, create, read, query, replace, patch, delete)
-    passes, against the app served by waitress on 127.0.0.1."""
+    """Every check scim2-tester makes (discovery, create, read, query, replace, patch, delete),
+    of users and of groups, passes, against the app served by waitress on 127.0.0.1."""
     token = make_token(testapp, tenant)
     server = create_api_server(app, listen="127.0.0.1:0", threads=4)
     thread = threading.Thread(target=server.run, daemon=True)
@@ -156,7 +156,7 @@ def test_scim2_tester_finds_nothing_wrong_against_a_live_server(app, testapp, te
     try:
         base = f"http://127.0.0.1:{server.effective_port}/{tenant.slug}/scim/v2/"
         with httpx2.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}) as http:
-            results = check_server(SyncSCIMClient(http), resource_types=["User"])
+            results = check_server(SyncSCIMClient(http), resource_types=["User", "Group"])
     finally:
         server.close()
         thread.join(timeout=10)
