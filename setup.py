@@ -31,6 +31,7 @@ requires = [
     "scim2-server>=0.8.3",  # SCIM 2.0: the protocol, over the tenant's users
     "scim2-models>=0.12.3",
     "pyotp>=2.9",  # TOTP second factors
+    "webauthn>=3.0",  # passkeys (WebAuthn) as a second factor
     "cedarpy>=4.1",  # Cedar: the tenants' attribute-based policies
     "psycopg-pool>=3.2",
     "pyramid_jinja2>=2.10",  # the web console's pages

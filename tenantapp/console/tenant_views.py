@@ -1,6 +1,7 @@
 """A tenant's console: its owners and admins manage users, roles, settings and custom fields
 and read the audit log; members see what the API shows them. Permissions are the API's."""
 
+import json
 from functools import partial
 
 from pyramid.httpexceptions import HTTPSeeOther
@@ -11,7 +12,7 @@ from pyramid.view import view_config
 from .. import audit
 from ..audit.models import AuditEntry
 from ..errors import InvalidInput
-from ..identity import mfa
+from ..identity import mfa, passkeys
 from ..identity.login import Login, log_in, second_step
 from ..identity.tokens import revoke_token
 from ..interfaces import IIdentitySettings, ISettingsCatalog, ISignOnRoutes, service
@@ -97,7 +98,9 @@ def login(context: TenantConsole, request):
         request.response.status_int = 401
         return _login_page(context, request, error="email or password is wrong", problems={})
     if isinstance(session, mfa.SecondStep):
-        return _second_step_page(context, request, session.challenge, session.kind)
+        return _second_step_page(
+            context, request, session.challenge, session.kind, passkey=session.passkey
+        )
     token, _, _ = session
     return _logged_in(context, request, token, HTTPSeeOther(request.link(context["users"])))
 
@@ -109,6 +112,9 @@ def _second_step_page(context, request, challenge: str, kind: str, **extra) -> d
     if kind == "enrol" and "enrolment" not in extra:
         _, user = mfa.challenged(request.dbsession, challenge)
         page["enrolment"] = mfa.begin_enrolment(user, user.email)
+    if kind == "verify" and "passkey" not in extra:  # shown again after a wrong code
+        _, user = mfa.challenged(request.dbsession, challenge)
+        page["passkey"] = passkeys.request_options(request, user, challenge)
     return page
 
 
@@ -119,7 +125,11 @@ def second_factor(context: TenantConsole, request):
     fields = form_fields(request)
     challenge, kind = fields.get("challenge", ""), fields.get("kind", "verify")
     done = second_step(
-        request, challenge, fields.get("code") or None, fields.get("recovery_code") or None
+        request,
+        challenge,
+        fields.get("code") or None,
+        fields.get("recovery_code") or None,
+        _posted_passkey(fields.get("passkey")),
     )
     if isinstance(done, mfa.WrongCode):
         request.response.status_int = 401
@@ -131,6 +141,17 @@ def second_factor(context: TenantConsole, request):
         _logged_in(context, request, token, request.response)
         return _login_page(context, request, recovery_codes=codes, next=request.link(context))
     return _logged_in(context, request, token, HTTPSeeOther(request.link(context["users"])))
+
+
+def _posted_passkey(value: str | None) -> dict | None:
+    """The assertion the page's script posted, as JSON; anything else proves nothing."""
+    if not value:
+        return None
+    try:
+        found = json.loads(value)
+    except ValueError:
+        return {}
+    return found if isinstance(found, dict) else {}
 
 
 def _logged_in(context: TenantConsole, request, token: str, response):

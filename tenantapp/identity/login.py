@@ -1,6 +1,7 @@
 """Logging in with an email and a password, for the JSON API and the console alike: throttled
 per email, audited either way."""
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -13,7 +14,7 @@ from ..errors import APIError
 from ..interfaces import IIdentitySettings, ILoginGates, ILoginThrottle, IPasswordHasher, service
 from ..users.models import User
 from ..validation import PlainText, lowercase_email
-from . import mfa
+from . import mfa, passkeys
 from .passwords import verify_password
 from .throttle import clear_failures, lock_and_check, record_failure
 from .tokens import issue_token
@@ -63,6 +64,8 @@ def log_in(request, data: Login) -> tuple[str, datetime, User] | mfa.SecondStep 
     if hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hasher.hash(data.password)
     step = mfa.second_step(session, request.tenant, user)
+    if step is not None and step.kind == "verify":
+        step = replace(step, passkey=passkeys.request_options(request, user, step.challenge))
     if step is not None:
         actor = f"user:{user.id}"
         audit.record(request, "login.second_factor_due", actor, actor=actor, kind=step.kind)
@@ -79,17 +82,27 @@ def logged_in(request, user: User, **detail) -> tuple[str, datetime, User]:
     return token, expires_at, user
 
 
-def second_step(request, challenge: str, code: str | None, recovery_code: str | None):
+def second_step(
+    request,
+    challenge: str,
+    code: str | None,
+    recovery_code: str | None,
+    passkey: dict | None = None,
+):
     """``(token, expires_at, user, recovery_codes)`` for a challenge and a code of the user's
-    factor (or a recovery code); for an enrolment challenge, the first code of the new factor
-    turns it on (and the recovery codes are made). A wrong code is returned as a ``WrongCode``,
-    not raised: the attempt it cost must commit. A dead challenge raises ``ChallengeRefused``."""
+    factor (or a recovery code, or a passkey's assertion); for an enrolment challenge, the
+    first code of the new factor turns it on (and the recovery codes are made). A wrong code is
+    returned as a ``WrongCode``, not raised: the attempt it cost must commit. A dead challenge
+    raises ``ChallengeRefused``."""
     session = request.dbsession
     pending, user = mfa.challenged(session, challenge)
     codes = None
     try:
         if pending.kind == "enrol":
             codes = mfa.confirm(session, user, code or "")
+        elif passkey is not None:
+            if not passkeys.verify(request, user, challenge, passkey):
+                raise mfa.WrongCode("that passkey is not one of this user's, for this login")
         elif not (
             mfa.verify_code(user, code)
             if code
@@ -101,6 +114,10 @@ def second_step(request, challenge: str, code: str | None, recovery_code: str | 
         audit.record(request, "login.failed", f"user:{user.id}", actor=f"user:{user.id}")
         return wrong
     mfa.spend(session, pending)
-    factor = "recovery_code" if recovery_code and not code else "totp"
+    factor = (
+        "passkey"
+        if passkey is not None
+        else ("recovery_code" if recovery_code and not code else "totp")
+    )
     token, expires_at, user = logged_in(request, user, second_factor=factor)
     return token, expires_at, user, codes

@@ -1,4 +1,5 @@
-"""A second factor per user (TOTP, RFC 6238, with pyotp) and the tenant's policy for it.
+"""A second factor per user (TOTP, RFC 6238, with pyotp; or passkeys: ``passkeys``) and the
+tenant's policy for it.
 
 A password login of a user with a factor answers a **challenge**, not a token: the token comes
 from ``POST /{tenant}/tokens/second-factor`` with the challenge and a code (or a recovery
@@ -20,6 +21,7 @@ from sqlalchemy import delete, select, update
 
 from ..errors import APIError
 from ..users.models import User
+from . import passkeys
 from .models import LoginChallenge, RecoveryCode
 
 SETTING = "mfa_required"
@@ -29,6 +31,7 @@ MAX_ATTEMPTS = 5
 RECOVERY_CODES = 10
 ISSUER = "tenantapp"
 PREFIX = "mfa_"
+LOGIN_KINDS = ("verify", "enrol")  # a login's challenges (a passkey registration's is not one)
 
 
 class ChallengeRefused(APIError):
@@ -46,6 +49,7 @@ class SecondStep:
     challenge: str
     kind: str  # verify | enrol
     expires_at: datetime
+    passkey: dict | None = None  # for navigator.credentials.get, when the user has passkeys
 
 
 def _digest(text: str) -> str:
@@ -57,9 +61,13 @@ def required_for(tenant, user: User) -> bool:
     return policy == "everyone" or (policy == "admins" and user.role in ("owner", "admin"))
 
 
+def has_factor(session, user: User) -> bool:
+    return user.totp_enabled or passkeys.has_passkey(session, user.id)
+
+
 def second_step(session, tenant, user: User) -> SecondStep | None:
     """The challenge a password login answers instead of a token, if a factor is due."""
-    if user.totp_enabled:
+    if has_factor(session, user):
         kind = "verify"
     elif required_for(tenant, user):
         kind = "enrol"
@@ -85,7 +93,7 @@ def challenged(session, plain: str, kind: str | None = None) -> tuple[LoginChall
         found is None
         or found.expires_at <= datetime.now(UTC)
         or found.attempts >= MAX_ATTEMPTS
-        or (kind is not None and found.kind != kind)
+        or found.kind not in ((kind,) if kind is not None else LOGIN_KINDS)
     ):
         raise ChallengeRefused("no such challenge, or it expired or was used: log in again")
     user = session.get(User, found.user_id)
@@ -176,6 +184,8 @@ def turn_off(session, user: User) -> None:
 
 
 def forget_user(session, user_id: int) -> None:
-    """A deleted user's challenges and recovery codes go with it (no foreign key: t011)."""
+    """A deleted user's challenges, recovery codes and passkeys go with it (no foreign key:
+    t011)."""
     session.execute(delete(LoginChallenge).where(LoginChallenge.user_id == user_id))
     session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user_id))
+    passkeys.forget_user(session, user_id)

@@ -1,8 +1,17 @@
-"""Tenant-scoped identity tables: bearer tokens and the login throttle."""
+"""Tenant-scoped identity tables: bearer tokens, the login throttle, second factors."""
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Identity, Integer, String, func
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Integer,
+    LargeBinary,
+    String,
+    func,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..tenancy.models import TenantBase
@@ -59,3 +68,18 @@ class RecoveryCode(TenantBase):  # no foreign key: see migration t011
     user_id: Mapped[int] = mapped_column(BigInteger, index=True)
     digest: Mapped[str] = mapped_column(String(64))
     used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Passkey(TenantBase):  # no foreign key: see migration t011
+    """A WebAuthn credential of a user (``identity.passkeys``)."""
+
+    __tablename__ = "passkeys"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    user_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    credential_id: Mapped[bytes] = mapped_column(LargeBinary, unique=True)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)
+    sign_count: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    name: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -52,8 +52,11 @@ def issue(context: Tokens, request):
         return error_body("invalid_credentials", "email or password is wrong")
     if isinstance(session, mfa.SecondStep):
         return SecondStepOut(
-            second_factor=session.kind, challenge=session.challenge, expires_at=session.expires_at
-        ).model_dump()
+            second_factor=session.kind,
+            challenge=session.challenge,
+            expires_at=session.expires_at,
+            passkey=session.passkey,
+        ).model_dump(exclude_none=True)
     token, expires_at, user = session
     request.response.status_int = 201
     return TokenOut(token=token, expires_at=expires_at, user=user_out(user)).model_dump()
@@ -65,6 +68,9 @@ class SecondStepOut(BaseModel):
     second_factor: Literal["verify", "enrol"]
     challenge: str = Field(description="for POST /{tenant}/tokens/second-factor (and /enrolment)")
     expires_at: Timestamp
+    passkey: dict | None = Field(
+        None, description="options for navigator.credentials.get, when the user has passkeys"
+    )
 
 
 class SecondFactor(BaseModel):
@@ -73,6 +79,9 @@ class SecondFactor(BaseModel):
     challenge: Annotated[str, StringConstraints(max_length=200)]
     code: Annotated[str, StringConstraints(pattern=r"^[0-9]{6}$")] | None = None
     recovery_code: Annotated[str, StringConstraints(max_length=40)] | None = None
+    passkey: dict | None = Field(
+        None, description="the assertion navigator.credentials.get answered (its toJSON())"
+    )
 
 
 class Challenged(BaseModel):
@@ -96,7 +105,7 @@ def second_factor(context: Tokens, request):
     an enrolment challenge, the first code of the new factor turns it on. A wrong code is
     answered, not raised: its attempt must be counted."""
     data = validated_body(request, SecondFactor)
-    done = second_step(request, data.challenge, data.code, data.recovery_code)
+    done = second_step(request, data.challenge, data.code, data.recovery_code, data.passkey)
     if isinstance(done, mfa.WrongCode):
         request.response.status_int = done.status
         return error_body(done.code, done.message)

@@ -2,32 +2,6 @@
 ``saml``: its settings, ``login``, ``acs``, ``metadata``) and the tenant's email domains
 (``domains/{domain}``). Their permissions are the tenant's ACL's."""
 
-from urllib.parse import urlsplit
-
-from ..errors import APIError
-
-LOOPBACK = {"localhost", "127.0.0.1", "::1", "[::1]"}
-
-
-class NoPublicUrl(APIError):
-    status = 503
-    code = "sso_needs_public_url"
-
-
-def absolute_url(request, resource, name: str) -> str:
-    """The absolute URL a provider sends the browser back to (or a SAML audience): the link
-    the app writes (a tenant's own host, or ``tenantapp.public_url``), or, in development on
-    this machine only, the loopback address the request came by."""
-    url = f"{request.link(resource)}/{name}"
-    if urlsplit(url).scheme:
-        return url
-    if request.domain in LOOPBACK:
-        return request.host_url + url
-    raise NoPublicUrl(
-        "single sign-on needs absolute URLs: set tenantapp.public_url (or reach the tenant "
-        "by its own host)"
-    )
-
 
 class SingleSignOn:
     __name__ = "sso"

@@ -13,11 +13,12 @@ from ..errors import InvalidInput, NotFound, error_body
 from ..identity.views import TokenOut
 from ..interfaces import IIdentitySettings, service
 from ..openapi import TENANT, Operation
+from ..tenancy.resources import absolute_link
 from ..users.schemas import user_out
 from ..validation import query_params, validated_body
 from . import domains, logins, oidc, providers
 from .identities import ProviderUnavailable, Refused
-from .resources import EmailDomain, EmailDomains, OidcProvider, absolute_url
+from .resources import EmailDomain, EmailDomains, OidcProvider
 
 
 def _tenant_id(context) -> int:
@@ -58,7 +59,7 @@ def start_login(context: OidcProvider, request):
     """``?next=/{tenant}/console/…``: a console login (the cookie, then that page); without
     it the callback answers the token as JSON."""
     next_path = logins.checked_next(request, query_params(request).get("next"))
-    url = logins.start(request, absolute_url(request, context, "callback"), next_path)
+    url = logins.start(request, absolute_link(request, context, "callback"), next_path)
     return HTTPSeeOther(url)
 
 
@@ -73,7 +74,7 @@ def finish_login(context: OidcProvider, request):
         raise InvalidInput("the provider sent no code", {"code": params.get("error", "missing")})
     try:
         token, expires_at, user, next_path = logins.finish(
-            request, absolute_url(request, context, "callback"), state, code
+            request, absolute_link(request, context, "callback"), state, code
         )
     except Refused as error:
         return Response(json_body=error_body(error.code, error.message), status=error.status)

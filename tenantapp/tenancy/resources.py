@@ -11,6 +11,7 @@ factory)``, ``factory(parent, request)``: the kernel imports none of them.
 
 from collections.abc import Callable
 from functools import cached_property
+from urllib.parse import urlsplit
 
 from pyramid.authorization import ALL_PERMISSIONS, DENY_ALL, Allow
 from pyramid.traversal import ResourceURL
@@ -133,6 +134,30 @@ def link(request, resource, **kw) -> str:
         return request.resource_url(resource, app_url=request.host_url, **kw)
     return request.resource_url(
         resource, app_url=service(request.registry, ITraversal).public_url, **kw
+    )
+
+
+LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
+
+
+class NoPublicUrl(APIError):
+    status = 503
+    code = "needs_public_url"
+
+
+def absolute_link(request, resource, name: str = "") -> str:
+    """An absolute URL of ``resource`` (and ``name`` under it), for what must name this site
+    to another (an identity provider's return address, a SAML audience, a passkey's relying
+    party): the link the app writes (a tenant's own host, or ``tenantapp.public_url``), or, in
+    development on this machine only, the loopback address the request came by. Never from a
+    Host header that named no tenant."""
+    url = link(request, resource) + (f"/{name}" if name else "")
+    if urlsplit(url).scheme:
+        return url
+    if request.domain in LOOPBACK:
+        return request.host_url + url
+    raise NoPublicUrl(
+        "this needs absolute URLs: set tenantapp.public_url (or reach the tenant by its own host)"
     )
 
 

@@ -176,7 +176,7 @@ def test_sso_urls_come_from_the_public_url_not_a_host_header(sso_app, tenant):
     send people back to whatever the Host header said: only this machine's own is taken."""
     elsewhere = webtest.TestApp(sso_app, extra_environ={"HTTP_HOST": "attacker.example"})
     refused = elsewhere.get(f"/{tenant.slug}/sso/saml/metadata", status=503).json
-    assert refused["error"] == "sso_needs_public_url"
+    assert refused["error"] == "needs_public_url"
     here = webtest.TestApp(sso_app, extra_environ={"HTTP_HOST": "127.0.0.1:6543"})
     metadata = here.get(f"/{tenant.slug}/sso/saml/metadata").text
     assert f'entityID="http://127.0.0.1:6543/{tenant.slug}/sso/saml/metadata"' in metadata

@@ -1,0 +1,130 @@
+"""Passkeys end to end in Debian's chromium, with its virtual authenticator (the DevTools
+WebAuthn domain): a user adds one through the API from the page (``navigator.credentials
+.create``), then logs in to the console with their password and the passkey; an assertion made
+for one login is refused at another (a replay), and at another user's login.
+
+The page is reached as ``localhost``: WebAuthn takes no IP address as a relying party."""
+
+import threading
+
+import httpx
+import pyotp
+import pytest
+from playwright.sync_api import expect
+from webauthn.helpers import bytes_to_base64url
+
+from tenantapp.identity.passkeys import webauthn_challenge
+from tenantapp.server import create_api_server
+from tests.conftest import PASSWORD, login
+from tests.console import test_console_browser
+
+pytestmark = pytest.mark.slow  # a browser and a server of its own
+
+chromium = test_console_browser.chromium  # the fixtures, found by their names here
+open_page = test_console_browser.open_page
+violations = test_console_browser.violations
+
+REGISTER = """async ([base, token, userId]) => {
+  const auth = {"Authorization": "Bearer " + token, "Content-Type": "application/json"};
+  const begun = await (await fetch(`${base}/users/${userId}/passkey-options`,
+    {method: "POST", headers: auth})).json();
+  const options = PublicKeyCredential.parseCreationOptionsFromJSON(begun.options);
+  const credential = await navigator.credentials.create({publicKey: options});
+  const added = await fetch(`${base}/users/${userId}/passkeys`, {method: "POST", headers: auth,
+    body: JSON.stringify({registration: begun.registration, credential: credential.toJSON(),
+                          name: "laptop"})});
+  return [added.status, await added.json()];
+}"""
+ASSERT = """async (options) => {
+  const parsed = PublicKeyCredential.parseRequestOptionsFromJSON(options);
+  return (await navigator.credentials.get({publicKey: parsed})).toJSON();
+}"""
+
+
+@pytest.fixture(scope="module")
+def base_url(app):
+    server = create_api_server(app, listen="127.0.0.1:0", threads=4)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    yield f"http://localhost:{server.effective_port}"
+    server.close()
+    thread.join(timeout=10)
+
+
+def with_authenticator(page) -> None:
+    devtools = page.context.new_cdp_session(page)
+    devtools.send("WebAuthn.enable")
+    devtools.send(
+        "WebAuthn.addVirtualAuthenticator",
+        {
+            "options": {
+                "protocol": "ctap2",
+                "transport": "internal",
+                "hasResidentKey": True,
+                "hasUserVerification": True,
+                "isUserVerified": True,
+                "automaticPresenceSimulation": True,
+            }
+        },
+    )
+
+
+def password_step(base_url: str, slug: str, email: str) -> dict:
+    """A password login over HTTP, as the browser's origin: the challenge, passkey options."""
+    body = {"email": email, "password": PASSWORD}
+    answer = httpx.post(f"{base_url}/{slug}/tokens", json=body)
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def second_step(base_url: str, slug: str, challenge: str, assertion: dict) -> httpx.Response:
+    body = {"challenge": challenge, "passkey": assertion}
+    return httpx.post(f"{base_url}/{slug}/tokens/second-factor", json=body)
+
+
+def test_a_passkey_added_in_the_browser_logs_in_to_the_console(
+    open_page, tenant, add_user, base_url, violations, testapp
+):
+    email = "pia@example.com"
+    pia = add_user(tenant.slug, email, password=PASSWORD)
+    token = httpx.post(
+        f"{base_url}/{tenant.slug}/tokens", json={"email": email, "password": PASSWORD}
+    ).json()["token"]
+    page = open_page()
+    with_authenticator(page)
+    page.goto(f"/{tenant.slug}/console/login")
+    status, added = page.evaluate(REGISTER, [f"{base_url}/{tenant.slug}", token, pia["id"]])
+    assert status == 201 and added["name"] == "laptop", added
+
+    # the console: password, then the passkey (the virtual authenticator answers)
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("button", name="Use a passkey").click()
+    expect(page.get_by_role("heading", name="Users")).to_be_visible()
+    assert violations == []
+
+    # an assertion made for one login proves nothing at the next, nor for another user
+    first = password_step(base_url, tenant.slug, email)
+    assertion = page.evaluate(ASSERT, first["passkey"])
+    replay_at = password_step(base_url, tenant.slug, email)
+    refused = second_step(base_url, tenant.slug, replay_at["challenge"], assertion)
+    assert refused.status_code == 401 and refused.json()["error"] == "wrong_code"
+    done = second_step(base_url, tenant.slug, first["challenge"], assertion)
+    assert done.status_code == 201 and done.json()["user"]["email"] == email
+    again = second_step(base_url, tenant.slug, first["challenge"], assertion)
+    assert again.status_code == 401 and again.json()["error"] == "challenge_refused"
+
+    # Quinn has a TOTP factor; Pia's passkey, asked for Quinn's challenge, is not Quinn's
+    quinn = add_user(tenant.slug, "quinn@example.com", password=PASSWORD)
+    mine = {"Authorization": f"Bearer {login(testapp, tenant.slug, 'quinn@example.com')}"}
+    secret = testapp.post(f"/{tenant.slug}/users/{quinn['id']}/totp", headers=mine).json["secret"]
+    code = {"code": pyotp.TOTP(secret).now()}
+    testapp.put_json(f"/{tenant.slug}/users/{quinn['id']}/totp", code, headers=mine)
+    theirs = password_step(base_url, tenant.slug, "quinn@example.com")
+    assert "passkey" not in theirs  # Quinn has none
+    options = dict(first["passkey"])
+    options["challenge"] = bytes_to_base64url(webauthn_challenge(theirs["challenge"]))
+    borrowed = page.evaluate(ASSERT, options)
+    refused = second_step(base_url, tenant.slug, theirs["challenge"], borrowed)
+    assert refused.status_code == 401 and refused.json()["error"] == "wrong_code"
