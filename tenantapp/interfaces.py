@@ -259,6 +259,11 @@ class ILoginGates(Interface):
     right: a gate raises to refuse it (``sso``: SSO required)."""
 
 
+class IConsolePages(Interface):
+    """The tenant console's pages that features add (``config.add_console_page``): a list of
+    ``ConsolePage``, in the order they were added, each shown in the menu to whom may see it."""
+
+
 class ISignOnRoutes(Interface):
     """A list of ``route(request, email, next_path)``: where a login that starts with an email
     (identifier first) goes instead of asking for a password, or None (``sso``: the tenant's

@@ -13,11 +13,24 @@ def console_asset(request, name: str) -> str:
     return request.static_path(str(ASSETS / name))
 
 
+def add_console_page(config, page, label: str, permission: str, templates: str) -> None:
+    """A feature's page of the tenant console (a ``resources.Page``), in its menu to whom has
+    ``permission``; its views are the feature's own, its templates in ``templates`` (an asset
+    spec: ``tenantapp.sso:templates``), which extend the console's ``base.jinja2``."""
+    from ..interfaces import IConsolePages, service, when_assembled
+    from .resources import ConsolePage
+
+    config.add_jinja2_search_path(templates, name=".jinja2")
+    added = ConsolePage(page, label, permission)
+    when_assembled(config, lambda registry: service(registry, IConsolePages).append(added))
+
+
 def includeme(config):
     """Imports here: resources import this package's ``resources`` while the app is assembled."""
     from pyramid.csrf import CookieCSRFStoragePolicy
     from pyramid.events import BeforeRender
 
+    from ..interfaces import IConsolePages, provide, service
     from .pages import InConsole, on_render
     from .resources import TenantConsole
 
@@ -33,7 +46,12 @@ def includeme(config):
     config.set_csrf_storage_policy(CookieCSRFStoragePolicy(httponly=True, samesite="Strict"))
     config.add_view_predicate("console", InConsole)
     config.add_subscriber(on_render, BeforeRender)
-    config.add_tenant_resource("console", lambda tenant, request: TenantConsole(tenant))
+    provide(config, [], IConsolePages)
+    config.add_directive("add_console_page", add_console_page)
+    config.add_tenant_resource(
+        "console",
+        lambda tenant, request: TenantConsole(tenant, service(request.registry, IConsolePages)),
+    )
     config.scan(".tenant_views")
     config.scan(".operator_views")
     config.scan(".errors")

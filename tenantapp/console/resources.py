@@ -2,6 +2,8 @@
 same ACLs: a tenant's pages inherit the tenant's, a user's row takes that user's resource's own
 (only owners change owners and admins), the operator's pages the platform's."""
 
+from dataclasses import dataclass
+
 from pyramid.decorator import reify
 from zope.interface import implementer
 
@@ -17,21 +19,26 @@ class TenantConsole:
     __name__ = SEGMENT
     kind = "tenant"
 
-    def __init__(self, tenant):
+    def __init__(self, tenant, added: list["ConsolePage"] = ()):
         self.__parent__ = tenant
         self.tenant = tenant
+        self.added = added  # the features' pages, for the menu too
 
     def __getitem__(self, segment: str):
         page = PAGES.get(segment)
+        if page is None:
+            page = next((a.page for a in self.added if a.page.segment == segment), None)
         if page is None:
             raise KeyError(segment)
         return page(self)
 
 
 class Page:
-    """A page of the tenant console, over the tenant's API resource of the same name."""
+    """A page of the tenant console, over the tenant's API resource of the same name (or of
+    ``api_segment``: a feature's page over the feature's resource)."""
 
     segment: str
+    api_segment: str | None = None
 
     def __init__(self, parent: TenantConsole):
         self.__parent__ = parent
@@ -40,7 +47,17 @@ class Page:
 
     @reify
     def api(self):
-        return self.tenant[self.segment]
+        return self.tenant[self.api_segment or self.segment]
+
+
+@dataclass(frozen=True)
+class ConsolePage:
+    """A feature's page: its class (a ``Page``), its name in the menu, and the permission
+    (on the console) that shows it there."""
+
+    page: type[Page]
+    label: str
+    permission: str = "view"
 
 
 class UsersPage(Page):

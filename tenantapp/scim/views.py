@@ -23,11 +23,10 @@ from scim2_server.requests import ScimRequest
 from scim2_server.responses import ScimResponse
 from scim2_server.service import ScimService
 
-from .. import audit
 from ..interfaces import IBodyLimit, service
 from ..openapi import TENANT, Operation
 from ..validation import validated_body
-from . import tokens
+from . import actions, tokens
 from .resources import Scim, ScimToken, ScimTokens
 from .storage import TenantUsers
 
@@ -104,17 +103,14 @@ def list_tokens(context: ScimTokens, request):
 @view_config(context=ScimTokens, request_method="POST", renderer="json", permission="configure")
 def make_token(context: ScimTokens, request):
     """The token is in this answer only."""
-    name = validated_body(request, tokens.TokenRequest).name
-    made = tokens.make(request.registry, context.tenant.record.id, name)
-    audit.record(request, "scim.token_made", f"scim:{made.id}", name=made.name)
+    made = actions.make_token(request, validated_body(request, tokens.TokenRequest).name)
     request.response.status_int = 201
     return made.model_dump(mode="json")
 
 
 @view_config(context=ScimToken, request_method="DELETE", permission="configure")
 def revoke_token(context: ScimToken, request):
-    tokens.revoke(request.registry, context.tenant.record.id, context.token_id)
-    audit.record(request, "scim.token_revoked", f"scim:{context.token_id}")
+    actions.revoke_token(request, context.token_id)
     return HTTPNoContent()
 
 

@@ -4,6 +4,7 @@ password gives, members made on their first login, and password logins turned of
 required."""
 
 from ..interfaces import ILoginGates, ISignOnRoutes, service, when_assembled
+from .console import SignInPage
 from .logins import password_gate, route
 from .resources import SingleSignOn
 
@@ -20,3 +21,6 @@ def includeme(config):
     config.include("tenantapp.openapi")
     config.add_api_views(".views")
     config.add_api_views(".saml_views")
+    config.include("tenantapp.console")
+    config.add_console_page(SignInPage, "Sign-in", "configure", "tenantapp.sso:templates")
+    config.scan(".console")

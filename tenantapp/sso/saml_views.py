@@ -8,14 +8,13 @@ from pyramid.response import Response
 from pyramid.security import NO_PERMISSION_REQUIRED
 from pyramid.view import view_config
 
-from .. import audit
-from ..errors import NotFound, error_body
+from ..errors import error_body
 from ..identity.views import TokenOut
 from ..openapi import TENANT, Operation
 from ..tenancy.resources import absolute_link
 from ..users.schemas import user_out
 from ..validation import form_fields, query_params, validated, validated_body
-from . import logins, providers, saml
+from . import actions, logins, providers, saml
 from .identities import Refused
 from .resources import SamlProvider
 from .views import into_console
@@ -50,18 +49,16 @@ def show_provider(context: SamlProvider, request):
 @view_config(context=SamlProvider, request_method="PUT", renderer="json", permission="configure")
 def set_provider(context: SamlProvider, request):
     """The metadata must describe one IdP fit for logins before it is kept."""
-    given = validated_body(request, providers.SamlSettings)
-    issuer = saml.idp_entity_id(given.metadata)
-    providers.save(request.registry, context.tenant.record.id, given, issuer)
-    audit.record(request, "sso.configured", issuer, required=given.required, protocol="saml")
-    return logins.provider_of(request, "saml").out().model_dump()
+    return (
+        actions.set_saml(request, validated_body(request, providers.SamlSettings))
+        .out()
+        .model_dump()
+    )
 
 
 @view_config(context=SamlProvider, request_method="DELETE", permission="configure")
 def remove_provider(context: SamlProvider, request):
-    if not providers.remove(request.registry, context.tenant.record.id, "saml"):
-        raise NotFound("this tenant has no SAML identity provider")
-    audit.record(request, "sso.removed", protocol="saml")
+    actions.remove_provider(request, "saml")
     return HTTPNoContent()
 
 

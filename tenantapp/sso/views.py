@@ -6,18 +6,17 @@ from pyramid.response import Response
 from pyramid.security import NO_PERMISSION_REQUIRED
 from pyramid.view import view_config
 
-from .. import audit
 from ..console.pages import log_in_browser, onward
 from ..domains.views import DomainClaim  # the same claim as a custom domain's
-from ..errors import InvalidInput, NotFound, error_body
+from ..errors import InvalidInput, error_body
 from ..identity.views import TokenOut
 from ..interfaces import IIdentitySettings, service
 from ..openapi import TENANT, Operation
 from ..tenancy.resources import absolute_link
 from ..users.schemas import user_out
 from ..validation import query_params, validated_body
-from . import domains, logins, oidc, providers
-from .identities import ProviderUnavailable, Refused
+from . import actions, domains, logins, providers
+from .identities import Refused
 from .resources import EmailDomain, EmailDomains, OidcProvider
 
 
@@ -33,22 +32,16 @@ def show_provider(context: OidcProvider, request):
 @view_config(context=OidcProvider, request_method="PUT", renderer="json", permission="configure")
 def set_provider(context: OidcProvider, request):
     """Checked against the provider's discovery document before it is kept."""
-    given = validated_body(request, providers.ProviderSettings)
-    try:
-        oidc.DISCOVERY.get(given.issuer, fresh=True)
-    except (Refused, ProviderUnavailable) as error:
-        raise InvalidInput("not an OpenID provider", {"issuer": error.message}) from None
-    issuer = given.issuer.rstrip("/")
-    providers.save(request.registry, _tenant_id(context), given, issuer)
-    audit.record(request, "sso.configured", issuer, required=given.required, protocol="oidc")
-    return logins.provider_of(request, "oidc").out().model_dump()
+    return (
+        actions.set_oidc(request, validated_body(request, providers.ProviderSettings))
+        .out()
+        .model_dump()
+    )
 
 
 @view_config(context=OidcProvider, request_method="DELETE", permission="configure")
 def remove_provider(context: OidcProvider, request):
-    if not providers.remove(request.registry, _tenant_id(context), "oidc"):
-        raise NotFound("this tenant has no OpenID identity provider")
-    audit.record(request, "sso.removed", protocol="oidc")
+    actions.remove_provider(request, "oidc")
     return HTTPNoContent()
 
 
@@ -100,10 +93,7 @@ def list_domains(context: EmailDomains, request):
 
 @view_config(context=EmailDomains, request_method="POST", renderer="json", permission="configure")
 def claim_domain(context: EmailDomains, request):
-    claimed = domains.claim(
-        request.registry, _tenant_id(context), validated_body(request, DomainClaim).domain
-    )
-    audit.record(request, "sso.domain_claimed", claimed["domain"])
+    claimed = actions.claim_domain(request, validated_body(request, DomainClaim).domain)
     request.response.status_int = 201
     return claimed
 
@@ -121,15 +111,12 @@ def show_domain(context: EmailDomain, request):
     permission="configure",
 )
 def verify_domain(context: EmailDomain, request):
-    verified = domains.verify(request.registry, _tenant_id(context), context.domain)
-    audit.record(request, "sso.domain_verified", context.domain)
-    return verified
+    return actions.verify_domain(request, context.domain)
 
 
 @view_config(context=EmailDomain, request_method="DELETE", permission="configure")
 def remove_domain(context: EmailDomain, request):
-    domains.remove(request.registry, _tenant_id(context), context.domain)
-    audit.record(request, "sso.domain_removed", context.domain)
+    actions.release_domain(request, context.domain)
     return HTTPNoContent()
 
 

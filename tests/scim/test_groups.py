@@ -2,9 +2,12 @@
 (``role_map``), for every user a change touches; the last owner stays one; without rules,
 groups change no one's role; members are this tenant's users only."""
 
+import re
+
 import pytest
 
 from tenantapp.sso import providers
+from tests.console.test_console import console_login, csrf_of
 
 from .test_scim import make_token, new_user, scim
 
@@ -92,3 +95,17 @@ def test_members_are_this_tenants_users_and_groups_stay_in_their_tenant(
     scim(testapp, "get", f"/{other_tenant.slug}/scim/v2/Groups/{made['id']}", theirs, status=404)
     scim(testapp, "get", f"/{tenant.slug}/scim/v2/Groups", theirs, status=401)
     assert role(testapp, other_tenant, dee) == "member"
+
+
+def test_an_owner_makes_and_revokes_a_directory_token_in_the_console(app, tenant, testapp):
+    owner = console_login(app, tenant.slug, tenant.owner_email)
+    url = f"/{tenant.slug}/console/directory"
+    page = owner.get(url)
+    assert "No tokens" in page.text and f"/{tenant.slug}/scim/v2" in page.text
+    made = owner.post(f"{url}/tokens", {"name": "okta", "csrf_token": csrf_of(page)})
+    token = re.search(r'<code class="secret">(scim_[^<]+)</code>', made.text).group(1)
+    assert scim(testapp, "get", f"/{tenant.slug}/scim/v2/Users", token).json["totalResults"] >= 1
+    assert token not in owner.get(url).text  # shown once
+    token_id = re.search(r'name="token_id" value="(\d+)"', owner.get(url).text).group(1)
+    owner.post(f"{url}/revoke", {"token_id": token_id, "csrf_token": csrf_of(page)}, status=303)
+    scim(testapp, "get", f"/{tenant.slug}/scim/v2/Users", token, status=401)

@@ -1,0 +1,62 @@
+"""The console's Directory page (``/{tenant}/console/directory``): where the tenant's directory
+sends its users and groups (SCIM), and the owner's tokens for it: made (shown once), revoked."""
+
+from pyramid.httpexceptions import HTTPSeeOther
+from pyramid.view import view_config
+
+from ..console.pages import shown_on
+from ..console.resources import Page
+from ..tenancy.resources import NoPublicUrl, absolute_link
+from ..validation import form_fields, validated
+from . import actions, tokens
+
+PAGE = "directory.jinja2"  # in this package's templates, on the console's search path
+
+
+class DirectoryPage(Page):
+    segment = "directory"
+    api_segment = "scim"
+
+
+def _page(context: DirectoryPage, request, **extra) -> dict:
+    try:
+        scim_url = absolute_link(request, context.api, "v2")
+    except NoPublicUrl as error:
+        scim_url = f"{request.link(context.api)}/v2 ({error.message})"
+    return {
+        "console": context.__parent__,
+        "page": context,
+        "scim_url": scim_url,
+        "tokens": tokens.listed(request.registry, context.tenant.record.id),
+        "form": {},
+        **extra,
+    }
+
+
+post = dict(
+    context=DirectoryPage,
+    request_method="POST",
+    renderer=PAGE,
+    permission="configure",
+    require_csrf=True,
+)
+
+
+@view_config(context=DirectoryPage, request_method="GET", renderer=PAGE, permission="configure")
+def directory(context: DirectoryPage, request):
+    return _page(context, request)
+
+
+@view_config(name="tokens", **post)
+@shown_on(_page, keep_form=True)
+def make_token(context: DirectoryPage, request):
+    """The new token is on this page only: it is not kept."""
+    made = actions.make_token(request, validated(tokens.TokenRequest, form_fields(request)).name)
+    return _page(context, request, made=made)
+
+
+@view_config(name="revoke", **post)
+@shown_on(_page)
+def revoke_token(context: DirectoryPage, request):
+    actions.revoke_token(request, form_fields(request).get("token_id", ""))
+    return HTTPSeeOther(request.link(context))
