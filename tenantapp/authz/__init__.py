@@ -14,6 +14,7 @@ from ..interfaces import (
     when_assembled,
 )
 from .checks import PolicyChecks
+from .console import PoliciesPage
 from .resources import Authz
 from .store import policy_cache
 
@@ -35,3 +36,6 @@ def includeme(config):
     when_assembled(config, wire)
     config.include("tenantapp.openapi")
     config.add_api_views(".views")
+    config.include("tenantapp.console")
+    config.add_console_page(PoliciesPage, "Policies", "configure", "tenantapp.authz:templates")
+    config.scan(".console")

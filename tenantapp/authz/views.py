@@ -6,17 +6,14 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 from pyramid.view import view_config
 
-from .. import audit
-from ..caching import forget_everywhere
-from ..errors import InvalidInput, NotFound
-from ..interfaces import ITenantPolicies, service
+from ..errors import NotFound
 from ..openapi import TENANT, Operation
 from ..pagination import int_params
 from ..users.models import User
 from ..validation import Text, query_params, validated_body
-from . import cedar
+from . import actions, cedar
 from .resources import Authz
-from .store import CHANNEL, NONE, save, shown
+from .store import shown
 
 
 class PoliciesIn(BaseModel):
@@ -49,17 +46,7 @@ def read_policies(context: Authz, request):
 def replace_policies(context: Authz, request):
     """Validated against the tenant's schema (its users' attributes, its custom fields): a
     policy that does not parse, or names what is not there, is refused saying where."""
-    source = validated_body(request, PoliciesIn).source
-    if source.strip():
-        try:
-            cedar.checked(source, cedar.schema_of(request.dbsession))
-        except cedar.PolicyError as error:
-            where = f"line {error.line}, column {error.column}: {error}"
-            raise InvalidInput("a policy is refused", {"source": where}) from None
-    tenant_id = context.tenant.record.id
-    save(request.registry, tenant_id, source)
-    forget_everywhere(CHANNEL, str(tenant_id))  # this process at once; the trigger: the others
-    audit.record(request, "authz.policies_changed", None, lines=source.count("\n") + 1)
+    actions.replace_policies(request, validated_body(request, PoliciesIn).source)
     return read_policies(context, request)
 
 
@@ -71,16 +58,11 @@ def explain(context: Authz, request):
     roles), and why."""
     ids = int_params(request, principal=(None, 1, 2**62), resource=(None, 1, 2**62))
     action = query_params(request).get("action", "view")
-    if action not in cedar.ACTIONS:
-        raise InvalidInput("unknown action", {"action": f"one of {', '.join(cedar.ACTIONS)}"})
     session = request.dbsession
     principal, resource = (session.get(User, ids[k]) if ids[k] else None for k in ids)
     if principal is None or resource is None:
         raise NotFound("name a principal and a resource that are users of this tenant")
-    policies = service(request.registry, ITenantPolicies).policies(request)
-    if policies is NONE:
-        return Explanation(allowed=True, forbidding=[], errors=[]).model_dump()
-    decision = cedar.decide(policies, session, principal, action, resource)
+    decision = actions.explain(request, principal, action, resource)
     return Explanation(
         allowed=decision.allowed, forbidding=decision.forbidding, errors=decision.errors
     ).model_dump()

@@ -53,5 +53,6 @@ def includeme(config):
         lambda tenant, request: TenantConsole(tenant, service(request.registry, IConsolePages)),
     )
     config.scan(".tenant_views")
+    config.scan(".security_views")
     config.scan(".operator_views")
     config.scan(".errors")

@@ -82,7 +82,15 @@ class AuditPage(Page):
     segment = "audit"
 
 
-PAGES = {page.segment: page for page in (UsersPage, FieldsPage, SettingsPage, AuditPage)}
+class SecurityPage(Page):
+    """The logged-in user's own second factors (no API resource of its own: the user's)."""
+
+    segment = "security"
+
+
+PAGES = {
+    page.segment: page for page in (UsersPage, FieldsPage, SettingsPage, AuditPage, SecurityPage)
+}
 
 
 class Row:

@@ -17,7 +17,7 @@ from ..errors import Forbidden, InvalidInput
 from ..openapi import TENANT, USER_ID, Operation
 from ..users.resources import UserResource
 from ..validation import PlainText, Timestamp, query_params, validated_body
-from . import mfa, passkeys
+from . import login, mfa, passkeys
 from .views import Enrolment
 
 
@@ -101,14 +101,9 @@ def passkey_options(context: UserResource, request):
 def add_passkey(context: UserResource, request):
     _own(context, request)
     given = validated_body(request, NewPasskey)
-    session = request.dbsession
-    pending, owner = mfa.challenged(session, given.registration, kind=passkeys.KIND)
-    if owner.id != context.user.id:
-        raise passkeys.PasskeyRefused("this registration is another user's")
-    user = context.user
-    made = passkeys.register(request, user, given.registration, given.credential, given.name)
-    mfa.spend(session, pending)
-    audit.record(request, "mfa.passkey_added", f"user:{context.user.id}", passkey=made.id)
+    made = login.add_passkey(
+        request, context.user, given.registration, given.credential, given.name
+    )
     request.response.status_int = 201
     return PasskeyOut.model_validate(made).model_dump()
 
@@ -124,8 +119,7 @@ def remove_passkey(context: UserResource, request):
     given = query_params(request).get("id", "")
     if not given.isdigit() or len(given) > 18:
         raise InvalidInput("which passkey?", {"id": "the id of one of the user's passkeys"})
-    passkeys.remove(request.dbsession, context.user.id, int(given))
-    audit.record(request, "mfa.passkey_removed", f"user:{context.user.id}", passkey=int(given))
+    login.remove_passkey(request, context.user, int(given))
     return HTTPNoContent()
 
 

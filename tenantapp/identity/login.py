@@ -121,3 +121,21 @@ def second_step(
     )
     token, expires_at, user = logged_in(request, user, second_factor=factor)
     return token, expires_at, user, codes
+
+
+def add_passkey(request, user: User, registration: str, credential: dict, name: str):
+    """A registration of ``user``'s (taken once), the authenticator's answer to it checked, the
+    passkey kept; audited."""
+    session = request.dbsession
+    pending, owner = mfa.challenged(session, registration, kind=passkeys.KIND)
+    if owner.id != user.id:
+        raise passkeys.PasskeyRefused("this registration is another user's")
+    made = passkeys.register(request, user, registration, credential, name)
+    mfa.spend(session, pending)
+    audit.record(request, "mfa.passkey_added", f"user:{user.id}", passkey=made.id)
+    return made
+
+
+def remove_passkey(request, user: User, passkey_id: int) -> None:
+    passkeys.remove(request.dbsession, user.id, passkey_id)
+    audit.record(request, "mfa.passkey_removed", f"user:{user.id}", passkey=passkey_id)

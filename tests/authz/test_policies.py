@@ -5,6 +5,7 @@ import pytest
 import sqlalchemy as sa
 
 from tests.conftest import PASSWORD, login
+from tests.console.test_console import console_login, csrf_of
 
 SAME_DEPARTMENT = """
 // members see only the users of their own department
@@ -192,3 +193,33 @@ def test_the_quick_decision_agrees_with_cedar(source):
                     full,
                 )
                 assert not (quick is True and not full)
+
+
+def test_the_console_saves_policies_says_where_one_is_wrong_and_answers_the_test_box(
+    app, testapp, tenant, add_user
+):
+    admin = add_user(tenant.slug, "ada@example.com", password=PASSWORD)
+    testapp.put_json(
+        f"/{tenant.slug}/users/{admin['id']}/role", {"role": "admin"}, headers=tenant.auth
+    )
+    owner = console_login(app, tenant.slug, tenant.owner_email)
+    url = f"/{tenant.slug}/console/policies"
+    page = owner.get(url)
+    wrong = {"source": "forbid(principal, action, resource)\nwhen { principal.role == };"}
+    refused = owner.post(url, {**wrong, "csrf_token": csrf_of(page)}, status=400)
+    assert "line 1, column 1" in refused.text and "principal.role == }" in refused.text
+    assert put(testapp, tenant, "", status=200)["source"] == ""  # nothing was kept
+    owner.post(url, {"source": OWNERS_FIELDS, "csrf_token": csrf_of(page)}, status=303)
+    assert "resource.role == &#34;owner&#34;" in owner.get(url).text
+    asked = owner.get(
+        url, {"principal": "ada@example.com", "action": "update", "resource": tenant.owner_email}
+    )
+    assert "No: forbidden by policy0." in asked.text
+    allowed = owner.get(
+        url, {"principal": "ada@example.com", "action": "view", "resource": tenant.owner_email}
+    )
+    assert "Yes: no policy forbids it." in allowed.text
+    unknown = owner.get(
+        url, {"principal": "nobody@example.com", "action": "view", "resource": "x"}, status=400
+    )
+    assert "principal" in unknown.text

@@ -1,7 +1,7 @@
 """Passkeys end to end in Debian's chromium, with its virtual authenticator (the DevTools
-WebAuthn domain): a user adds one through the API from the page (``navigator.credentials
-.create``), then logs in to the console with their password and the passkey; an assertion made
-for one login is refused at another (a replay), and at another user's login.
+WebAuthn domain): a user adds one on the console's Security page, then logs in to the console
+with their password and the passkey; an assertion made for one login is refused at another (a
+replay), and at another user's login.
 
 The page is reached as ``localhost``: WebAuthn takes no IP address as a relying party."""
 
@@ -24,17 +24,6 @@ chromium = test_console_browser.chromium  # the fixtures, found by their names h
 open_page = test_console_browser.open_page
 violations = test_console_browser.violations
 
-REGISTER = """async ([base, token, userId]) => {
-  const auth = {"Authorization": "Bearer " + token, "Content-Type": "application/json"};
-  const begun = await (await fetch(`${base}/users/${userId}/passkey-options`,
-    {method: "POST", headers: auth})).json();
-  const options = PublicKeyCredential.parseCreationOptionsFromJSON(begun.options);
-  const credential = await navigator.credentials.create({publicKey: options});
-  const added = await fetch(`${base}/users/${userId}/passkeys`, {method: "POST", headers: auth,
-    body: JSON.stringify({registration: begun.registration, credential: credential.toJSON(),
-                          name: "laptop"})});
-  return [added.status, await added.json()];
-}"""
 ASSERT = """async (options) => {
   const parsed = PublicKeyCredential.parseRequestOptionsFromJSON(options);
   return (await navigator.credentials.get({publicKey: parsed})).toJSON();
@@ -69,6 +58,13 @@ def with_authenticator(page) -> None:
     )
 
 
+def log_in(page, slug: str, email: str) -> None:
+    page.goto(f"/{slug}/console/login")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+
+
 def password_step(base_url: str, slug: str, email: str) -> dict:
     """A password login over HTTP, as the browser's origin: the challenge, passkey options."""
     body = {"email": email, "password": PASSWORD}
@@ -86,20 +82,21 @@ def test_a_passkey_added_in_the_browser_logs_in_to_the_console(
     open_page, tenant, add_user, base_url, violations, testapp
 ):
     email = "pia@example.com"
-    pia = add_user(tenant.slug, email, password=PASSWORD)
-    token = httpx.post(
-        f"{base_url}/{tenant.slug}/tokens", json={"email": email, "password": PASSWORD}
-    ).json()["token"]
+    add_user(tenant.slug, email, password=PASSWORD)
     page = open_page()
     with_authenticator(page)
-    page.goto(f"/{tenant.slug}/console/login")
-    status, added = page.evaluate(REGISTER, [f"{base_url}/{tenant.slug}", token, pia["id"]])
-    assert status == 201 and added["name"] == "laptop", added
+    log_in(page, tenant.slug, email)
+    expect(page.get_by_role("heading", name="Users")).to_be_visible()  # no factor yet
 
-    # the console: password, then the passkey (the virtual authenticator answers)
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
+    # the Security page: one click, the virtual authenticator makes the passkey
+    page.get_by_role("link", name="Security").click()
+    page.get_by_label("Name").fill("laptop")
+    page.get_by_role("button", name="Add a passkey").click()
+    expect(page.locator("tr", has_text="laptop")).to_be_visible()
+    page.get_by_role("button", name="Log out").click()
+
+    # the console again: the password, then the passkey
+    log_in(page, tenant.slug, email)
     page.get_by_role("button", name="Use a passkey").click()
     expect(page.get_by_role("heading", name="Users")).to_be_visible()
     assert violations == []
