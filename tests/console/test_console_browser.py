@@ -210,6 +210,44 @@ def test_a_member_sees_what_a_member_may_do(open_page, tenant, add_user, testapp
     assert [v for v in violations if "403" not in v] == []
 
 
+def test_an_owner_runs_the_tenants_identity_from_the_console(
+    open_page, tenant, add_user, violations
+):
+    """Sign-in, Directory, Policies and Security, in the browser under the CSP."""
+    add_user(tenant.slug, "ned@example.com", name="Ned")
+    page = open_page()
+    log_in_to_tenant(page, tenant.slug, tenant.owner_email, PASSWORD)
+
+    page.get_by_role("link", name="Sign-in").click()
+    expect(page.get_by_role("heading", name="Identity provider")).to_be_visible()
+    page.get_by_label("Domain").fill(f"{tenant.slug}.example")
+    page.get_by_role("button", name="Claim").click()
+    expect(page.locator(f"#domain-{tenant.slug}\\.example")).to_contain_text("waiting")
+    shot(page, "sign-in")
+
+    page.get_by_role("link", name="Directory").click()
+    page.get_by_label("For which directory").fill("okta")
+    page.get_by_role("button", name="Make a token").click()
+    expect(page.get_by_role("status")).to_contain_text("shown this once")
+    shot(page, "directory")
+
+    page.get_by_role("link", name="Policies").click()
+    page.get_by_label("Policies").fill(
+        'forbid(principal, action == Action::"update", resource) when { resource.role == "owner" };'
+    )
+    page.get_by_role("button", name="Save").click()
+    page.get_by_label("May").fill(tenant.owner_email)
+    page.get_by_label("do").select_option("update")
+    page.get_by_label("to").fill(tenant.owner_email)
+    page.get_by_role("button", name="Ask").click()
+    expect(page.locator("#decision")).to_contain_text("No: forbidden by policy0")
+    shot(page, "policies")
+
+    page.get_by_role("link", name="Security").click()
+    expect(page.get_by_role("heading", name="Passkeys")).to_be_visible()
+    assert violations == []
+
+
 def test_a_wrong_password_is_said_on_the_page(open_page, tenant):
     page = open_page()
     page.goto(f"/{tenant.slug}/console/login")

@@ -11,10 +11,9 @@ import webtest
 
 from tenantapp import main
 from tenantapp.interfaces import ICacheListener, IServers, IUsageLedger, service
+from tenantapp.sso.local_idp import SamlIdp
 from tests.console import test_console_browser
 from tests.domains import test_domains
-
-from .saml_idp import SamlIdp
 
 zone = test_domains.zone  # the fixtures, found by their names here
 chromium = test_console_browser.chromium

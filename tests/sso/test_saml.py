@@ -10,8 +10,9 @@ from urllib.parse import urlencode, urlsplit
 import pytest
 import webtest
 
+from tenantapp.sso.local_idp import SamlIdp
+
 from .conftest import audit_actions, onward_target, prove
-from .saml_idp import SamlIdp
 
 
 def configure(client, tenant, idp: SamlIdp, **extra) -> dict:

@@ -1,8 +1,10 @@
-"""A real SAML 2.0 identity provider on 127.0.0.1 for the tests: pysaml2's own IdP (``Server``)
-behind a small WSGI app, signing with a key and certificate made here (``cryptography``). A
-browser signs in at ``/sso`` by a user name the test registered; a test may also ask it
-directly for a Response, signed or not, for any audience and recipient (the hostile cases)."""
+"""A real SAML 2.0 identity provider on 127.0.0.1, for tests (tenantapp's and an app's own) and
+benchmarks: pysaml2's own IdP (``Server``) behind a small WSGI app, signing with a key and
+certificate made here (``cryptography``). A browser signs in at ``/sso`` by a user name the
+caller registered; a caller may also ask it directly for a Response, signed or not, for any
+audience and recipient (the hostile cases). Not for production: it asks no password."""
 
+import base64
 import datetime
 import html
 import threading
@@ -129,8 +131,6 @@ class SamlIdp:
                 sign_assertion=sign,
                 sign_response=False,
             )
-        import base64
-
         return base64.b64encode(str(answer).encode()).decode()
 
     def wsgi(self, environ, start_response):
