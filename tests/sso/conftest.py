@@ -16,6 +16,7 @@ from tests.console import test_console_browser
 from tests.domains import test_domains
 
 zone = test_domains.zone  # the fixtures, found by their names here
+hosted = test_domains.hosted
 chromium = test_console_browser.chromium
 open_page = test_console_browser.open_page
 violations = test_console_browser.violations

@@ -11,6 +11,7 @@ import pytest
 import webtest
 
 from tenantapp.sso.local_idp import SamlIdp
+from tests.domains import test_domains
 
 from .conftest import audit_actions, onward_target, prove
 
@@ -181,3 +182,22 @@ def test_sso_urls_come_from_the_public_url_not_a_host_header(sso_app, tenant):
     here = webtest.TestApp(sso_app, extra_environ={"HTTP_HOST": "127.0.0.1:6543"})
     metadata = here.get(f"/{tenant.slug}/sso/saml/metadata").text
     assert f'entityID="http://127.0.0.1:6543/{tenant.slug}/sso/saml/metadata"' in metadata
+
+
+def test_a_tenant_reached_by_its_host_signs_in_on_its_host(hosted, tenant, saml_idp, zone):
+    """The entity id, the consumer URL and the login are the tenant's host's, not a path's."""
+    host = f"{tenant.slug}.{test_domains.BASE}"
+    web = webtest.TestApp(hosted, extra_environ={"HTTP_HOST": host})
+    web.put_json("/sso/saml", {"metadata": saml_idp.metadata}, headers=tenant.auth)
+    metadata = web.get("/sso/saml/metadata").text
+    assert f'entityID="http://{host}/sso/saml/metadata"' in metadata
+    assert f'Location="http://{host}/sso/saml/acs"' in metadata
+    saml_idp.trust(metadata)
+    domain = f"{tenant.slug}.example"
+    claimed = web.post_json("/sso/domains", {"domain": domain}, headers=tenant.auth).json
+    zone.txt.setdefault(claimed["challenge"]["name"], []).append(claimed["challenge"]["value"])
+    web.post(f"/sso/domains/{domain}/verify", headers=tenant.auth)
+    start = web.get("/sso/saml/login", status=303).location
+    saml_idp.users["hana"] = {"email": [f"hana@{domain}"]}
+    done = web.post("/sso/saml/acs", {"SAMLResponse": saml_idp.response(start, "hana")})
+    assert done.status_int == 201 and done.json["user"]["email"] == f"hana@{domain}"
