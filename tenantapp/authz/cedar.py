@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import cedarpy
-from sqlalchemy import and_, false, func, not_, or_, true
+from sqlalchemy import String, and_, any_, false, func, literal, not_, or_, true
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from ..users.custom import definitions, opened
 from ..users.models import User
@@ -222,6 +223,22 @@ class Narrowing:
 
     forbids: tuple  # ((policy id, conditions), ...)
     sql: object  # a SQL condition, NOTHING_FORBIDDEN, or None
+    # for the quick decision: the forbids that are one equality, as attribute -> values
+    # (``resource.email == "x"``: a set lookup), and the rest, evaluated one by one
+    equal: dict = field(default_factory=dict)
+    rest: tuple = ()
+
+    @classmethod
+    def of(cls, forbids: list, sql) -> "Narrowing":
+        equal, rest = {}, []
+        for policy, conditions in forbids:
+            column, value = _one_equality(conditions)
+            if column is None:
+                rest.append((policy, conditions))
+            else:
+                equal.setdefault(column.key, set()).add(value)
+        frozen = {attr: frozenset(values) for attr, values in equal.items()}
+        return cls(tuple(forbids), sql, frozen, tuple(rest))
 
 
 def narrowing(policies: Policies, session, principal, action: str, sealed: set[str]) -> Narrowing:
@@ -253,12 +270,16 @@ def row_condition(policies: Policies, session, principal, action: str, sealed: s
 def quick_decision(policies: Policies, session, principal, action: str, resource) -> bool | None:
     """The decision from the kept residuals, without asking Cedar again: True (allowed),
     False (forbidden), or None where the residuals hold what this module does not evaluate."""
-    open_forbids = narrowing(policies, session, principal, action, set()).forbids
-    if not open_forbids:
+    narrowed = narrowing(policies, session, principal, action, set())
+    if not narrowed.forbids:
+        return True
+    if any(getattr(resource, attr) in values for attr, values in narrowed.equal.items()):
+        return False
+    if not narrowed.rest:
         return True
     attrs = entity(session, resource)["attrs"]
     try:
-        for _policy, conditions in open_forbids:
+        for _policy, conditions in narrowed.rest:
             if all(_holds(condition, attrs) for condition in conditions):
                 return False
     except Untranslatable:
@@ -315,26 +336,68 @@ def _narrowing(policies: Policies, session, principal, action: str, sealed: set[
         if residual["effect"] != "forbid" or _decided_false(residual):
             continue
         if any(residual[part].get("op") != "All" for part in ("principal", "resource")):
-            return Narrowing(((policy, ()),), None)  # a scope: Cedar decides each pair
+            return Narrowing.of([(policy, ())], None)  # a scope: Cedar decides each pair
         forbids.append((policy, tuple(residual["conditions"])))
     if not forbids:
-        return Narrowing((), NOTHING_FORBIDDEN)
+        return Narrowing.of([], NOTHING_FORBIDDEN)
     try:
-        sql = _Translator(sealed)
-        forbidden = [
+        return Narrowing.of(forbids, _allowed_rows(forbids, _Translator(sealed)))
+    except Untranslatable:
+        return Narrowing.of(forbids, None)
+
+
+def _allowed_rows(forbids: list, sql: "_Translator"):
+    """The rows no open forbid catches, as one SQL condition. Forbids that are one equality on
+    the same column (``resource.email == "x"``, the common "never this one") become one
+    ``column = ANY(array)``: one parameter, not one per policy."""
+    forbidden, equal = [], {}
+    for _policy, conditions in forbids:
+        column, value = _one_equality(conditions)
+        if column is not None:
+            equal.setdefault(column, []).append(value)
+            continue
+        forbidden.append(
             and_(
-                true(),
                 *(
                     sql(c["body"]) if c["kind"] == "when" else not_(sql(c["body"]))
                     for c in conditions
-                ),
+                )
             )
-            for _policy, conditions in forbids
-        ]
+        )
+    for column, values in equal.items():
+        listed = literal(values, ARRAY(String))  # one parameter, an array
+        forbidden.append(column == any_(listed) if len(values) > 1 else column == values[0])
+    caught = or_(*forbidden)
+    if sql.nullable:  # SQL cannot decide a custom field that is missing (NULL): that forbids,
+        caught = func.coalesce(caught, true())  # as the error it is in Cedar would
+    return not_(caught)
+
+
+def _without_true(body: dict) -> dict:
+    """``true && X`` (how Cedar leaves a scope it decided) as ``X``."""
+    while "&&" in body and body["&&"]["left"] == {"Value": True}:
+        body = body["&&"]["right"]
+    return body
+
+
+def _one_equality(conditions) -> tuple:
+    """``(column, value)`` when a forbid's conditions are one ``resource.role``/``email`` ==
+    a string (columns that are never NULL), else ``(None, None)``."""
+    if len(conditions) != 1 or conditions[0]["kind"] != "when":
+        return None, None
+    ((op, arg),) = _without_true(conditions[0]["body"]).items()
+    if op != "==":
+        return None, None
+    left, right = arg["left"], arg["right"]
+    if "Value" in left:
+        left, right = right, left
+    value = right.get("Value")
+    try:
+        path = _path(left)
     except Untranslatable:
-        return Narrowing(tuple(forbids), None)
-    # a condition SQL cannot decide (NULL: an attribute missing) forbids, as an error would
-    return Narrowing(tuple(forbids), not_(func.coalesce(or_(*forbidden), true())))
+        return None, None
+    column = {("resource", "role"): User.role, ("resource", "email"): User.email}.get(path)
+    return (column, value) if column is not None and isinstance(value, str) else (None, None)
 
 
 class _Translator:
@@ -344,6 +407,7 @@ class _Translator:
 
     def __init__(self, sealed: set[str]):
         self.sealed = sealed
+        self.nullable = False  # a custom field was read: the condition may be NULL
 
     def __call__(self, node: dict):
         ((op, arg),) = node.items()
@@ -360,6 +424,7 @@ class _Translator:
         if op == "has":
             target = _path(arg["left"])
             if target == ("resource", "custom") and arg["attr"] not in self.sealed:
+                self.nullable = True
                 return User.custom.has_key(arg["attr"])
             if target == ("resource",) and arg["attr"] in ("role", "email", "id", "custom"):
                 return true()
@@ -378,6 +443,7 @@ class _Translator:
         if path == ("resource", "id") and isinstance(value, int):
             return User.id == value
         if len(path) == 3 and path[:2] == ("resource", "custom") and path[2] not in self.sealed:
+            self.nullable = True
             stored = User.custom[path[2]]
             if isinstance(value, bool):
                 return stored.as_boolean() == value
