@@ -27,8 +27,10 @@ from .tenancy.servers import (
     Servers,
     app_role,
     pooler_urls,
+    server_cas,
     server_urls,
     through_pooler,
+    with_tls,
 )
 from .tenancy.sessions import (
     TenantSessions,
@@ -128,15 +130,27 @@ def make_servers(settings: dict) -> Servers:
     role = app_role(settings)
     urls = {DEFAULT: database_url(settings), **server_urls(settings)}
     poolers = pooler_urls(settings)
-    unknown = set(poolers) - set(urls)
-    if unknown:
-        raise ProvisioningError(f"tenantapp.pooler.{sorted(unknown)[0]}: no such server")
+    cas = server_cas(settings)
+    for prefix, named in (("tenantapp.pooler", poolers), ("tenantapp.database_ca", cas)):
+        unknown = set(named) - set(urls)
+        if unknown:
+            raise ProvisioningError(f"{prefix}.{sorted(unknown)[0]}: no such server")
+    if asbool(settings.get("tenantapp.database_tls_required", False)):
+        plain = sorted(set(urls) - set(cas))
+        if plain:
+            raise ProvisioningError(
+                f"tenantapp.database_tls_required: set tenantapp.database_ca.{plain[0]} (the"
+                " CA its server's certificate is signed by)"
+            )
     return Servers(
         {
             name: Server(
                 name,
-                make_engine(settings, url),
-                make_engine(settings, through_pooler(role.url(url), poolers.get(name))),
+                make_engine(settings, with_tls(url, cas.get(name))),
+                make_engine(
+                    settings,
+                    with_tls(through_pooler(role.url(url), poolers.get(name)), cas.get(name)),
+                ),
                 pooled=name in poolers,
             )
             for name, url in urls.items()

@@ -12,6 +12,12 @@ one bounded pool each:
   connections go through a pooler in transaction mode (PgBouncer) at that address instead: the
   serving path keeps nothing beyond a transaction. The owner's (migrations, listeners, which do)
   stay direct.
+
+TLS: ``tenantapp.database_ca.NAME = /path/ca.pem`` (``default`` for ``sqlalchemy.url``'s
+server) makes every connection to that server ``sslmode=verify-full`` against that CA: the
+engines, the cache listener, the migrate workers and tenant databases all take their URL from
+these, so none connects otherwise. ``tenantapp.database_tls_required = true`` refuses to start
+while a server has no CA.
 """
 
 import os
@@ -26,6 +32,7 @@ from .errors import ProvisioningError, UnknownServer
 DEFAULT = "default"
 SERVERS_PREFIX = "tenantapp.servers."
 POOLERS_PREFIX = "tenantapp.pooler."
+CA_PREFIX = "tenantapp.database_ca."
 APP_ROLE = "tenantapp_app"
 APP_PASSWORD_ENV = "TENANTAPP_APP_PASSWORD"  # noqa: S105 - a variable name
 
@@ -129,6 +136,32 @@ def through_pooler(url: str, pooler: str | None) -> str:
         raise ProvisioningError(f"the pooler {pooler!r} names no host")
     url = make_url(url).set(host=at.host, port=at.port, query=at.query)
     return url.render_as_string(hide_password=False)
+
+
+def server_cas(settings: dict) -> dict[str, str]:
+    """``tenantapp.database_ca.NAME`` settings, by server name, each a readable PEM file."""
+    cas = {}
+    for key, value in settings.items():
+        if key.startswith(CA_PREFIX) and value.strip():
+            path = value.strip()
+            try:
+                with open(path, "rb") as pem:
+                    if b"-----BEGIN CERTIFICATE-----" not in pem.read():
+                        raise ProvisioningError(f"{key}: {path} holds no PEM certificate")
+            except OSError as error:
+                raise ProvisioningError(f"{key}: cannot read {path}: {error.strerror}") from None
+            cas[key.removeprefix(CA_PREFIX)] = path
+    return cas
+
+
+def with_tls(url: str, ca: str | None) -> str:
+    """``url`` verifying the server's certificate and name against ``ca`` (libpq's
+    ``sslmode=verify-full``), when there is one."""
+    if not ca:
+        return url
+    parsed = make_url(url)
+    tls = {**parsed.query, "sslmode": "verify-full", "sslrootcert": ca}
+    return parsed.set(query=tls).render_as_string(hide_password=False)
 
 
 def registry_owner(registry):
