@@ -13,7 +13,8 @@ alike, where blocks of a thousand requests each differed by ±10% from run to ru
 change halves every round (saved and forgotten as the API does), so what differs between the
 tenants themselves falls on both sides too; after each change, a warm-up and a collection, so
 the garbage of the policies parsed before is not counted against the requests. The figure:
-per round, the median request of each side; over ``--rounds`` rounds, the median of those, and the difference (the aim: under 5%).
+per round, the median request of each side; over ``--rounds`` rounds, the median of those,
+and the difference (the aim: under 5%).
 """
 
 import argparse
