@@ -89,7 +89,9 @@ class Tenant:
         self.__name__ = record.slug
         self.record = record
         self.registry = request.registry
-        self.children = {name: make(self, request) for name, make in parent.tree.tenant.items()}
+        self.request = request
+        self.makers = parent.tree.tenant  # the features' children, made when traversed
+        self.children: dict = {}
 
     def __acl__(self):
         return [
@@ -101,8 +103,15 @@ class Tenant:
 
     def __getitem__(self, segment: str):
         """Walkable without an identity (pshell, pviews): permissions are the views' and the
-        not-found view's business, which answers strangers alike for present and missing ids."""
-        return self.children[segment]
+        not-found view's business, which answers strangers alike for present and missing ids.
+        A child is made the first time it is asked for: a request walks to one of them."""
+        child = self.children.get(segment)
+        if child is None:
+            make = self.makers.get(segment)
+            if make is None:
+                raise KeyError(segment)
+            child = self.children[segment] = make(self, self.request)
+        return child
 
     @cached_property
     def settings(self) -> dict:
