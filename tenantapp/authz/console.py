@@ -6,7 +6,7 @@ from pyramid.httpexceptions import HTTPSeeOther
 from pyramid.view import view_config
 from sqlalchemy import select
 
-from ..console.pages import shown_on
+from ..console.pages import form_post, shown_on
 from ..console.resources import Page
 from ..errors import APIError, InvalidInput
 from ..users.models import User
@@ -68,13 +68,7 @@ def policies(context: PoliciesPage, request):
     return _page(context, request, asked=asked, decision=decision)
 
 
-@view_config(
-    context=PoliciesPage,
-    request_method="POST",
-    renderer=PAGE,
-    permission="configure",
-    require_csrf=True,
-)
+@form_post(PoliciesPage, PAGE, "configure")
 @shown_on(_page, keep_form=True)
 def save_policies(context: PoliciesPage, request):
     actions.replace_policies(request, form_fields(request).get("source", ""))

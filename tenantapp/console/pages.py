@@ -8,12 +8,35 @@ from html import escape
 from pyramid.csrf import get_csrf_token, new_csrf_token
 from pyramid.response import Response
 from pyramid.traversal import find_interface
+from pyramid.view import view_config
 
 from ..errors import APIError
 from ..hardening import PAGE_CSP
 from ..identity.policy import CONSOLE_COOKIE
 from ..interfaces import IConsole
+from ..tenancy.resources import NoPublicUrl, absolute_link
 from ..validation import form_fields
+
+
+def form_post(context, renderer, permission: str, **more) -> view_config:
+    """A console page's form view: a POST that must carry the CSRF token."""
+    return view_config(
+        context=context,
+        request_method="POST",
+        renderer=renderer,
+        permission=permission,
+        require_csrf=True,
+        **more,
+    )
+
+
+def shown_link(request, resource, name: str) -> str:
+    """The absolute URL a page tells someone to give another site (``absolute_link``), or,
+    without one, the path and what to set."""
+    try:
+        return absolute_link(request, resource, name)
+    except NoPublicUrl as error:
+        return f"{request.link(resource)}/{name} ({error.message})"
 
 
 def template(name: str) -> str:

@@ -4,6 +4,7 @@ registration (a POST with the CSRF token), hands its options to ``navigator.cred
 and posts the answer with the form; the API's checks, the same function."""
 
 import json
+from functools import partial
 
 from pyramid.httpexceptions import HTTPSeeOther
 from pyramid.view import view_config
@@ -13,7 +14,7 @@ from ..identity import passkeys
 from ..identity.login import add_passkey, remove_passkey
 from ..users.models import User
 from ..validation import form_fields
-from .pages import shown_on, template
+from .pages import form_post, shown_on, template
 from .resources import SecurityPage
 
 PAGE = template("security.jinja2")
@@ -38,7 +39,7 @@ def _page(context: SecurityPage, request, **extra) -> dict:
     }
 
 
-post = dict(context=SecurityPage, request_method="POST", permission="view", require_csrf=True)
+post = partial(form_post, SecurityPage, PAGE, "view")
 
 
 @view_config(context=SecurityPage, request_method="GET", renderer=PAGE, permission="view")
@@ -46,13 +47,13 @@ def security(context: SecurityPage, request):
     return _page(context, request)
 
 
-@view_config(name="passkey-options", renderer="json", **post)
+@form_post(SecurityPage, "json", "view", name="passkey-options")
 def passkey_options(context: SecurityPage, request):
     """For the page's script: a registration and the options for the browser."""
     return passkeys.registration_options(request, _me(request))
 
 
-@view_config(name="passkeys", renderer=PAGE, **post)
+@post(name="passkeys")
 @shown_on(_page)
 def add(context: SecurityPage, request):
     fields = form_fields(request)
@@ -65,7 +66,7 @@ def add(context: SecurityPage, request):
     return HTTPSeeOther(request.link(context))
 
 
-@view_config(name="remove-passkey", renderer=PAGE, **post)
+@post(name="remove-passkey")
 @shown_on(_page)
 def remove(context: SecurityPage, request):
     given = form_fields(request).get("passkey_id", "")

@@ -60,6 +60,22 @@ def webauthn_challenge(plain: str) -> bytes:
     return hashlib.sha256(b"webauthn:" + plain.encode()).digest()
 
 
+ANSWER_ERRORS = (WebAuthnException, ValueError, KeyError, TypeError)  # an answer that is wrong
+
+
+def _checked(verify, request, plain: str, credential: dict, **more):
+    """``verify`` (the webauthn package's) on ``credential`` for the challenge of ``plain``,
+    this tenant's relying party and origin."""
+    rp_id, origin = relying_party(request)
+    return verify(
+        credential=credential,
+        expected_challenge=webauthn_challenge(plain),
+        expected_rp_id=rp_id,
+        expected_origin=origin,
+        **more,
+    )
+
+
 def of_user(session, user_id: int) -> list[Passkey]:
     return list(session.scalars(select(Passkey).where(Passkey.user_id == user_id)))
 
@@ -99,15 +115,9 @@ def register(request, user: User, registration: str, credential: dict, name: str
     """The authenticator's answer to a registration of ``user`` (its challenge taken by the
     caller: ``mfa.challenged(…, kind=KIND)``), checked and kept."""
     session = request.dbsession
-    rp_id, origin = relying_party(request)
     try:
-        verified = verify_registration_response(
-            credential=credential,
-            expected_challenge=webauthn_challenge(registration),
-            expected_rp_id=rp_id,
-            expected_origin=origin,
-        )
-    except (WebAuthnException, ValueError, KeyError, TypeError) as error:
+        verified = _checked(verify_registration_response, request, registration, credential)
+    except ANSWER_ERRORS as error:
         raise PasskeyRefused(f"the authenticator's answer is not valid: {error}") from None
     passkey = Passkey(
         user_id=user.id,
@@ -149,17 +159,16 @@ def verify(request, user: User, plain: str, credential: dict) -> bool:
     )
     if passkey is None:
         return False
-    rp_id, origin = relying_party(request)
     try:
-        verified = verify_authentication_response(
-            credential=credential,
-            expected_challenge=webauthn_challenge(plain),
-            expected_rp_id=rp_id,
-            expected_origin=origin,
+        verified = _checked(
+            verify_authentication_response,
+            request,
+            plain,
+            credential,
             credential_public_key=passkey.public_key,
             credential_current_sign_count=passkey.sign_count,
         )
-    except (WebAuthnException, ValueError, KeyError, TypeError):
+    except ANSWER_ERRORS:
         return False
     passkey.sign_count = verified.new_sign_count
     passkey.last_used_at = datetime.now(UTC)

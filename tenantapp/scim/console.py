@@ -1,12 +1,13 @@
 """The console's Directory page (``/{tenant}/console/directory``): where the tenant's directory
 sends its users and groups (SCIM), and the owner's tokens for it: made (shown once), revoked."""
 
+from functools import partial
+
 from pyramid.httpexceptions import HTTPSeeOther
 from pyramid.view import view_config
 
-from ..console.pages import shown_on
+from ..console.pages import form_post, shown_link, shown_on
 from ..console.resources import Page
-from ..tenancy.resources import NoPublicUrl, absolute_link
 from ..validation import form_fields, validated
 from . import actions, tokens
 
@@ -19,27 +20,17 @@ class DirectoryPage(Page):
 
 
 def _page(context: DirectoryPage, request, **extra) -> dict:
-    try:
-        scim_url = absolute_link(request, context.api, "v2")
-    except NoPublicUrl as error:
-        scim_url = f"{request.link(context.api)}/v2 ({error.message})"
     return {
         "console": context.__parent__,
         "page": context,
-        "scim_url": scim_url,
+        "scim_url": shown_link(request, context.api, "v2"),
         "tokens": tokens.listed(request.registry, context.tenant.record.id),
         "form": {},
         **extra,
     }
 
 
-post = dict(
-    context=DirectoryPage,
-    request_method="POST",
-    renderer=PAGE,
-    permission="configure",
-    require_csrf=True,
-)
+post = partial(form_post, DirectoryPage, PAGE, "configure")
 
 
 @view_config(context=DirectoryPage, request_method="GET", renderer=PAGE, permission="configure")
@@ -47,7 +38,7 @@ def directory(context: DirectoryPage, request):
     return _page(context, request)
 
 
-@view_config(name="tokens", **post)
+@post(name="tokens")
 @shown_on(_page, keep_form=True)
 def make_token(context: DirectoryPage, request):
     """The new token is on this page only: it is not kept."""
@@ -55,7 +46,7 @@ def make_token(context: DirectoryPage, request):
     return _page(context, request, made=made)
 
 
-@view_config(name="revoke", **post)
+@post(name="revoke")
 @shown_on(_page)
 def revoke_token(context: DirectoryPage, request):
     actions.revoke_token(request, form_fields(request).get("token_id", ""))

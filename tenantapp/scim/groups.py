@@ -11,16 +11,12 @@ from scim2_models import (
     InvalidValueException,
     Meta,
     MutabilityException,
-    NotFoundException,
-    PreconditionFailedException,
     Resource,
     ScimFilter,
     SearchRequest,
-    UniquenessException,
 )
 from scim2_server.utils import parametrize
 from sqlalchemy import delete, func, select
-from sqlalchemy.exc import IntegrityError
 
 from .. import audit
 from ..errors import APIError
@@ -30,6 +26,7 @@ from ..users.actions import change_role
 from ..users.models import User
 from .models import DirectoryGroup
 from .models import GroupMember as Membership
+from .rows import by_id, check_version, flushed, version
 
 
 class TenantGroups:
@@ -70,8 +67,7 @@ class TenantGroups:
 
     def update(self, resource: Group, expected_version: str | None) -> Group:
         group = self._group(resource.id)
-        if expected_version is not None and _version(group) != expected_version:
-            raise PreconditionFailedException
+        check_version(group, expected_version)
         _apply(group, resource)
         self._flush(group)
         touched = self._set_members(group, resource)
@@ -81,8 +77,7 @@ class TenantGroups:
 
     def delete(self, resource_id: str, expected_version: str | None) -> None:
         group = self._group(resource_id)
-        if expected_version is not None and _version(group) != expected_version:
-            raise PreconditionFailedException
+        check_version(group, expected_version)
         touched = set(self._members(group.id))
         self.session.delete(group)
         self.session.flush()
@@ -92,12 +87,7 @@ class TenantGroups:
     # -- helpers ---------------------------------------------------------------------------
 
     def _group(self, resource_id: str | None) -> DirectoryGroup:
-        group = None
-        if resource_id and resource_id.isdigit() and len(resource_id) < 19:
-            group = self.session.get(DirectoryGroup, int(resource_id))
-        if group is None:
-            raise NotFoundException(detail=f"Group {resource_id!r} not found")
-        return group
+        return by_id(self.session, DirectoryGroup, resource_id, "Group")
 
     def _members(self, group_id: int) -> dict[int, str | None]:
         """Members that are still users (a deleted user's rows are inert: see ``t012``), with
@@ -158,13 +148,7 @@ class TenantGroups:
                 raise MutabilityException(detail=error.message) from None
 
     def _flush(self, group: DirectoryGroup) -> None:
-        try:
-            with self.session.begin_nested():
-                self.session.add(group)
-                self.session.flush()
-        except IntegrityError:
-            raise UniquenessException(detail="displayName is taken") from None
-        self.session.refresh(group)
+        flushed(self.session, group, "displayName is taken")
 
     def _resource(self, group: DirectoryGroup) -> Group:
         members = self._members(group.id)
@@ -182,7 +166,7 @@ class TenantGroups:
             resource_type="Group",
             created=group.created_at,
             last_modified=group.updated_at,
-            version=_version(group),
+            version=version(group),
         )
         return resource
 
@@ -193,10 +177,6 @@ def _apply(group: DirectoryGroup, resource: Resource[Any]) -> None:
     group.display_name = resource.display_name.strip()[:300]
     group.external_id = resource.external_id
     group.updated_at = func.now()  # a change of members alone changes the version too
-
-
-def _version(group: DirectoryGroup) -> str:
-    return f'W/"{group.updated_at.timestamp():.6f}"'
 
 
 def forget_user(session, user_id: int) -> None:

@@ -19,21 +19,17 @@ from scim2_models import (
     InvalidValueException,
     Meta,
     MutabilityException,
-    NotFoundException,
-    PreconditionFailedException,
     Resource,
     ResourceType,
     ResponseParameters,
     ScimFilter,
     SearchRequest,
-    UniquenessException,
     User,
 )
 from scim2_models.path import CompareOperator, Comparison
 from scim2_server.storage import ScimStorage, SearchPage
 from scim2_server.utils import parametrize
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from .. import audit
 from ..errors import APIError
@@ -43,6 +39,7 @@ from ..users.actions import keep_an_owner, within_max_users
 from ..users.models import User as TenantUser
 from .groups import TenantGroups
 from .groups import forget_user as forget_memberships
+from .rows import by_id, check_version, flushed, version
 
 NO_EMAIL = "scim.invalid"
 INDEXED = {"username": "user_name", "externalid": "external_id", "emails.value": "email"}
@@ -130,8 +127,7 @@ class TenantUsers(ScimStorage):
         if _is_group(resource_type):
             return self.groups.update(resource, expected_version)
         user = self._user(resource.id)
-        if expected_version is not None and _version(user) != expected_version:
-            raise PreconditionFailedException
+        check_version(user, expected_version)
         was_active = user.active
         _apply(user, resource)
         if was_active and not user.active:
@@ -150,8 +146,7 @@ class TenantUsers(ScimStorage):
         if _is_group(resource_type):
             return self.groups.delete(resource_id, expected_version)
         user = self._user(resource_id)
-        if expected_version is not None and _version(user) != expected_version:
-            raise PreconditionFailedException
+        check_version(user, expected_version)
         try:
             keep_an_owner(self.request, user)
         except APIError as error:
@@ -165,12 +160,7 @@ class TenantUsers(ScimStorage):
     # -- helpers ---------------------------------------------------------------------------
 
     def _user(self, resource_id: str | None) -> TenantUser:
-        user = None
-        if resource_id and resource_id.isdigit() and len(resource_id) < 19:
-            user = self.session.get(TenantUser, int(resource_id))
-        if user is None:
-            raise NotFoundException(detail=f"User {resource_id!r} not found")
-        return user
+        return by_id(self.session, TenantUser, resource_id, "User")
 
     def _deactivate(self, user: TenantUser) -> None:
         """No longer able to act: the last owner cannot be deactivated, and every token of the
@@ -184,14 +174,7 @@ class TenantUsers(ScimStorage):
         audit.record(self.request, "user.deactivated", f"user:{user.id}", actor=self.actor)
 
     def _flush(self, user: TenantUser) -> None:
-        """Its unique values are checked by the database, in a savepoint a refusal rolls back."""
-        try:
-            with self.session.begin_nested():
-                self.session.add(user)
-                self.session.flush()
-        except IntegrityError:
-            raise UniquenessException(detail="userName or email is taken") from None
-        self.session.refresh(user)
+        flushed(self.session, user, "userName or email is taken")
 
 
 def _indexed(scim_filter) -> tuple[str, str] | None:
@@ -250,10 +233,6 @@ def _apply(user: TenantUser, resource: User) -> None:
     user.scim = json.dumps(document, default=str)
 
 
-def _version(user: TenantUser) -> str:
-    return f'W/"{user.updated_at.timestamp():.6f}"'
-
-
 def resource_of(user: TenantUser) -> User:
     """The user as SCIM shows it: its document, with what tenantapp keeps authoritative."""
     if user.scim:
@@ -280,6 +259,6 @@ def resource_of(user: TenantUser) -> User:
         resource_type="User",
         created=user.created_at,
         last_modified=user.updated_at,
-        version=_version(user),
+        version=version(user),
     )
     return resource

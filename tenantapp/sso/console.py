@@ -2,14 +2,15 @@
 (OpenID Connect or SAML), its rules, and the email domains it has proven; owners change them
 with the same actions as the API."""
 
+from functools import partial
+
 from pyramid.httpexceptions import HTTPSeeOther
 from pyramid.view import view_config
 
-from ..console.pages import shown_on
+from ..console.pages import form_post, shown_link, shown_on
 from ..console.resources import Page
 from ..domains.views import DomainClaim
 from ..errors import InvalidInput
-from ..tenancy.resources import NoPublicUrl, absolute_link
 from ..validation import form_fields, validated
 from . import actions, domains, providers
 
@@ -41,13 +42,6 @@ def _settings(fields: dict, model, **renamed):
     return validated(model, {**data, **renamed}, strict=False)
 
 
-def _absolute(request, resource, name: str) -> str:
-    try:
-        return absolute_link(request, resource, name)
-    except NoPublicUrl as error:
-        return f"({error.message})"
-
-
 def _page(context: SignInPage, request, **extra) -> dict:
     tenant_id = context.tenant.record.id
     provider = providers.load(request.registry, tenant_id)
@@ -60,9 +54,9 @@ def _page(context: SignInPage, request, **extra) -> dict:
             f"{g} = {r}" for g, r in (provider.role_map if provider else {}).items()
         ),
         "domains": domains.listed(request.registry, tenant_id),
-        "sp_metadata": _absolute(request, saml_api, "metadata"),
-        "sp_acs": _absolute(request, saml_api, "acs"),
-        "oidc_callback": _absolute(request, context.api["oidc"], "callback"),
+        "sp_metadata": shown_link(request, saml_api, "metadata"),
+        "sp_acs": shown_link(request, saml_api, "acs"),
+        "oidc_callback": shown_link(request, context.api["oidc"], "callback"),
         "form": {},
         **extra,
     }
@@ -74,13 +68,7 @@ page_view = view_config(
     renderer=PAGE,
     permission="configure",
 )
-post = dict(
-    context=SignInPage,
-    request_method="POST",
-    renderer=PAGE,
-    permission="configure",
-    require_csrf=True,
-)
+post = partial(form_post, SignInPage, PAGE, "configure")
 
 
 @page_view
@@ -88,21 +76,21 @@ def sign_in(context: SignInPage, request):
     return _page(context, request)
 
 
-@view_config(name="oidc", **post)
+@post(name="oidc")
 @shown_on(_page, keep_form=True)
 def set_oidc(context: SignInPage, request):
     actions.set_oidc(request, _settings(form_fields(request), providers.ProviderSettings))
     return HTTPSeeOther(request.link(context))
 
 
-@view_config(name="saml", **post)
+@post(name="saml")
 @shown_on(_page, keep_form=True)
 def set_saml(context: SignInPage, request):
     actions.set_saml(request, _settings(form_fields(request), providers.SamlSettings))
     return HTTPSeeOther(request.link(context))
 
 
-@view_config(name="remove", **post)
+@post(name="remove")
 @shown_on(_page)
 def remove(context: SignInPage, request):
     found = providers.load(request.registry, context.tenant.record.id)
@@ -111,21 +99,21 @@ def remove(context: SignInPage, request):
     return HTTPSeeOther(request.link(context))
 
 
-@view_config(name="claim", **post)
+@post(name="claim")
 @shown_on(_page, keep_form=True)
 def claim(context: SignInPage, request):
     actions.claim_domain(request, validated(DomainClaim, form_fields(request)).domain)
     return HTTPSeeOther(request.link(context))
 
 
-@view_config(name="verify", **post)
+@post(name="verify")
 @shown_on(_page)
 def verify(context: SignInPage, request):
     actions.verify_domain(request, form_fields(request).get("domain", ""))
     return HTTPSeeOther(request.link(context))
 
 
-@view_config(name="release", **post)
+@post(name="release")
 @shown_on(_page)
 def release(context: SignInPage, request):
     actions.release_domain(request, form_fields(request).get("domain", ""))

@@ -5,6 +5,7 @@ served by waitress on 127.0.0.1. ``TENANTAPP_SCREENSHOTS=docs`` also saves the m
 import os
 import shutil
 import threading
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -28,14 +29,21 @@ def chromium_path() -> str:
     return found
 
 
-@pytest.fixture(scope="module")
-def base_url(app):
+@contextmanager
+def served(app, host: str = "127.0.0.1"):
+    """``app`` served by waitress on 127.0.0.1 in a thread: its base URL, by ``host``."""
     server = create_api_server(app, listen="127.0.0.1:0", threads=4)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.effective_port}"
+    yield f"http://{host}:{server.effective_port}"
     server.close()
     thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def base_url(app):
+    with served(app) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

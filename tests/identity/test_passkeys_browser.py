@@ -5,8 +5,6 @@ replay), and at another user's login.
 
 The page is reached as ``localhost``: WebAuthn takes no IP address as a relying party."""
 
-import threading
-
 import httpx
 import pyotp
 import pytest
@@ -14,9 +12,9 @@ from playwright.sync_api import expect
 from webauthn.helpers import bytes_to_base64url
 
 from tenantapp.identity.passkeys import webauthn_challenge
-from tenantapp.server import create_api_server
 from tests.conftest import PASSWORD, login
 from tests.console import test_console_browser
+from tests.console.test_console_browser import served
 
 pytestmark = pytest.mark.slow  # a browser and a server of its own
 
@@ -32,12 +30,8 @@ ASSERT = """async (options) => {
 
 @pytest.fixture(scope="module")
 def base_url(app):
-    server = create_api_server(app, listen="127.0.0.1:0", threads=4)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    yield f"http://localhost:{server.effective_port}"
-    server.close()
-    thread.join(timeout=10)
+    with served(app, "localhost") as url:
+        yield url
 
 
 def with_authenticator(page) -> None:

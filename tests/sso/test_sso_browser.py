@@ -2,13 +2,11 @@
 on the console's login page, the provider's own page (a real OpenID provider, a real SAML IdP,
 each on 127.0.0.1), and back in the console, logged in, with nothing refused by the CSP."""
 
-import threading
-
 import httpx
 import pytest
 from playwright.sync_api import expect
 
-from tenantapp.server import create_api_server
+from tests.console.test_console_browser import served
 
 from .conftest import prove
 from .test_saml import configure as configure_saml
@@ -19,12 +17,8 @@ pytestmark = pytest.mark.slow  # a browser and servers of its own
 
 @pytest.fixture(scope="module")
 def base_url(sso_app):
-    server = create_api_server(sso_app, listen="127.0.0.1:0", threads=4)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.effective_port}"
-    server.close()
-    thread.join(timeout=10)
+    with served(sso_app) as url:
+        yield url
 
 
 class OurViolations(list):
