@@ -35,8 +35,11 @@ requires = [
     "cedarpy>=4.1",  # Cedar: the tenants' attribute-based policies
     "psycopg-pool>=3.2",
     "pyramid_jinja2>=2.10",  # the web console's pages
-    "cryptography>=42",  # AES-GCM: per-tenant data keys, sealed columns and archives
+    "cryptography>=42",  # AES-GCM: per-tenant data keys, sealed columns, archives and files
+    "filetype>=1.2",  # a file's type, sniffed from its first bytes
 ]
+
+s3_require = ["boto3>=1.34"]  # files in S3-compatible object storage (tenantapp.files.storage)
 
 tests_require = [
     "pytest>=8.0",
@@ -49,6 +52,8 @@ tests_require = [
     "playwright>=1.50",  # the web console in Debian's chromium (no browser download)
     "oidc-provider-mock>=0.3.4",  # a real OpenID provider on 127.0.0.1 for the SSO tests
     "scim2-tester[httpx2]>=0.5.2",  # every check of the SCIM server, against a live one
+    *s3_require,
+    "moto[server]>=5.0",  # S3's API on 127.0.0.1 for the file store's tests
 ]
 
 pytest_require = [  # the pytest plugin's own needs, for apps built on tenantapp
@@ -82,7 +87,12 @@ setup(
     include_package_data=True,
     zip_safe=False,
     install_requires=requires,
-    extras_require={"testing": tests_require, "pytest": pytest_require, "bench": bench_require},
+    extras_require={
+        "testing": tests_require,
+        "pytest": pytest_require,
+        "bench": bench_require,
+        "s3": s3_require,
+    },
     entry_points={
         "paste.app_factory": ["main = tenantapp:main"],
         "paste.server_runner": ["main = tenantapp.server:serve"],

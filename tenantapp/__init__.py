@@ -47,6 +47,7 @@ FEATURES = (
     ".console",
     ".views",
     ".users",
+    ".files",
     ".audit",
     ".platform",
     ".openapi",

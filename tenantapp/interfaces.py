@@ -331,3 +331,8 @@ class IBodyLimit(Interface):
 
 class IOpenAPIDocument(Interface):
     """``document(registry)``: the OpenAPI description, built once (``openapi.Document``)."""
+
+
+class IFiles(Interface):
+    """Tenants' files: where their sealed contents are kept and how large one may be
+    (``files.actions.FileService``)."""

@@ -54,7 +54,8 @@ class Operation:
     path: str
     summary: str
     status: int = 200
-    body: type[BaseModel] | str | None = None  # a model, or the catalog's model by attribute
+    # a model, the catalog's model by attribute, or a schema (a file's bytes)
+    body: type[BaseModel] | str | dict | None = None
     auth: str | None = "tenant"  # "tenant", "operator" or None
     params: tuple = ()
     errors: tuple[int, ...] | None = None  # None: what any operation of its kind may answer
@@ -95,6 +96,7 @@ REASONS = {
     201: "Created",
     202: "Accepted",
     204: "No content",
+    206: "Part of the file: the Range asked for (Content-Range says which)",
     303: "See Other: on to the Location",
     400: "Invalid input: the fields say which",
     401: "No valid token",
@@ -103,6 +105,8 @@ REASONS = {
     409: "Conflicts with what is there (a taken email, the last owner, …)",
     413: "Body too large",
     415: "The body must be JSON (Content-Type: application/json)",
+    416: "The Range asked for is not in the file",
+    500: "A stored file does not open (changed or cut short in the store): restore it",
     429: "Too many requests: Retry-After says when to ask again",
     502: "An upstream service (an identity provider) did not answer",
     503: "Cannot serve now (a move, a migration, the database): Retry-After says when",
@@ -128,7 +132,11 @@ def build(registry) -> dict:
         if model is not None:
             operation["requestBody"] = {
                 "required": True,
-                "content": {op.body_content: {"schema": _component(model, schemas)}},
+                "content": {
+                    op.body_content: {
+                        "schema": model if isinstance(model, dict) else _component(model, schemas)
+                    }
+                },
             }
         paths.setdefault(op.path, {})[op.method.lower()] = operation
     return {
@@ -179,7 +187,10 @@ def _responses(op: Operation, schemas: dict) -> dict:
             returned = _component(returned, schemas)
         responses[str(op.status)]["content"] = {op.content: {"schema": returned}}
     for status, model in op.more:
-        content = {"application/json": {"schema": _component(model, schemas)}}
+        if isinstance(model, dict):  # bytes, as the main answer's
+            content = {op.content: {"schema": model}}
+        else:
+            content = {"application/json": {"schema": _component(model, schemas)}}
         responses[str(status)] = {"description": REASONS[status], "content": content}
     for status in op.statuses():
         responses[str(status)] = {"description": REASONS[status], **error}

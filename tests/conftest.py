@@ -69,8 +69,9 @@ def second_server_url(server_url):
 
 
 @pytest.fixture(scope="session")
-def settings(database_url, second_server_url):
+def settings(database_url, second_server_url, tmp_path_factory):
     return {
+        "tenantapp.files.dir": str(tmp_path_factory.mktemp("files")),
         "sqlalchemy.url": database_url,
         "tenantapp.servers.second": second_server_url,
         "tenantapp.embedded_database": "false",

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import cedarpy
-from sqlalchemy import String, and_, any_, false, func, literal, not_, or_, true
+from sqlalchemy import String, and_, any_, cast, false, func, literal, not_, or_, true
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from ..users.custom import definitions, opened
@@ -365,12 +365,22 @@ def _allowed_rows(forbids: list, sql: "_Translator"):
             )
         )
     for column, values in equal.items():
-        listed = literal(values, ARRAY(String))  # one parameter, an array
+        # one text parameter, cast to an array on the server: psycopg adapts one string far
+        # faster than a list of them (a tenth of a 50-user page's cost), and a text[] literal
+        # quotes every element, so any value is safe in it
+        listed = cast(literal(_text_array(values), String), ARRAY(String))
         forbidden.append(column == any_(listed) if len(values) > 1 else column == values[0])
     caught = or_(*forbidden)
     if sql.nullable:  # SQL cannot decide a custom field that is missing (NULL): that forbids,
         caught = func.coalesce(caught, true())  # as the error it is in Cedar would
     return not_(caught)
+
+
+def _text_array(values: list[str]) -> str:
+    """PostgreSQL's text[] literal of ``values``: each element double-quoted, with its
+    backslashes and double quotes escaped (PostgreSQL's array input syntax)."""
+    quoted = (v.replace("\\", "\\\\").replace('"', '\\"') for v in values)
+    return "{" + ",".join(f'"{v}"' for v in quoted) + "}"
 
 
 def _without_true(body: dict) -> dict:

@@ -9,6 +9,7 @@ from pyramid.settings import asbool, aslist
 
 from ..interfaces import (
     IDatabasePools,
+    IFiles,
     IPasswordHasher,
     IServers,
     ITenancy,
@@ -42,7 +43,8 @@ def includeme(config):
             DatabaseStorage(servers, service(registry, IDatabasePools)),
         )
         keys = service(registry, ITenantKeys)  # made by ``encryption``
-        return Lifecycle(servers, {s.mode: s for s in storages}, default_mode, keys)
+        files = service(registry, IFiles)  # made by ``files``
+        return Lifecycle(servers, {s.mode: s for s in storages}, default_mode, keys, files)
 
     provide_factory(config, lifecycle, ITenancy)
 

@@ -238,6 +238,8 @@ def purge_tenant(tenancy: Tenancy, slug: str) -> None:
         registry.execute(tenants.delete().where(tenants.c.id == entry.id))  # and its keys
     forget_tenant(slug)
     tenancy.keys.forget(entry.id)
+    if tenancy.files is not None:  # sealed with keys that are gone: removed all the same
+        tenancy.files.purge(entry.id)
     log.info("purged tenant %s (%s mode)", slug, entry.mode)
 
 

@@ -20,6 +20,7 @@ class Tenancy:
     stores: dict
     default_mode: str = "schema"
     keys: "TenantKeys | None" = None  # each tenant's data keys (``encryption.keys``)
+    files: object = None  # the tenants' files (``IFiles``): purged, exported, imported with them
 
     @property
     def registry(self) -> Engine:

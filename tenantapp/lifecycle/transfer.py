@@ -65,6 +65,7 @@ FRAME = struct.Struct(">I")  # each sealed frame's length; a zero length ends a 
 VERSION_TABLE = "alembic_version"
 # Bearer tokens are credentials, not data: a copy of a tenant must not accept the original's.
 NOT_EXPORTED = {"tokens", "job_tickets"}  # secrets; jobs queued for the old id
+FILES_TABLE = "files"  # its rows' blobs go into the archive too (``files``)
 
 
 class ArchiveError(ProvisioningError):
@@ -199,7 +200,8 @@ def export_tenant(
             }
             cursor = connection.connection.driver_connection.cursor()
             with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
-                for table in _exported(connection, binding.schema):
+                exported = _exported(connection, binding.schema)
+                for table in exported:
                     columns = [c.name for c in table.columns if c.name != TENANT_COLUMN]
                     query = _rows_of(connection, binding, table, columns)
                     count = 0
@@ -217,6 +219,13 @@ def export_tenant(
                     )
                     if progress is not None:
                         progress(table.name, count)
+                files = [t for t in exported if t.name == FILES_TABLE]
+                if tenancy.files is not None and files:  # the blobs of the rows this snapshot has
+                    query = _rows_of(connection, binding, files[0], ["blob", "size"])
+                    listed = [tuple(row) for row in connection.exec_driver_sql(query)]
+                    manifest["files"] = tenancy.files.export(entry.id, listed, archive)
+                    if progress is not None:
+                        progress("files (contents)", len(listed))
                 manifest["mac"] = _manifest_mac(archive_key, manifest)
                 archive.writestr("manifest.json", json.dumps(manifest, indent=2))
     return sum(t["rows"] for t in manifest["tables"])
@@ -352,24 +361,35 @@ def import_tenant(
                     progress(table["name"], table["rows"])
             _advance_identities(connection, schema)
             migrations.upgrade_tenant(connection, schema, head)
+            if authenticated and "files" in manifest and tenancy.files is not None:
+                try:
+                    tenancy.files.import_(entry.id, manifest["files"], archive)
+                except ValueError as error:
+                    raise ArchiveError(str(error)) from None
 
-        with tenancy.registry.begin() as registry:
-            name = manifest.get("name") if isinstance(manifest.get("name"), str) else None
-            entry = register_tenant(registry, slug, name or slug, store, server)
-            if sealing is not None:
-                archive_key = _adopt_keys(tenancy, registry, entry.id, sealing)
-            if authenticated:
-                _check_manifest_mac(archive_key, manifest)
-                registry.execute(  # overrides: checked against the declarations when read
-                    tenants.update()
-                    .where(tenants.c.id == entry.id)
-                    .values(
-                        settings=_object(manifest.get("settings")),
-                        flags=_object(manifest.get("flags")),
+        entry = None
+        try:
+            with tenancy.registry.begin() as registry:
+                name = manifest.get("name") if isinstance(manifest.get("name"), str) else None
+                entry = register_tenant(registry, slug, name or slug, store, server)
+                if sealing is not None:
+                    archive_key = _adopt_keys(tenancy, registry, entry.id, sealing)
+                if authenticated:
+                    _check_manifest_mac(archive_key, manifest)
+                    registry.execute(  # overrides: checked against the declarations when read
+                        tenants.update()
+                        .where(tenants.c.id == entry.id)
+                        .values(
+                            settings=_object(manifest.get("settings")),
+                            flags=_object(manifest.get("flags")),
+                        )
                     )
-                )
-            store.create(registry, entry, build=build)
-            record_migration(registry, entry.id, head, "ok", None, 0)
+                store.create(registry, entry, build=build)
+                record_migration(registry, entry.id, head, "ok", None, 0)
+        except BaseException:
+            if entry is not None and tenancy.files is not None:
+                tenancy.files.purge(entry.id)  # the blobs put before it failed: nothing kept
+            raise
     return get_tenant(tenancy, slug)
 
 

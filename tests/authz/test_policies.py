@@ -257,3 +257,20 @@ def test_forbids_of_one_email_each_leave_full_pages_without_those_users(testapp,
     assert not blocked & set(seen) and len(seen) == 1 + len(people) - len(blocked)
     one = people[0]["id"]
     testapp.get(f"/{tenant.slug}/users/{one}", headers=tenant.auth, status=403)
+
+
+def test_the_forbidden_values_reach_postgresql_as_they_were_written(tenantapp_database_url):
+    """The ``ANY`` of equality forbids travels as one text[] literal: whatever a value holds
+    (quotes, backslashes, commas, braces, the word NULL, nothing), PostgreSQL reads it back."""
+    from tenantapp.authz.cedar import _text_array
+
+    values = ['a"b', "c\\d", "e,f", "{g}", "NULL", "", " h ", "ü@example.com"]
+    engine = sa.create_engine(tenantapp_database_url)
+    try:
+        with engine.connect() as connection:
+            read = connection.scalar(
+                sa.select(sa.cast(sa.literal(_text_array(values)), sa.ARRAY(sa.String)))
+            )
+    finally:
+        engine.dispose()
+    assert read == values

@@ -1,0 +1,267 @@
+"""Storing, reading and deleting a tenant's files: the sealing, the store and the row together.
+
+An upload streams: the body is read in pieces, sealed chunk by chunk and written to the store as
+it comes, counted against the size limit and the tenant's storage quota on the way. The row is
+added in the request's transaction; the blob is written before it, and removed again if that
+transaction does not commit, so a failed upload leaves nothing behind. A deleted file's blob is
+removed once the deletion has committed.
+"""
+
+import hashlib
+import logging
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+import filetype
+from sqlalchemy import func, select
+
+from .. import audit
+from ..encryption.keyring import seal, sealed_version, unseal
+from ..errors import APIError, InvalidInput
+from ..interfaces import IFiles, IServers, ITenantKeys, service
+from ..quotas import MB, QuotaExceeded
+from ..tenancy.models import TenantRecord
+from .models import StoredFile
+from .sealing import (
+    CHUNK,
+    Damaged,
+    new_key,
+    open_range,
+    random_blob_id,
+    seal_chunks,
+    sealed_size,
+)
+from .storage import READ_PIECE, blob_key, tenant_prefix
+
+log = logging.getLogger(__name__)
+KEY_AAD = b"files.sealed_key"
+SNIFF_BYTES = 8192
+# a name as a person gave it: no path, no control characters (it ends up in a header)
+NAME = re.compile(r"[^\x00-\x1f\x7f/\\]{1,255}")
+OCTETS = "application/octet-stream"
+
+
+class FileTooLarge(APIError):
+    status = 413
+    code = "file_too_large"
+
+
+class FileDamaged(APIError):
+    """The stored contents do not open: changed, cut short or swapped in the store."""
+
+    status = 500
+    code = "file_damaged"
+
+
+BLOB_ID = re.compile(r"[0-9a-f]{32}")
+ARCHIVED = "files/"  # a blob's name in a tenant archive: files/<blob id>
+
+
+@dataclass(frozen=True)
+class FileService:
+    """The store and the limit (the request path), and what the lifecycle does with a
+    tenant's blobs: purge them, write them into its archive, read them back from one."""
+
+    store: object  # storage.LocalStore or storage.S3Store
+    max_bytes: int
+
+    def purge(self, tenant_id: int) -> None:
+        self.store.delete_prefix(tenant_prefix(tenant_id))
+
+    def export(self, tenant_id: int, files: list[tuple[str, int]], archive) -> list[dict]:
+        """Write each ``(blob, size)`` of the tenant's into the zip ``archive``, as it is
+        stored (sealed: its key is in its row, which the archive seals with the rows); the
+        manifest's list of them."""
+        listed = []
+        for blob, size in files:
+            length = sealed_size(size)
+            with archive.open(ARCHIVED + blob, "w", force_zip64=length > 2**31) as out:
+                for piece in self.store.read(blob_key(tenant_id, blob), 0, length):
+                    out.write(piece)
+            listed.append({"blob": blob, "size": size})
+        return listed
+
+    def import_(self, tenant_id: int, listed, archive) -> None:
+        """Put the blobs an archive's manifest lists into the store, for ``tenant_id``; a
+        listed blob that is missing, or a list that is not one, refuses the archive."""
+        if not isinstance(listed, list):
+            raise ValueError("the manifest's files are not a list")
+        for item in listed:
+            blob = item.get("blob") if isinstance(item, dict) else None
+            if not isinstance(blob, str) or not BLOB_ID.fullmatch(blob):
+                raise ValueError(f"the manifest lists a file that is no blob id: {blob!r}")
+            try:
+                source = archive.open(ARCHIVED + blob)
+            except KeyError:
+                raise ValueError(f"the archive has no contents for file blob {blob}") from None
+            with source:
+                self.store.put(
+                    blob_key(tenant_id, blob), iter(lambda s=source: s.read(READ_PIECE), b"")
+                )
+
+
+def file_name(raw: str | None) -> str:
+    if raw is None or not NAME.fullmatch(raw) or raw in (".", ".."):
+        raise InvalidInput(
+            "say the file's name: ?name=NAME, 1 to 255 characters, no slash or control character",
+            {"name": "required: 1 to 255 characters, no slash or control character"},
+        )
+    return raw
+
+
+def sniffed_type(head: bytes) -> str:
+    """The type the first bytes show (``filetype``'s signatures); text that is UTF-8 without
+    NULs is ``text/plain``; anything else is bytes. What the uploader said is never used: a
+    download must not become a page of the service's own origin."""
+    kind = filetype.guess(head) if head else None
+    if kind is not None:
+        return kind.mime
+    try:
+        head.decode()
+    except UnicodeDecodeError as error:  # a character cut at the end of the sniffed bytes
+        if error.start < len(head) - 3:
+            return OCTETS
+    return OCTETS if b"\x00" in head else "text/plain"
+
+
+class _Body:
+    """The request body in pieces, counted, hashed and its head kept for sniffing."""
+
+    def __init__(self, stream, max_bytes: int, room: int | None):
+        self.stream = stream
+        self.max_bytes = max_bytes
+        self.room = room  # bytes left in the tenant's storage quota, None: no quota
+        self.size = 0
+        self.sha256 = hashlib.sha256()
+        self.head = b""
+
+    def __iter__(self):
+        while piece := self.stream.read(CHUNK):
+            self.size += len(piece)
+            if self.size > self.max_bytes:
+                raise FileTooLarge(f"a file may hold at most {self.max_bytes // MB} MB")
+            if self.room is not None and self.size > self.room:
+                raise QuotaExceeded("this file would take the tenant past its storage quota")
+            if len(self.head) < SNIFF_BYTES:
+                self.head += piece[: SNIFF_BYTES - len(self.head)]
+            self.sha256.update(piece)
+            yield piece
+
+
+def upload(request, name: str) -> StoredFile:
+    settings = service(request.registry, IFiles)
+    store = settings.store
+    length = request.content_length
+    if length is not None and length > settings.max_bytes:
+        raise FileTooLarge(f"a file may hold at most {settings.max_bytes // MB} MB")
+    room = _quota_room(request)
+    if room is not None and length is not None and length > room:
+        raise QuotaExceeded(
+            f"this file ({length / MB:.1f} MB) would take the tenant past its storage quota"
+        )
+    tenant_id = request.tenant.record.id
+    version, aead = service(request.registry, ITenantKeys).current(tenant_id)
+    key, blob = new_key(), random_blob_id()
+    body = _Body(request.body_file, settings.max_bytes, room)
+    where = blob_key(tenant_id, blob)
+    store.put(where, seal_chunks(key, blob, body))
+    _unless_committed(request, lambda: store.delete(where))
+    stored = StoredFile(
+        blob=blob,
+        name=name,
+        content_type=sniffed_type(body.head),
+        size=body.size,
+        sha256=body.sha256.hexdigest(),
+        sealed_key=seal(aead, version, key, KEY_AAD),
+        uploaded_by=_user_id(request),
+    )
+    request.dbsession.add(stored)
+    request.dbsession.flush()
+    audit.record(request, "file.uploaded", f"file:{stored.id}", size=stored.size)
+    return stored
+
+
+def delete(request, stored: StoredFile) -> None:
+    store = service(request.registry, IFiles).store
+    where = blob_key(request.tenant.record.id, stored.blob)
+    request.dbsession.delete(stored)
+    request.dbsession.flush()
+    audit.record(request, "file.deleted", f"file:{stored.id}", size=stored.size)
+    request.tm.get().addAfterCommitHook(lambda ok: ok and _quietly(store.delete, where))
+
+
+def contents(request, stored: StoredFile, start: int, stop: int):
+    """Bytes ``start``..``stop`` of the file, opened as they are read; the first chunk is
+    opened before this returns, so a damaged file is an error answer, not a cut-off one."""
+    store = service(request.registry, IFiles).store
+    tenant_id = request.tenant.record.id
+    key = _file_key(request, tenant_id, stored)
+    where = blob_key(tenant_id, stored.blob)
+    pieces = open_range(
+        key, stored.blob, stored.size, start, stop, lambda o, n: store.read(where, o, n)
+    )
+    try:
+        first = next(pieces, b"")
+    except (Damaged, FileNotFoundError) as error:
+        log.error("file %s of tenant %s: %s", stored.id, tenant_id, error)
+        raise FileDamaged("this file's stored contents do not open: restore it") from None
+    return first, _logged(pieces, stored.id, tenant_id)
+
+
+def _logged(pieces, file_id: int, tenant_id: int):
+    try:
+        yield from pieces
+    except Damaged as error:  # the answer has started: it is cut off, and the log says why
+        log.error("file %s of tenant %s: %s", file_id, tenant_id, error)
+        raise
+
+
+def _file_key(request, tenant_id: int, stored: StoredFile) -> bytes:
+    keys = service(request.registry, ITenantKeys)
+    version = sealed_version(stored.sealed_key)
+    return unseal(keys.key(tenant_id, version), stored.sealed_key, KEY_AAD)
+
+
+def file_bytes(session, since: datetime | None = None) -> int:
+    """The bytes of the tenant's files (added after ``since``, when given)."""
+    query = select(func.coalesce(func.sum(StoredFile.size), 0))
+    if since is not None:
+        query = query.where(StoredFile.created_at > since)
+    return int(session.scalar(query))
+
+
+def _quota_room(request) -> int | None:
+    """Bytes the tenant may still store: its quota, less its last measured size (rows and
+    files) and the files added since that measurement. None: no quota."""
+    limit_mb = request.tenant.settings["quota_max_storage_mb"]
+    if limit_mb <= 0:
+        return None
+    entry = request.tenant.record
+    with service(request.registry, IServers).default.serving.connect() as registry:
+        measured_at = registry.scalar(
+            select(TenantRecord.storage_measured_at).where(TenantRecord.id == entry.id)
+        )
+    used = (entry.storage_bytes or 0) + file_bytes(request.dbsession, measured_at)
+    return max(0, limit_mb * MB - used)
+
+
+def _unless_committed(request, undo) -> None:
+    transaction = request.tm.get()
+    transaction.addAfterCommitHook(lambda ok: ok or _quietly(undo))
+    transaction.addAfterAbortHook(lambda: _quietly(undo))
+
+
+def _quietly(call, *args) -> None:
+    """A blob left behind is sealed and unreachable; never an error for the request."""
+    try:
+        call(*args)
+    except Exception:
+        log.exception("could not remove a file's blob from the store")
+
+
+def _user_id(request) -> int | None:
+    userid = request.identity.userid if request.identity else None
+    if userid and userid.startswith("user:"):
+        return int(userid.removeprefix("user:"))
+    return None
