@@ -7,7 +7,8 @@ with a CPU clock; CPU per request for each, and tenantapp's functions by own tim
 
 With ``--rounds``, the two apps alternate that many times and the figures are the medians (one
 round's figure moves by a few percent from run to run). The CPU per request is what separates
-the two apps once the network and the threads are taken away: the ratio of the two is the most the throughput ratio can be.
+the two apps once the network and the threads are taken away: the ratio of the two is the most
+the throughput ratio can be.
 """
 
 import argparse

@@ -43,7 +43,8 @@ def file_store(settings: dict):
 def includeme(config):
     settings = config.get_settings()
     max_mb = setting(settings, "tenantapp.files.max_size_mb", int, DEFAULT_MAX_MB, minimum=1)
-    provide(config, FileService(file_store(settings), max_mb * MB), IFiles)
+    scan_task = setting(settings, "tenantapp.files.scan_task", str, "")
+    provide(config, FileService(file_store(settings), max_mb * MB, scan_task), IFiles)
     config.include("tenantapp.tenancy.resources")
     config.add_tenant_resource("files", Files)
     config.include("tenantapp.openapi")

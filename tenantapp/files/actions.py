@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 
 from .. import audit
 from ..encryption.keyring import seal, sealed_version, unseal
-from ..errors import APIError, InvalidInput
+from ..errors import APIError, Conflict, InvalidInput
 from ..interfaces import IFiles, IServers, ITenantKeys, service
 from ..quotas import MB, QuotaExceeded
 from ..tenancy.models import TenantRecord
@@ -65,6 +65,7 @@ class FileService:
 
     store: object  # storage.LocalStore or storage.S3Store
     max_bytes: int
+    scan_task: str = ""  # a tenant task deferred for each upload (``file_id=``): the scan hook
 
     def purge(self, tenant_id: int) -> None:
         self.store.delete_prefix(tenant_prefix(tenant_id))
@@ -179,10 +180,50 @@ def upload(request, name: str) -> StoredFile:
     request.dbsession.add(stored)
     request.dbsession.flush()
     audit.record(request, "file.uploaded", f"file:{stored.id}", size=stored.size)
+    if settings.scan_task:
+        request.defer(settings.scan_task, file_id=stored.id)
     return stored
 
 
+def read_file(request, file_id: int):
+    """A file's bytes, opened as they are read; None when the tenant has no such file. For
+    the scan hook's task (``tenantapp.files.scan_task``) and app code."""
+    stored = request.dbsession.get(StoredFile, file_id)
+    if stored is None:
+        return None
+    first, rest = contents(request, stored, 0, stored.size)
+    yield first
+    yield from rest
+
+
+def quarantine(request, file_id: int, reason: str) -> bool:
+    """Remove a file a scanner found bad (its blob once this commits), audited with the
+    reason; users' fields naming it are cleared. False when it was gone already."""
+    from ..users.custom import file_references
+    from ..users.models import User
+
+    stored = request.dbsession.get(StoredFile, file_id)
+    if stored is None:
+        return False
+    for user_id, field in file_references(request.dbsession, file_id):
+        user = request.dbsession.get(User, user_id)
+        user.custom = {k: v for k, v in user.custom.items() if k != field}
+    request.dbsession.flush()
+    audit.record(
+        request, "file.quarantined", f"file:{file_id}", actor="scanner", reason=reason[:500]
+    )
+    delete(request, stored)
+    return True
+
+
 def delete(request, stored: StoredFile) -> None:
+    """Refused (409) while a user's ``file`` field names it: clear that first."""
+    from ..users.custom import file_references
+
+    used = file_references(request.dbsession, stored.id)
+    if used:
+        named = ", ".join(f"user {user_id}'s {field}" for user_id, field in used[:5])
+        raise Conflict(f"file {stored.id} is in use ({named}): clear those fields first")
     store = service(request.registry, IFiles).store
     where = blob_key(request.tenant.record.id, stored.blob)
     request.dbsession.delete(stored)

@@ -3,7 +3,8 @@ validated by a pydantic model built from the tenant's definitions, and stored in
 ``users.custom``.
 
 A definition is a name, a type (``text``, ``integer``, ``number``, ``boolean``, ``date``,
-``choice``), whether it is required, and for ``choice`` its choices. Values are checked on
+``choice``, ``file``: the id of one of the tenant's files), whether it is required, and for
+``choice`` its choices. Values are checked on
 every write of a user's custom fields; a field made required later is required from the next
 such write of each user. Removing a field removes its values.
 """
@@ -71,6 +72,7 @@ TYPES: dict[str, Any] = {
     "number": Annotated[float, Field(allow_inf_nan=False)],
     "boolean": bool,
     "date": Annotated[date, BeforeValidator(iso_date)],
+    "file": Annotated[int, Field(ge=1, le=MAX_ID)],  # one of the tenant's files (checked)
 }
 
 
@@ -89,7 +91,7 @@ class FieldDefinition(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     name: FieldName
-    type: Literal["text", "integer", "number", "boolean", "date", "choice"]
+    type: Literal["text", "integer", "number", "boolean", "date", "choice", "file"]
     required: bool = False
     sealed: bool = False  # its values sealed with the tenant's key; not filterable
     choices: list[Annotated[PlainText, StringConstraints(min_length=1, max_length=200)]] | None = (
@@ -100,6 +102,8 @@ class FieldDefinition(BaseModel):
     def choices_go_with_choice(self):
         if (self.type == "choice") != (self.choices is not None):
             raise ValueError("choices are given for a choice field, and only for one")
+        if self.type == "file" and self.sealed:  # its contents are; the id must stay readable
+            raise ValueError("a file field is not sealed: the file's contents are, always")
         return self
 
 
@@ -186,7 +190,31 @@ def checked_custom(request, given: dict | None, current: dict | None = None) -> 
         values = values_model(fields).model_validate(merged)
     except ValidationError as error:
         raise InvalidInput("invalid custom fields", _problems(error)) from None
+    _files_exist(session, fields, values)
     return seal_values(session, fields, as_stored(values))
+
+
+def _files_exist(session: Session, fields: list[CustomField], values: BaseModel) -> None:
+    """A ``file`` field names one of this tenant's files (another tenant's id is none)."""
+    from ..files.models import StoredFile
+
+    problems = {}
+    for field in fields:
+        file_id = getattr(values, field.name) if field.type == "file" else None
+        if file_id is not None and session.get(StoredFile, file_id) is None:
+            problems[f"custom.{field.name}"] = f"no file {file_id} in this tenant"
+    if problems:
+        raise InvalidInput("invalid custom fields", problems)
+
+
+def file_references(session: Session, file_id: int) -> list[tuple[int, str]]:
+    """The users (id, field) whose ``file`` fields name ``file_id``."""
+    names = [field.name for field in definitions(session) if field.type == "file"]
+    found = []
+    for name in names:
+        query = select(User.id).where(User.custom.contains({name: file_id}))
+        found += [(user_id, name) for user_id in session.scalars(query)]
+    return found
 
 
 def custom_filters(request) -> tuple[list, dict]:
@@ -231,7 +259,7 @@ def _typed(field: CustomField, raw: str) -> Any:
         if raw not in ("true", "false"):
             raise ValueError("must be true or false")
         return raw == "true"
-    if field.type == "integer":
+    if field.type in ("integer", "file"):
         value = parse_id(raw.removeprefix("-"), 0)
         if value is None:
             raise ValueError(f"must be an integer from {-MAX_ID - 1} to {MAX_ID}")

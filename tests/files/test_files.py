@@ -248,3 +248,68 @@ def test_files_in_s3_compatible_storage(settings, tenant, other_tenant, s3_endpo
         assert store.keys(tenant_prefix(tenant.id)) == []
     finally:
         stop_app(s3)
+
+
+def test_a_users_file_field_names_one_of_the_tenants_files(testapp, tenant, other_tenant):
+    fields = f"/{tenant.slug}/fields"
+    testapp.post_json(fields, {"name": "avatar", "type": "file"}, headers=tenant.auth, status=201)
+    sealed = {"name": "cv", "type": "file", "sealed": True}
+    assert "not sealed" in testapp.post_json(fields, sealed, headers=tenant.auth, status=400).text
+    mine = upload(testapp, tenant, PNG, name="me.png").json["id"]
+    upload(testapp, other_tenant, PNG, name="first.png")  # ids are each tenant's own
+    theirs = upload(testapp, other_tenant, PNG, name="them.png").json["id"]
+    assert theirs != mine
+    users = f"/{tenant.slug}/users"
+    refused = testapp.post_json(
+        users,
+        {"email": "a@example.com", "name": "A", "custom": {"avatar": theirs}},
+        headers=tenant.auth,
+        status=400,
+    ).json
+    assert refused["fields"] == {"custom.avatar": f"no file {theirs} in this tenant"}
+    user = testapp.post_json(
+        users,
+        {"email": "a@example.com", "name": "A", "custom": {"avatar": mine}},
+        headers=tenant.auth,
+    ).json
+    assert user["custom"] == {"avatar": mine}
+    found = testapp.get(f"{users}?custom.avatar={mine}", headers=tenant.auth).json["items"]
+    assert [u["id"] for u in found] == [user["id"]]
+    in_use = testapp.delete(f"/{tenant.slug}/files/{mine}", headers=tenant.auth, status=409)
+    assert f"user {user['id']}'s avatar" in in_use.json["message"]
+    testapp.patch_json(
+        f"{users}/{user['id']}", {"custom": {"avatar": None}}, headers=tenant.auth, status=200
+    )
+    testapp.delete(f"/{tenant.slug}/files/{mine}", headers=tenant.auth, status=204)
+
+
+def test_the_scan_hook_runs_for_each_upload_and_quarantines_what_it_finds(
+    settings, testapp, tenant
+):
+    from tenantapp.interfaces import IJobQueue
+    from tests.files import scanner
+
+    scanning = main(
+        {},
+        **{
+            **settings,
+            "pyramid.includes": "tests.files.scanner",
+            "tenantapp.files.scan_task": "tests.scan_file",
+        },
+    )
+    try:
+        client = webtest.TestApp(scanning, extra_environ={"HTTP_HOST": "example.com"})
+        clean = upload(client, tenant, b"a clean file").json["id"]
+        bad = upload(client, tenant, b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$" + scanner.EICAR).json["id"]
+        service(scanning.registry, IJobQueue).drain(install_signal_handlers=False)
+        assert {clean, bad} <= set(scanner.SCANNED)
+        listed = client.get(f"/{tenant.slug}/files", headers=tenant.auth).json["items"]
+        assert [f["id"] for f in listed] == [clean]
+        client.get(f"/{tenant.slug}/files/{bad}/content", headers=tenant.auth, status=404)
+        assert len(left_in_store(scanning, tenant)) == 1
+        audit = client.get(f"/{tenant.slug}/audit", headers=tenant.auth).json["items"]
+        quarantined = [e for e in audit if e["action"] == "file.quarantined"]
+        assert quarantined[0]["target"] == f"file:{bad}"
+        assert quarantined[0]["detail"]["reason"] == "EICAR test signature"
+    finally:
+        stop_app(scanning)
