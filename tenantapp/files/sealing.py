@@ -42,39 +42,57 @@ def chunk_count(size: int) -> int:
 
 
 def seal_chunks(key: bytes, blob: str, chunks: Iterable[bytes]) -> Iterator[bytes]:
-    """The sealed chunks of the contents ``chunks`` yields (any sizes: re-cut to ``CHUNK``)."""
+    """The sealed chunks of the contents ``chunks`` yields (any sizes: re-cut to ``CHUNK``;
+    pieces of exactly ``CHUNK`` bytes, as an upload reads them, are sealed without a copy)."""
     aead, aad = AESGCM(key), blob.encode()
-    index, pending = 0, bytearray()
+    index, held, pending = 0, None, bytearray()  # held: a full chunk, maybe the last
     for piece in chunks:
-        pending += piece
-        while len(pending) > CHUNK:  # keep one full chunk back: it may be the last
-            yield aead.encrypt(_nonce(index, False), bytes(pending[:CHUNK]), aad)
-            del pending[:CHUNK]
-            index += 1
-    yield aead.encrypt(_nonce(index, True), bytes(pending), aad)
+        if not pending and len(piece) == CHUNK:
+            ready = (piece,)
+        else:
+            pending += piece
+            ready = []
+            while len(pending) >= CHUNK:
+                ready.append(bytes(pending[:CHUNK]))
+                del pending[:CHUNK]
+        for chunk in ready:
+            if held is not None:
+                yield aead.encrypt(_nonce(index, False), held, aad)
+                index += 1
+            held = chunk
+    if held is not None and pending:
+        yield aead.encrypt(_nonce(index, False), held, aad)
+        index, held = index + 1, None
+    yield aead.encrypt(_nonce(index, True), bytes(pending) if held is None else held, aad)
 
 
-def open_range(key: bytes, blob: str, size: int, start: int, stop: int, read) -> Iterator[bytes]:
+def open_range(
+    key: bytes, blob: str, size: int, start: int, stop: int, read
+) -> Iterator[bytes]:
     """Bytes ``start``..``stop`` (exclusive) of a file of ``size`` bytes, opened chunk by chunk
-    from ``read(offset, length)``, which yields the stored bytes there in pieces."""
+    from ``read(offset, length)``, which yields the stored bytes there in pieces (sliced
+    where they lie, copied only for a chunk that spans two pieces)."""
     aead, aad = AESGCM(key), blob.encode()
     last = chunk_count(size) - 1
     first, final = start // CHUNK, max(start, stop - 1) // CHUNK
     offset = first * SEALED_CHUNK
     length = min(sealed_size(size), (final + 1) * SEALED_CHUNK) - offset
-    index, pending = first, bytearray()
+    index, rest = first, b""
     for piece in read(offset, length):
-        pending += piece
-        while len(pending) >= SEALED_CHUNK or (index == last and len(pending) == _tail(size)):
+        data = rest + piece if rest else piece
+        view, at = memoryview(data), 0
+        while index <= final:
             take = SEALED_CHUNK if index < last else _tail(size)
-            plain = _open(aead, index, index == last, bytes(pending[:take]), aad)
-            del pending[:take]
+            if len(data) - at < take:
+                break
+            plain = _open(aead, index, index == last, view[at : at + take], aad)
+            at += take
             yield _slice(plain, index, start, stop)
             index += 1
-            if index > final:
-                return
-    if index <= final:
-        raise Damaged(f"the stored file {blob} ends before chunk {index}")
+        if index > final:
+            return
+        rest = bytes(view[at:])
+    raise Damaged(f"the stored file {blob} ends before chunk {index}")
 
 
 def _tail(size: int) -> int:

