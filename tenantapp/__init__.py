@@ -48,6 +48,7 @@ FEATURES = (
     ".views",
     ".users",
     ".files",
+    ".privacy",
     ".audit",
     ".platform",
     ".openapi",

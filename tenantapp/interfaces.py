@@ -336,3 +336,8 @@ class IOpenAPIDocument(Interface):
 class IFiles(Interface):
     """Tenants' files: where their sealed contents are kept and how large one may be
     (``files.actions.FileService``)."""
+
+
+class IPersonalData(Interface):
+    """What each tenant model holds about a person, and how it is exported and erased
+    (``privacy.declarations.PersonalData``)."""

@@ -179,3 +179,12 @@ def tenant_session(tenantapp_app, tenant):
     session = bound(tenantapp_app.registry, tenant.entry)
     yield session
     session.close()
+
+
+@pytest.fixture(scope="session")
+def personal_data_coverage(tenantapp_app) -> list[str]:
+    """The tenant models no ``config.add_personal_data`` declared: a person's data export and
+    erasure would miss them. An app's suite asserts this is empty."""
+    from .interfaces import IPersonalData
+
+    return service(tenantapp_app.registry, IPersonalData).uncovered()

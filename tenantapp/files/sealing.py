@@ -66,9 +66,7 @@ def seal_chunks(key: bytes, blob: str, chunks: Iterable[bytes]) -> Iterator[byte
     yield aead.encrypt(_nonce(index, True), bytes(pending) if held is None else held, aad)
 
 
-def open_range(
-    key: bytes, blob: str, size: int, start: int, stop: int, read
-) -> Iterator[bytes]:
+def open_range(key: bytes, blob: str, size: int, start: int, stop: int, read) -> Iterator[bytes]:
     """Bytes ``start``..``stop`` (exclusive) of a file of ``size`` bytes, opened chunk by chunk
     from ``read(offset, length)``, which yields the stored bytes there in pieces (sliced
     where they lie, copied only for a chunk that spans two pieces)."""

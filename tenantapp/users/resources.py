@@ -33,9 +33,10 @@ class UserResource:
         self.user = user
 
     def __acl__(self):
-        """Users may set their own password; only owners may change owners and admins.
+        """Users may set their own password and take their data; only owners may change
+        owners and admins.
         Everything else is inherited from the tenant."""
-        acl = [(Allow, f"user:{self.user.id}", "set-password")]
+        acl = [(Allow, f"user:{self.user.id}", ("set-password", "personal-data"))]
         if self.user.role != "member":
             acl += [
                 (Allow, "role:owner", ALL_PERMISSIONS),

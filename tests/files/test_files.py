@@ -95,10 +95,15 @@ def test_another_tenants_file_is_a_404_like_a_missing_one(testapp, tenant, other
 
 
 def test_a_name_is_required_and_plain(testapp, tenant):
-    for name in ("", "a/b", "..", "x\ny", "n" * 256):
+    for name in ("", "a/b", "..", "x\ny", "n" * 256, "../../etc/passwd", "..\\..\\win.ini"):
         refused = upload(testapp, tenant, b"x", name=name, status=400).json
         assert refused["error"] == "invalid_input" and "name" in refused["fields"]
     testapp.post(f"/{tenant.slug}/files", b"x", headers=tenant.auth, status=400)
+    quoted = upload(testapp, tenant, b"x", name='a"b; c.txt').json["id"]  # kept, never a header
+    got = testapp.get(f"/{tenant.slug}/files/{quoted}/content", headers=tenant.auth)
+    assert got.headers["Content-Disposition"] == (
+        "attachment; filename=\"a_b; c.txt\"; filename*=UTF-8''a%22b%3B%20c.txt"
+    )
 
 
 def test_members_upload_and_delete_their_own_files_only(testapp, tenant, add_user):
