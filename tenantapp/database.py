@@ -28,6 +28,7 @@ from .tenancy.servers import (
     app_role,
     pooler_urls,
     server_cas,
+    server_regions,
     server_urls,
     through_pooler,
     with_tls,
@@ -131,7 +132,12 @@ def make_servers(settings: dict) -> Servers:
     urls = {DEFAULT: database_url(settings), **server_urls(settings)}
     poolers = pooler_urls(settings)
     cas = server_cas(settings)
-    for prefix, named in (("tenantapp.pooler", poolers), ("tenantapp.database_ca", cas)):
+    regions = server_regions(settings)
+    for prefix, named in (
+        ("tenantapp.pooler", poolers),
+        ("tenantapp.database_ca", cas),
+        ("tenantapp.region", regions),
+    ):
         unknown = set(named) - set(urls)
         if unknown:
             raise ProvisioningError(f"{prefix}.{sorted(unknown)[0]}: no such server")
@@ -152,6 +158,7 @@ def make_servers(settings: dict) -> Servers:
                     with_tls(through_pooler(role.url(url), poolers.get(name)), cas.get(name)),
                 ),
                 pooled=name in poolers,
+                region=regions.get(name),
             )
             for name, url in urls.items()
         },

@@ -74,6 +74,7 @@ def settings(database_url, second_server_url, tmp_path_factory):
         "tenantapp.files.dir": str(tmp_path_factory.mktemp("files")),
         "sqlalchemy.url": database_url,
         "tenantapp.servers.second": second_server_url,
+        "tenantapp.region.second": "eu",  # the default server is in none
         "tenantapp.embedded_database": "false",
         "tenantapp.operator_token": OPERATOR_TOKEN,
         "tenantapp.default_mode": TEST_MODE,

@@ -13,6 +13,7 @@ kept exactly-once is in ``queue``.
 
 import venusian
 
+from ..config import setting
 from ..interfaces import IInstruments, IJobQueue, IServers, provide_factory, service, when_assembled
 from .queue import JobQueue, JobRefused, TenantTask
 
@@ -54,9 +55,12 @@ def sweep(request) -> None:
 
 def includeme(config):
 
+    region = setting(config.get_settings(), "tenantapp.jobs.region", str, "") or None
+
     def job_queue(registry) -> JobQueue:
         instruments = service(registry, IInstruments)
-        queue = JobQueue(registry, service(registry, IServers).default.owner, instruments)
+        owner = service(registry, IServers).default.owner
+        queue = JobQueue(registry, owner, instruments, region)
         instruments.watch_queue(queue.depth)
         return queue
 

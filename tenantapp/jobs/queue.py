@@ -36,7 +36,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.sql import func
 
-from ..interfaces import ISettingsCatalog, ITraversal, service
+from ..interfaces import IServers, ISettingsCatalog, ITraversal, service
 from ..tenancy.directory import TenantEntry, active_tenants
 from ..tenancy.sessions import SAFE_METHODS, tenant_session
 from .models import JobTicket
@@ -81,9 +81,18 @@ def conninfo(engine: Engine) -> str:
     return engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
+def regional(region: str | None) -> str:
+    """The queue of the tenants whose server is in ``region`` (``QUEUE``: servers with none)."""
+    return QUEUE if region is None else f"{QUEUE}@{region}"
+
+
 class JobQueue:
-    def __init__(self, registry, engine: Engine, instruments):
+    """``region``: this process works the jobs of tenants on servers of that region (and of
+    servers with no region), and no others; with none, only the latter."""
+
+    def __init__(self, registry, engine: Engine, instruments, region: str | None = None):
         self.registry = registry
+        self.queues = sorted({QUEUE, regional(region)})
         self.engine = engine  # the registry's server, as the owner: the queue is there
         self.instruments = instruments
         self.tasks: dict[str, TenantTask] = {}
@@ -161,7 +170,7 @@ class JobQueue:
         cap = self._cap(entry)
         slot = (ticket if ticket is not None else zlib.crc32(task.encode())) % max(cap, 1)
         return Job(
-            queue=QUEUE,
+            queue=regional(service(self.registry, IServers)[entry.server].region),
             task_name=task,
             lock=f"tenant:{entry.id}:{slot}" if cap else None,
             task_kwargs={
@@ -289,7 +298,7 @@ class JobQueue:
 
     def run_worker(self, **options) -> None:
         """procrastinate's worker on the tenant queue (``tenantapp-worker``), until stopped."""
-        self.app.run_worker(queues=[QUEUE], wait=True, **options)
+        self.app.run_worker(queues=self.queues, wait=True, **options)
 
     def drain(self, **options) -> None:
         """Run what is queued and due, then return. procrastinate's own ``wait=False`` stops
@@ -297,7 +306,7 @@ class JobQueue:
         this runs it again while such jobs remain and the last run finished some."""
         while True:
             finished = self._count("status IN ('succeeded', 'failed', 'cancelled', 'aborted')")
-            self.app.run_worker(queues=[QUEUE], wait=False, **options)
+            self.app.run_worker(queues=self.queues, wait=False, **options)
             due = self._count("status = 'todo' AND (scheduled_at IS NULL OR scheduled_at <= now())")
             if (
                 not due
@@ -310,16 +319,16 @@ class JobQueue:
         with self.engine.connect() as connection:
             return connection.exec_driver_sql(
                 f"SELECT count(*) FROM {SCHEMA}.procrastinate_jobs"  # noqa: S608
-                f" WHERE queue_name = %s AND {condition}",
-                (QUEUE,),
+                f" WHERE queue_name = ANY(%s) AND {condition}",
+                (self.queues,),
             ).scalar()
 
     def depth(self) -> dict[str, int]:
-        """Jobs in the queue by status."""
+        """Jobs in the queue by status, every region's together."""
         with self.engine.connect() as connection:
             rows = connection.exec_driver_sql(
                 f"SELECT status::text, count(*) FROM {SCHEMA}.procrastinate_jobs"  # noqa: S608
-                " WHERE queue_name = %s GROUP BY status",
-                (QUEUE,),
+                " WHERE queue_name = %s OR queue_name LIKE %s GROUP BY status",
+                (QUEUE, QUEUE + "@%"),
             ).all()
         return {status: int(count) for status, count in rows}

@@ -34,6 +34,7 @@ from ..tenancy.errors import ProvisioningError
 from ..tenancy.guard import MOVE_LOCK_CLASS
 from ..tenancy.models import TenantMove, TenantRecord
 from ..tenancy.pooling import TENANT_COLUMN
+from . import residency
 from .provisioning import find_row
 from .storage import advance_sequence
 from .tenancy import Tenancy
@@ -107,6 +108,9 @@ def move_tenant(
         return report
     target_store = tenancy.store(to_mode or entry.mode)
     tenancy.servers[to_server or entry.server]
+    with tenancy.registry.connect() as registry:
+        region = residency.pinned(registry, entry.id)
+    residency.check(tenancy.servers, to_server or entry.server, region, "move")
     target = replace(
         entry,
         mode=target_store.mode,

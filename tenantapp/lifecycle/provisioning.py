@@ -20,6 +20,7 @@ from ..encryption.columns import seal_text, sealed_attributes
 from ..tenancy.directory import ENTRY, UNDEFINED_TABLE, TenantEntry, forget_tenant
 from ..tenancy.errors import (  # noqa: F401 - re-exported: callers catch them from here
     ProvisioningError,
+    ResidencyError,
     SharedSchemaMissing,
     TenantExists,
     UnknownServer,
@@ -29,6 +30,7 @@ from ..tenancy.models import SHARED_SCHEMA, TenantMigration, TenantRecord, tenan
 from ..tenancy.servers import DEFAULT
 from ..tenancy.slugs import check_slug
 from ..users.models import User
+from . import residency
 from .tenancy import Tenancy
 
 log = logging.getLogger(__name__)
@@ -49,6 +51,7 @@ class TenantInfo:
     last_error: str | None = None
     mode: str = "schema"
     server: str = DEFAULT
+    region: str | None = None  # pinned there (``residency``)
 
     def as_json(self) -> dict:
         return {
@@ -58,6 +61,7 @@ class TenantInfo:
             "status": self.status,
             "mode": self.mode,
             "server": self.server,
+            "region": self.region,
             "revision": self.revision,
             "schema": self.schema_name,
             "size_bytes": self.size_bytes,
@@ -94,17 +98,21 @@ def create_tenant(
     hasher=None,
     use_template: bool = True,
     mode: str | None = None,
-    server: str = DEFAULT,
+    server: str | None = None,
+    region: str | None = None,
 ) -> tuple[TenantInfo, Owner | None]:
     """Create a tenant at head in ``mode`` (default: the configured one) on ``server``, with a
     first owner when ``owner_email`` is given (a password is generated unless one is passed
-    in)."""
+    in). ``region`` pins it there: on a server of that region (the region's first when no
+    server is named), refused anywhere else."""
     check_slug(slug)
     display_name = (name or slug).strip() or slug
     if len(display_name) > 200:
         raise ProvisioningError("tenant name is longer than 200 characters")
     store = tenancy.store(mode)
-    tenancy.servers[server]  # an unknown server is refused before anything is written
+    if server is not None:
+        tenancy.servers[server]  # an unknown server is refused before anything is written
+    server = residency.placed(tenancy.servers, server, region)
     owner = None
     if owner_email is not None:
         owner = Owner(owner_email.strip().lower(), owner_password or secrets.token_urlsafe(12))
@@ -122,7 +130,7 @@ def create_tenant(
         )
 
     with tenancy.registry.begin() as registry:
-        entry = register_tenant(registry, slug, display_name, store, server)
+        entry = register_tenant(registry, slug, display_name, store, server, region)
         data_key = tenancy.keys.create(registry, entry.id)
         revision = store.create(registry, entry, use_template, add_owner if owner else None)
         elapsed_ms = round((time.perf_counter() - started) * 1000)
@@ -137,12 +145,18 @@ def create_tenant(
         revision,
         mode=store.mode,
         server=server,
+        region=region,
     )
     return info, owner
 
 
 def register_tenant(
-    connection: Connection, slug: str, display_name: str, store, server: str = DEFAULT
+    connection: Connection,
+    slug: str,
+    display_name: str,
+    store,
+    server: str = DEFAULT,
+    region: str | None = None,
 ) -> TenantEntry:
     """The registry row of a new tenant, in the caller's transaction (its first statement: a
     registry that is not there yet fails it, and nothing else has happened)."""
@@ -164,6 +178,7 @@ def register_tenant(
                 display_name=display_name,
                 mode=store.mode,
                 server=server,
+                region=region,
             )
         )
     except IntegrityError:
@@ -283,6 +298,7 @@ def tenants_with_records():
         records.c.revision,
         records.c.status.label("migration_status"),
         records.c.last_error,
+        tenants.c.region,
     ).outerjoin(records, records.c.tenant_id == tenants.c.id)
 
 
@@ -319,6 +335,7 @@ def list_tenants(tenancy: Tenancy, slug: str | None = None) -> list[TenantInfo]:
             row.last_error,
             row.mode,
             row.server,
+            row.region,
         )
         for row in rows
     ]

@@ -43,9 +43,8 @@ from sqlalchemy.engine import Connection
 from ..encryption.keyring import KeyUnavailable, seal, sealed_version, unseal
 from ..tenancy.binding import Binding
 from ..tenancy.pooling import TENANT_COLUMN
-from ..tenancy.servers import DEFAULT
 from ..tenancy.slugs import check_slug
-from . import migrations
+from . import migrations, residency
 from .provisioning import (
     ProvisioningError,
     TenantInfo,
@@ -173,6 +172,7 @@ def export_tenant(
     table."""
     with tenancy.registry.connect() as registry:
         entry = find_row(registry, slug, ("active", "suspended"))
+        region = residency.pinned(registry, entry.id)  # the archive keeps the pin
         registry.rollback()
     archive_key, sealing = _archive_key(tenancy, entry.id)
     if portable:
@@ -188,6 +188,7 @@ def export_tenant(
         with connection.begin():
             manifest = {
                 "format": FORMAT,
+                "region": region,
                 "revision": migrations.current_revision(connection, "tenant", binding.schema),
                 "slug": slug,
                 "name": entry.display_name,
@@ -327,7 +328,7 @@ def import_tenant(
     path: str | Path,
     slug: str,
     mode: str | None = None,
-    server: str = DEFAULT,
+    server: str | None = None,
     legacy: bool = False,
     progress: Callable[[str, int], None] | None = None,
 ) -> TenantInfo:
@@ -337,7 +338,8 @@ def import_tenant(
     lets an archive of an older format in (see the module's docstring)."""
     check_slug(slug)
     store = tenancy.store(mode)
-    tenancy.servers[server]
+    if server is not None:
+        tenancy.servers[server]
     try:
         archive = zipfile.ZipFile(path)
     except (OSError, zipfile.BadZipFile) as error:
@@ -350,6 +352,12 @@ def import_tenant(
 
         sealing = manifest.get("sealing")
         archive_key = None
+        # an archive of a pinned tenant goes back into its region only (the pin is under the
+        # manifest's seal, checked before anything is kept)
+        region = manifest.get("region") if authenticated else None
+        if region is not None and not isinstance(region, str):
+            raise ArchiveError("the manifest's region is not a name")
+        server = residency.placed(tenancy.servers, server, region)
 
         def build(connection: Connection, schema: str) -> None:
             if manifest["revision"] is not None:
@@ -371,7 +379,7 @@ def import_tenant(
         try:
             with tenancy.registry.begin() as registry:
                 name = manifest.get("name") if isinstance(manifest.get("name"), str) else None
-                entry = register_tenant(registry, slug, name or slug, store, server)
+                entry = register_tenant(registry, slug, name or slug, store, server, region)
                 if sealing is not None:
                     archive_key = _adopt_keys(tenancy, registry, entry.id, sealing)
                 if authenticated:

@@ -3,12 +3,12 @@ in, ``APIError`` out for what the operator must be told."""
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, StringConstraints
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
 
 from ..errors import Conflict, InvalidInput
 from ..interfaces import IPasswordHasher, service
 from ..lifecycle import Lifecycle, moving, provisioning
-from ..tenancy.servers import DEFAULT
+from ..tenancy.servers import REGION
 from ..tenancy.slugs import SLUG_RULE, is_valid_slug
 from ..validation import PlainText
 
@@ -22,7 +22,12 @@ class TenantCreate(BaseModel):
     )
     owner_email: EmailStr | None = None
     mode: Literal["schema", "shared", "database"] | None = None
-    server: Annotated[str, StringConstraints(max_length=63)] = DEFAULT
+    server: Annotated[str, StringConstraints(max_length=63)] | None = Field(
+        default=None, description="default: the region's first server, else the default server"
+    )
+    region: Annotated[str, StringConstraints(pattern=f"^{REGION}$")] | None = Field(
+        default=None, description="pin the tenant's data to this region (servers' labels)"
+    )
 
 
 class TenantMove(BaseModel):
@@ -50,6 +55,7 @@ def create(
             hasher=service(request.registry, IPasswordHasher),
             mode=data.mode,
             server=data.server,
+            region=data.region,
         )
     except provisioning.UnknownServer as error:
         raise InvalidInput(str(error), {"server": "not configured"}) from None

@@ -23,6 +23,7 @@ class TenantOut(BaseModel):
     status: Literal["active", "suspended", "deleted"]
     mode: Literal[MODES]
     server: str
+    region: str | None = Field(default=None, description="pinned: its data stays there")
     revision: str | None
     schema_name: str = Field(alias="schema")
     size_bytes: int | None = None

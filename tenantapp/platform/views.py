@@ -103,6 +103,12 @@ def unknown_tenant(exc, request):
     return error_body("not_found", str(exc))
 
 
+@exception_view_config(provisioning.ResidencyError, renderer="json")
+def elsewhere(exc, request):
+    request.response.status_int = 409
+    return error_body("residency", str(exc))
+
+
 @exception_view_config(provisioning.ProvisioningError, renderer="json")
 def refused(exc, request):
     request.response.status_int = 409

@@ -18,7 +18,6 @@ from ..lifecycle import migrating, provisioning
 from ..quotas.limits import lacking_key
 from ..tenancy.directory import find_tenant
 from ..tenancy.models import MODES
-from ..tenancy.servers import DEFAULT
 from ..tenancy.slugs import InvalidSlug
 from ..tenant_settings.catalog import changes
 from ..tenant_settings.overrides import update_overrides
@@ -85,7 +84,12 @@ def build_parser() -> argparse.ArgumentParser:
         " (default: tenantapp.default_mode, else schema)",
     )
     create.add_argument(
-        "--server", default=DEFAULT, help="a server named in tenantapp.servers.NAME"
+        "--server",
+        help="a server named in tenantapp.servers.NAME (default: the region's first, else"
+        " the default server)",
+    )
+    create.add_argument(
+        "--region", help="pin its data to this region (tenantapp.region.NAME labels servers)"
     )
 
     listing = add_command(
@@ -168,7 +172,11 @@ def build_parser() -> argparse.ArgumentParser:
     load.add_argument("file", help="an archive written by export-tenant")
     load.add_argument("--as", dest="slug", required=True, help="the new tenant's slug")
     load.add_argument("--mode", choices=MODES, help="isolation mode (default: the configured)")
-    load.add_argument("--server", default=DEFAULT, help="a server named in tenantapp.servers")
+    load.add_argument(
+        "--server",
+        help="a server named in tenantapp.servers (default: a pinned archive's region's first,"
+        " else the default server)",
+    )
     load.add_argument(
         "--legacy",
         action="store_true",
@@ -394,6 +402,7 @@ def create_tenant(admin: Admin, args) -> int:
         hasher=service(admin.registry, IPasswordHasher),
         mode=args.mode,
         server=args.server,
+        region=args.region,
     )
     print(
         f"created tenant {info.slug} ({info.mode} mode on server {info.server},"

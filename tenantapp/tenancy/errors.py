@@ -19,3 +19,7 @@ class SharedSchemaMissing(ProvisioningError):
 
 class UnknownServer(ProvisioningError):
     pass
+
+
+class ResidencyError(ProvisioningError):
+    """A placement that would put a region-pinned tenant's data in another region."""

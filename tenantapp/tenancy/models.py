@@ -56,6 +56,7 @@ class TenantRecord(SharedBase):
     status: Mapped[str] = mapped_column(String(16), default="active")
     mode: Mapped[str] = mapped_column(String(16), server_default="schema")
     server: Mapped[str] = mapped_column(String(63), server_default="default")
+    region: Mapped[str | None] = mapped_column(String(32))  # pinned: its data stays there
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     # overrides of the ini's per-tenant settings and flags (``tenantapp.tenant_settings``)
     settings: Mapped[dict] = mapped_column(JSONB, server_default="{}")

@@ -13,6 +13,9 @@ one bounded pool each:
   serving path keeps nothing beyond a transaction. The owner's (migrations, listeners, which do)
   stay direct.
 
+Residency: ``tenantapp.region.NAME = eu`` labels a server with the region it is in (a tenant
+pinned to a region is only ever placed on that region's servers: ``tenantapp.residency``).
+
 TLS: ``tenantapp.database_ca.NAME = /path/ca.pem`` (``default`` for ``sqlalchemy.url``'s
 server) makes every connection to that server ``sslmode=verify-full`` against that CA: the
 engines, the cache listener, the migrate workers and tenant databases all take their URL from
@@ -21,6 +24,7 @@ while a server has no CA.
 """
 
 import os
+import re
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -33,6 +37,8 @@ DEFAULT = "default"
 SERVERS_PREFIX = "tenantapp.servers."
 POOLERS_PREFIX = "tenantapp.pooler."
 CA_PREFIX = "tenantapp.database_ca."
+REGION_PREFIX = "tenantapp.region."
+REGION = r"[a-z0-9][a-z0-9-]{0,31}"
 APP_ROLE = "tenantapp_app"
 APP_PASSWORD_ENV = "TENANTAPP_APP_PASSWORD"  # noqa: S105 - a variable name
 
@@ -43,6 +49,7 @@ class Server:
     owner: Engine
     serving: Engine
     pooled: bool = False  # serving goes through a transaction-mode pooler (no LISTEN there)
+    region: str | None = None  # where it is (``tenantapp.region.NAME``); None: not labelled
 
 
 @dataclass(frozen=True)
@@ -136,6 +143,20 @@ def through_pooler(url: str, pooler: str | None) -> str:
         raise ProvisioningError(f"the pooler {pooler!r} names no host")
     url = make_url(url).set(host=at.host, port=at.port, query=at.query)
     return url.render_as_string(hide_password=False)
+
+
+def server_regions(settings: dict) -> dict[str, str]:
+    """``tenantapp.region.NAME`` settings, by server name: lowercase letters, digits, ``-``."""
+    regions = {}
+    for key, value in settings.items():
+        if key.startswith(REGION_PREFIX) and value.strip():
+            region = value.strip()
+            if not re.fullmatch(REGION, region):
+                raise ProvisioningError(
+                    f"{key} = {region!r}: a region is lowercase letters, digits and -, 32 at most"
+                )
+            regions[key.removeprefix(REGION_PREFIX)] = region
+    return regions
 
 
 def server_cas(settings: dict) -> dict[str, str]:
