@@ -29,7 +29,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
@@ -42,6 +42,7 @@ from .transfer import export_tenant, import_tenant
 
 log = logging.getLogger(__name__)
 LABEL_TIME = "START TIME: "  # in a base backup's backup_label
+FINISHED = "tenantapp-finished"  # beside it: when the backup had finished, by the server's clock
 STAMP = "%Y%m%dT%H%M%S%fZ"
 RECOVERY_WAIT = 600  # seconds a replay may take before the restore gives up
 
@@ -102,11 +103,22 @@ def base_backup(archive: WalArchive, server_url: str, keep: int = 3) -> Path:
     archive.backup_dir.mkdir(parents=True, exist_ok=True)
     target = archive.backup_dir / datetime.now(UTC).strftime(STAMP)
     program = archive.program("pg_basebackup")
-    subprocess.run(  # noqa: S603 - the configured PostgreSQL's program, our own arguments
+    made = subprocess.run(  # noqa: S603 - the configured PostgreSQL's program, our own arguments
         [program, *_libpq(server_url), "-D", str(target), "-X", "none", "--checkpoint=fast"],
-        check=True,
         capture_output=True,
+        text=True,
     )
+    if made.returncode != 0:
+        shutil.rmtree(target, ignore_errors=True)
+        raise RestoreError(f"pg_basebackup failed: {made.stderr.strip()}")
+    # a replay can stop no earlier than the backup's end: the server's clock, now, is after it
+    engine = create_engine(server_url)
+    try:
+        with engine.connect() as connection:
+            finished = connection.scalar(text("SELECT now()"))
+    finally:
+        engine.dispose()
+    (target / FINISHED).write_text(finished.isoformat())
     backups = sorted(p for p in archive.backup_dir.iterdir() if (p / "backup_label").exists())
     for old in backups[:-keep]:
         shutil.rmtree(old)
@@ -126,10 +138,18 @@ def base_backup(archive: WalArchive, server_url: str, keep: int = 3) -> Path:
     return target
 
 
-def _started(backup: Path) -> datetime:
+def _usable_from(backup: Path) -> datetime:
+    """The first moment a replay from ``backup`` can stop at: when it finished (as this
+    module records it), else a second after the start its label gives (to the second)."""
+    finished = backup / FINISHED
+    if finished.exists():
+        return datetime.fromisoformat(finished.read_text().strip())
     for line in (backup / "backup_label").read_text().splitlines():
         if line.startswith(LABEL_TIME):
-            return datetime.strptime(line.removeprefix(LABEL_TIME).strip(), "%Y-%m-%d %H:%M:%S %Z")
+            started = datetime.strptime(
+                line.removeprefix(LABEL_TIME).strip(), "%Y-%m-%d %H:%M:%S %Z"
+            )
+            return started.replace(tzinfo=UTC) + timedelta(seconds=1)
     raise RestoreError(f"{backup}: a base backup without a start time")
 
 
@@ -138,9 +158,9 @@ def _backup_before(archive: WalArchive, moment: datetime) -> Path:
     if archive.backup_dir.is_dir():
         for backup in archive.backup_dir.iterdir():
             if (backup / "backup_label").exists():
-                started = _started(backup).replace(tzinfo=UTC)
-                if started <= moment:
-                    found.append((started, backup))
+                usable = _usable_from(backup)
+                if usable <= moment:
+                    found.append((usable, backup))
     if not found:
         raise RestoreError(
             f"no base backup in {archive.backup_dir} was taken before {moment.isoformat()}:"

@@ -6,6 +6,7 @@ import shutil
 import sys
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from pydantic import ValidationError
 from pyramid.paster import get_appsettings
@@ -14,7 +15,7 @@ from .. import assembled
 from ..encryption import rotation
 from ..encryption.keyring import KeyUnavailable, new_key_text
 from ..interfaces import IPasswordHasher, ISettingsCatalog, ITenancy, service
-from ..lifecycle import migrating, provisioning
+from ..lifecycle import migrating, pitr, provisioning
 from ..quotas.limits import lacking_key
 from ..tenancy.directory import find_tenant
 from ..tenancy.models import MODES
@@ -29,7 +30,7 @@ PROG = "tenantapp-admin"
 
 GROUPS = (
     ("tenants", "create-tenant list-tenants tenant-settings suspend resume rename-tenant"),
-    ("lifecycle", "drop-tenant restore-tenant purge-tenant move-tenant"),
+    ("lifecycle", "drop-tenant restore-tenant purge-tenant move-tenant base-backup"),
     ("data", "export-tenant import-tenant"),
     ("schema", "migrate"),
     ("keys", "new-key rotate-keys reseal"),
@@ -113,8 +114,28 @@ def build_parser() -> argparse.ArgumentParser:
     purge.add_argument("slug", help="the tenant's slug")
     purge.add_argument("--yes", action="store_true", help="confirm: the data is gone for good")
 
+    restore = add_command(
+        commands,
+        "restore-tenant",
+        restore_tenant,
+        help="bring an archived tenant back; with --to, the tenant as it was at a moment (from"
+        " a base backup and the archived WAL), in place or --as a new tenant",
+    )
+    restore.add_argument("slug", help="the tenant's slug")
+    restore.add_argument(
+        "--to", type=_moment, help='the moment, e.g. "2026-12-04 10:15:00" (UTC unless it says)'
+    )
+    restore.add_argument("--as", dest="as_slug", help="a new tenant beside the original")
+
+    backup = add_command(
+        commands,
+        "base-backup",
+        base_backup,
+        help="a base backup of the default server, for restores to a moment (run it daily)",
+    )
+    backup.add_argument("--keep", type=int, default=3, help="base backups kept (default 3)")
+
     for name, run, help_text in (
-        ("restore-tenant", restore_tenant, "bring an archived tenant back"),
         ("suspend", suspend, "refuse the tenant's requests (403) without touching its data"),
         ("resume", resume, "serve a suspended tenant again"),
     ):
@@ -434,9 +455,37 @@ def purge_tenant(admin: Admin, args) -> int:
     return 0
 
 
+def _moment(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a time: {text!r}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def restore_tenant(admin: Admin, args) -> int:
-    admin.tenancy.restore_tenant(args.slug)
-    print(f"restored tenant {args.slug}")
+    if args.to is None:
+        if args.as_slug:
+            return _fail("--as goes with --to (a restore to a moment)")
+        admin.tenancy.restore_tenant(args.slug)
+        print(f"restored tenant {args.slug}")
+        return 0
+    done = pitr.restore_tenant(
+        admin.tenancy, admin.registry.settings, args.slug, args.to, args.as_slug
+    )
+    kept = f"; the one it replaced is archived as {done['replaced']}" if done["replaced"] else ""
+    print(
+        f"restored tenant {args.slug} as it was at {done['to']} into {done['tenant']}"
+        f" ({done['rows']} rows, {done['seconds']} s){kept}"
+    )
+    return 0
+
+
+def base_backup(admin: Admin, args) -> int:
+    settings = admin.registry.settings
+    url = admin.tenancy.servers.default.owner.url.render_as_string(hide_password=False)
+    made = pitr.base_backup(pitr.wal_archive(settings), url, args.keep)
+    print(f"base backup in {made}")
     return 0
 
 

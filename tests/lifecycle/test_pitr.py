@@ -3,7 +3,7 @@
 tenant while the original keeps serving, or in place; a time before the tenant existed, or
 before any base backup, is refused."""
 
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -12,9 +12,10 @@ import webtest
 from tenantapp import main
 from tenantapp.interfaces import IPasswordHasher, service
 from tenantapp.lifecycle.pitr import RestoreError, base_backup, restore_tenant, wal_archive
+from tenantapp.scripts.admin import main as admin
 from tenantapp.testing import CHEAP_HASHING, OPERATOR_TOKEN, PASSWORD, TEST_KEYS, login
 from tenantapp.throwaway import embedded_server, stop_app
-from tests.conftest import tenancy_for
+from tests.conftest import tenancy_for, write_ini
 
 pytestmark = pytest.mark.slow
 
@@ -52,7 +53,7 @@ def users_of(client, slug: str, token: str) -> set[str]:
     return {u["email"] for u in answer.json["items"]}
 
 
-def test_deleted_rows_come_back_as_a_new_tenant_and_in_place(archived):
+def test_deleted_rows_come_back_as_a_new_tenant_and_in_place(archived, tmp_path, capsys):
     settings, tenancy, app = archived
     client = webtest.TestApp(app, extra_environ={"HTTP_HOST": "example.com"})
     hasher = service(app.registry, IPasswordHasher)
@@ -101,6 +102,19 @@ def test_deleted_rows_come_back_as_a_new_tenant_and_in_place(archived):
     assert users_of(client, "acme", again) == everyone
     archived_one = tenancy.get_tenant(done["replaced"])
     assert archived_one.status == "deleted"  # the one it replaced: archived, restorable
+
+    # the same through tenantapp-admin, as an operator runs it
+    ini = write_ini(tmp_path / "app.ini", settings["sqlalchemy.url"], settings)
+    assert admin([ini, "base-backup", "--keep", "2"]) == 0
+    assert "base backup in" in capsys.readouterr().out
+    when = moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")  # UTC: it says no zone
+    assert admin([ini, "restore-tenant", "acme", "--to", when, "--as", "acme-cli"]) == 0
+    assert "as it was at" in capsys.readouterr().out
+    cli = login(client, "acme-cli", "owner@acme.example")
+    assert users_of(client, "acme-cli", cli) == everyone
+    with pytest.raises(SystemExit):  # argparse's usage error, saying why
+        admin([ini, "restore-tenant", "acme", "--to", "yesterday-ish"])
+    assert "not a time: 'yesterday-ish'" in capsys.readouterr().err
 
     with pytest.raises(RestoreError, match="did not exist"):
         restore_tenant(tenancy, settings, "globex", before_it_existed)
