@@ -89,6 +89,7 @@ def settings(database_url, second_server_url, tmp_path_factory):
         # no schedules: a worker started near a tick would queue a job for every tenant
         "tenantapp.jobs.cron.jobs.sweep": "",
         "tenantapp.jobs.cron.quotas.measure_storage": "",
+        "tenantapp.jobs.cron.files.sweep": "",
     }
 
 

@@ -11,7 +11,7 @@ import hashlib
 import logging
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import filetype
 from sqlalchemy import func, select
@@ -32,7 +32,7 @@ from .sealing import (
     seal_chunks,
     sealed_size,
 )
-from .storage import READ_PIECE, blob_key, tenant_prefix
+from .storage import READ_PIECE, blob_key, deleted_key, deleted_prefix, everything_of
 
 log = logging.getLogger(__name__)
 KEY_AAD = b"files.sealed_key"
@@ -66,9 +66,41 @@ class FileService:
     store: object  # storage.LocalStore or storage.S3Store
     max_bytes: int
     scan_task: str = ""  # a tenant task deferred for each upload (``file_id=``): the scan hook
+    keep_deleted_days: int = 7  # a deleted file's blob, kept for restores to before it
 
     def purge(self, tenant_id: int) -> None:
-        self.store.delete_prefix(tenant_prefix(tenant_id))
+        self.store.delete_prefix(everything_of(tenant_id))
+
+    def discard(self, tenant_id: int, blob: str, keep: bool = True) -> None:
+        """A deleted file's blob: set aside for ``keep_deleted_days`` (``keep``), or gone."""
+        if keep and self.keep_deleted_days > 0:
+            self.store.move(blob_key(tenant_id, blob), deleted_key(tenant_id, blob))
+        else:
+            self.store.delete(blob_key(tenant_id, blob))
+
+    def sweep(self, tenant_id: int, now: datetime | None = None) -> int:
+        """Remove the set-aside blobs past their retention; how many."""
+        now = now or datetime.now(UTC)
+        old = self.store.keys(
+            deleted_prefix(tenant_id), before=now - timedelta(days=self.keep_deleted_days)
+        )
+        for key in old:
+            self.store.delete(key)
+        return len(old)
+
+    def _read(self, tenant_id: int, blob: str, length: int):
+        """A blob as stored, also one set aside (an archive of the past names it)."""
+        try:
+            pieces = self.store.read(blob_key(tenant_id, blob), 0, length)
+            first = next(pieces, b"")
+        except (FileNotFoundError, LookupError) as missing:
+            try:
+                pieces = self.store.read(deleted_key(tenant_id, blob), 0, length)
+                first = next(pieces, b"")
+            except (FileNotFoundError, LookupError):
+                raise missing from None
+        yield first
+        yield from pieces
 
     def export(self, tenant_id: int, files: list[tuple[str, int]], archive) -> list[dict]:
         """Write each ``(blob, size)`` of the tenant's into the zip ``archive``, as it is
@@ -78,7 +110,7 @@ class FileService:
         for blob, size in files:
             length = sealed_size(size)
             with archive.open(ARCHIVED + blob, "w", force_zip64=length > 2**31) as out:
-                for piece in self.store.read(blob_key(tenant_id, blob), 0, length):
+                for piece in self._read(tenant_id, blob, length):
                     out.write(piece)
             listed.append({"blob": blob, "size": size})
         return listed
@@ -212,24 +244,27 @@ def quarantine(request, file_id: int, reason: str) -> bool:
     audit.record(
         request, "file.quarantined", f"file:{file_id}", actor="scanner", reason=reason[:500]
     )
-    delete(request, stored)
+    delete(request, stored, keep=False)  # not kept for restores: it is not to come back
     return True
 
 
-def delete(request, stored: StoredFile) -> None:
-    """Refused (409) while a user's ``file`` field names it: clear that first."""
+def delete(request, stored: StoredFile, keep: bool = True) -> None:
+    """Refused (409) while a user's ``file`` field names it: clear that first. Its blob is set
+    aside once this commits (``keep``: for the retention, else removed)."""
     from ..users.custom import file_references
 
     used = file_references(request.dbsession, stored.id)
     if used:
         named = ", ".join(f"user {user_id}'s {field}" for user_id, field in used[:5])
         raise Conflict(f"file {stored.id} is in use ({named}): clear those fields first")
-    store = service(request.registry, IFiles).store
-    where = blob_key(request.tenant.record.id, stored.blob)
+    files = service(request.registry, IFiles)
+    tenant_id, blob = request.tenant.record.id, stored.blob
     request.dbsession.delete(stored)
     request.dbsession.flush()
     audit.record(request, "file.deleted", f"file:{stored.id}", size=stored.size)
-    request.tm.get().addAfterCommitHook(lambda ok: ok and _quietly(store.delete, where))
+    request.tm.get().addAfterCommitHook(
+        lambda ok: ok and _quietly(files.discard, tenant_id, blob, keep)
+    )
 
 
 def contents(request, stored: StoredFile, start: int, stop: int):

@@ -12,6 +12,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
+from datetime import datetime
 from pathlib import Path
 
 READ_PIECE = 256 * 1024
@@ -22,8 +23,22 @@ def blob_key(tenant_id: int, blob: str) -> str:
     return f"{tenant_prefix(tenant_id)}{blob}"
 
 
+def deleted_key(tenant_id: int, blob: str) -> str:
+    """Where a deleted file's blob waits out its retention (a restore to before the deletion
+    finds it there)."""
+    return f"{deleted_prefix(tenant_id)}{blob}"
+
+
 def tenant_prefix(tenant_id: int) -> str:
     return f"tenants/{int(tenant_id)}/files/"
+
+
+def deleted_prefix(tenant_id: int) -> str:
+    return f"tenants/{int(tenant_id)}/deleted/"
+
+
+def everything_of(tenant_id: int) -> str:
+    return f"tenants/{int(tenant_id)}/"
 
 
 class LocalStore:
@@ -65,14 +80,24 @@ class LocalStore:
     def delete_prefix(self, prefix: str) -> None:
         shutil.rmtree(self._path(prefix), ignore_errors=True)
 
-    def copy(self, source: str, target: str) -> None:
-        self.put(target, self.read(source, 0, 1 << 62))
+    def move(self, source: str, target: str) -> None:
+        """``source`` renamed ``target``, dated now (when a deleted blob's retention starts)."""
+        path = self._path(target)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(self._path(source), path)
+        os.utime(path)
 
-    def keys(self, prefix: str) -> list[str]:
+    def keys(self, prefix: str, before: datetime | None = None) -> list[str]:
+        """The blobs under ``prefix`` (last written before ``before``, when given)."""
         base = self._path(prefix)
         if not base.is_dir():
             return []
-        return sorted(prefix + p.name for p in base.iterdir() if not p.name.startswith("."))
+        cutoff = None if before is None else before.timestamp()
+        return sorted(
+            prefix + p.name
+            for p in base.iterdir()
+            if not p.name.startswith(".") and (cutoff is None or p.stat().st_mtime < cutoff)
+        )
 
 
 class _Reader(io.RawIOBase):
@@ -127,21 +152,27 @@ class S3Store:
                 Bucket=self.bucket, Delete={"Objects": [{"Key": k} for k in keys], "Quiet": True}
             )
 
-    def copy(self, source: str, target: str) -> None:
+    def move(self, source: str, target: str) -> None:
+        """A copy (dated now: its retention starts) and the source deleted."""
         self.client.copy(
             {"Bucket": self.bucket, "Key": self.prefix + source}, self.bucket, self.prefix + target
         )
+        self.delete(source)
 
-    def keys(self, prefix: str) -> list[str]:
+    def keys(self, prefix: str, before: datetime | None = None) -> list[str]:
         cut = len(self.prefix)
-        return sorted(k[cut:] for keys in self._pages(prefix) for k in keys)
+        return sorted(k[cut:] for keys in self._pages(prefix, before) for k in keys)
 
-    def _pages(self, prefix: str) -> Iterator[list[str]]:
+    def _pages(self, prefix: str, before: datetime | None = None) -> Iterator[list[str]]:
         pages = self.client.get_paginator("list_objects_v2").paginate(
             Bucket=self.bucket, Prefix=self.prefix + prefix
         )
         for page in pages:
-            keys = [item["Key"] for item in page.get("Contents", [])]
+            keys = [
+                item["Key"]
+                for item in page.get("Contents", [])
+                if before is None or item["LastModified"] < before
+            ]
             if keys:
                 yield keys
 

@@ -119,12 +119,22 @@ def test_members_upload_and_delete_their_own_files_only(testapp, tenant, add_use
     assert testapp.get(f"/{tenant.slug}/files", headers=tenant.auth).json["items"] == []
 
 
-def test_a_deleted_files_blob_is_gone_from_the_store(app, testapp, engine, tenant):
+def test_a_deleted_files_blob_waits_out_its_retention_then_is_swept(app, testapp, tenant):
+    from datetime import UTC, datetime, timedelta
+
+    from tenantapp.files.storage import deleted_prefix
+
     file_id = upload(testapp, tenant, b"to be deleted").json["id"]
     path = only_blob(app, tenant)
     testapp.delete(f"/{tenant.slug}/files/{file_id}", headers=tenant.auth, status=204)
     assert not path.exists()
     testapp.get(f"/{tenant.slug}/files/{file_id}/content", headers=tenant.auth, status=404)
+    files = service(app.registry, IFiles)
+    (aside,) = files.store.keys(deleted_prefix(tenant.id))  # for a restore to before it
+    assert aside.endswith(path.name)
+    assert files.sweep(tenant.id) == 0  # within its seven days
+    assert files.sweep(tenant.id, datetime.now(UTC) + timedelta(days=8)) == 1
+    assert files.store.keys(deleted_prefix(tenant.id)) == []
 
 
 def left_in_store(app, tenant) -> list[str]:

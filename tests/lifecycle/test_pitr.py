@@ -78,6 +78,7 @@ def test_deleted_rows_come_back_as_a_new_tenant_and_in_place(archived, tmp_path,
     for user in client.get("/acme/users", headers=auth).json["items"]:
         if user["email"] in ("bob@example.com", "cy@example.com"):
             client.delete(f"/acme/users/{user['id']}", headers=auth, status=204)
+    client.delete(f"/acme/files/{file_id}", headers=auth, status=204)  # its blob: set aside
     client.post_json(
         "/globex/users",
         {"email": "gus@example.com", "name": "Gus"},
