@@ -186,6 +186,8 @@ def upload(request, name: str) -> StoredFile:
     settings = service(request.registry, IFiles)
     store = settings.store
     length = request.content_length
+    if length is None and "chunked" not in request.headers.get("Transfer-Encoding", "").lower():
+        raise InvalidInput("the body is the file: send it (with its Content-Length, or chunked)")
     if length is not None and length > settings.max_bytes:
         raise FileTooLarge(f"a file may hold at most {settings.max_bytes // MB} MB")
     room = _quota_room(request)

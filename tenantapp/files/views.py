@@ -147,7 +147,7 @@ OPERATIONS = (
         FILE + "/content",
         "A file's bytes (Range: one range of bytes)",
         params=(TENANT, FILE_ID),
-        content="application/octet-stream",
+        content="*/*",  # the type sniffed at upload
         returns=BYTES,
         errors=(400, 401, 403, 404, 416, 429, 500, 503),
         more=((206, BYTES),),

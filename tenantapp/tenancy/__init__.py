@@ -20,6 +20,18 @@ from ..interfaces import (
     when_assembled,
 )
 
+RETRIED_BODY = 256 * 1024  # larger bodies (files) are not copied to be read again
+
+
+def retried_once_copied(request) -> int | None:
+    """pyramid_retry copies a body to read it again at each attempt: worth it for a JSON body,
+    not for a file of a hundred megabytes (a copy on disk before the view reads a byte), nor
+    for a body that says no length (nothing sent, or chunked): those get one attempt."""
+    length = request.content_length
+    if length is None or length > RETRIED_BODY:
+        return 1
+    return None  # retry.attempts
+
 
 def includeme(config):
     """Register the directory, database mode's pools and one serving store per isolation mode,
@@ -94,6 +106,7 @@ def includeme(config):
         provide_factory(config, store, ITenantStore, name=mode)
     # a write that waited through its tenant's move is run again, at the tenant's new place
     settings.setdefault("retry.attempts", 3)
+    settings.setdefault("retry.activate_hook", retried_once_copied)
     config.include("pyramid_retry")
     classImplements(TenantMoved, IRetryableError)
 

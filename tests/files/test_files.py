@@ -328,3 +328,17 @@ def test_the_scan_hook_runs_for_each_upload_and_quarantines_what_it_finds(
         assert quarantined[0]["detail"]["reason"] == "EICAR test signature"
     finally:
         stop_app(scanning)
+
+
+def test_a_post_without_a_body_is_400_not_an_empty_file(app, testapp, tenant):
+    from webob import Request
+
+    bare = Request.blank(
+        f"/{tenant.slug}/files?name=x",
+        method="POST",
+        headers={**tenant.auth, "Host": "example.com"},
+    )
+    bare.environ.pop("CONTENT_LENGTH", None)  # no length, not chunked: no body was sent
+    refused = bare.get_response(app)
+    assert refused.status_int == 400 and "send it" in refused.json["message"]
+    assert upload(testapp, tenant, b"", name="empty").json["size"] == 0  # a length of 0: a file
