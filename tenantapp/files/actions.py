@@ -7,7 +7,6 @@ transaction does not commit, so a failed upload leaves nothing behind. A deleted
 removed once the deletion has committed.
 """
 
-import hashlib
 import logging
 import re
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from ..errors import APIError, Conflict, InvalidInput
 from ..interfaces import IFiles, IServers, ITenantKeys, service
 from ..quotas import MB, QuotaExceeded
 from ..tenancy.models import TenantRecord
+from .hashing import HashedBeside
 from .models import StoredFile
 from .sealing import (
     CHUNK,
@@ -166,7 +166,7 @@ class _Body:
         self.max_bytes = max_bytes
         self.room = room  # bytes left in the tenant's storage quota, None: no quota
         self.size = 0
-        self.sha256 = hashlib.sha256()
+        self.sha256 = HashedBeside()
         self.head = b""
 
     def __iter__(self):
@@ -200,7 +200,10 @@ def upload(request, name: str) -> StoredFile:
     key, blob = new_key(), random_blob_id()
     body = _Body(request.body_file, settings.max_bytes, room)
     where = blob_key(tenant_id, blob)
-    store.put(where, seal_chunks(key, blob, body))
+    try:
+        store.put(where, seal_chunks(key, blob, body))
+    finally:
+        body.sha256.close()
     _unless_committed(request, lambda: store.delete(where))
     stored = StoredFile(
         blob=blob,
