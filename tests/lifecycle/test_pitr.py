@@ -15,7 +15,7 @@ from tenantapp.lifecycle.pitr import RestoreError, base_backup, restore_tenant, 
 from tenantapp.scripts.admin import main as admin
 from tenantapp.testing import CHEAP_HASHING, OPERATOR_TOKEN, PASSWORD, TEST_KEYS, login
 from tenantapp.throwaway import embedded_server, stop_app
-from tests.conftest import tenancy_for, write_ini
+from tests.conftest import TEST_MODE, tenancy_for, write_ini
 
 pytestmark = pytest.mark.slow
 
@@ -30,6 +30,7 @@ def archived(tmp_path_factory):
             "sqlalchemy.url": url,
             "tenantapp.embedded_database": "false",
             "tenantapp.operator_token": OPERATOR_TOKEN,
+            "tenantapp.default_mode": TEST_MODE,  # each CI suite: its mode
             "tenantapp.files.dir": str(directory / "files"),
             "tenantapp.pitr.backup_dir": str(directory / "backups"),
             "tenantapp.pitr.wal_dir": str(directory / "wal"),
