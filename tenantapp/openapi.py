@@ -64,6 +64,7 @@ class Operation:
     returns: type[BaseModel] | dict | None = None  # the answer's model (or schema), if any
     more: tuple = ()  # other successful answers: (status, model)
     body_content: str = "application/json"  # or a form's, as a SAML IdP posts
+    body_required: bool = True  # False: no body means an empty one (a file of no bytes)
 
     def offered(self, settings) -> bool:
         return self.setting is None or asbool(settings.get(self.setting))
@@ -131,7 +132,7 @@ def build(registry) -> dict:
             operation["security"] = [{op.auth: []}]
         if model is not None:
             operation["requestBody"] = {
-                "required": True,
+                "required": op.body_required,
                 "content": {
                     op.body_content: {
                         "schema": model if isinstance(model, dict) else _component(model, schemas)

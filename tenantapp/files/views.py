@@ -137,6 +137,7 @@ OPERATIONS = (
         errors=(400, 401, 403, 404, 409, 413, 429, 503),
         returns=FileOut,
         body_content="application/octet-stream",
+        body_required=False,  # an empty body is a file of no bytes
     ),
     Operation(FileResource, "", "GET", FILE, "A file", params=(TENANT, FILE_ID), returns=FileOut),
     Operation(FileResource, "", "DELETE", FILE, "Delete a file", 204, params=(TENANT, FILE_ID)),
