@@ -166,14 +166,22 @@ def export_tenant(
     path: str | Path,
     portable: bool = False,
     progress: Callable[[str, int], None] | None = None,
+    to_region: str | None = None,
 ) -> int:
     """Write ``slug``'s archive to ``path``; returns the number of rows written. The archive
     is the same whatever the tenant's isolation mode. ``progress(table, rows)`` after each
-    table."""
+    table. A portable archive of a tenant pinned to a region (for another installation) is
+    written only when ``to_region`` says it goes to that region."""
     with tenancy.registry.connect() as registry:
         entry = find_row(registry, slug, ("active", "suspended"))
         region = residency.pinned(registry, entry.id)  # the archive keeps the pin
         registry.rollback()
+    if portable and region is not None and to_region != region:
+        going = f"to region {to_region!r}" if to_region else "without saying where (--to-region)"
+        raise residency.ResidencyError(
+            f"tenant {slug} is pinned to region {region!r}: its portable archive is not written"
+            f" {going}"
+        )
     archive_key, sealing = _archive_key(tenancy, entry.id)
     if portable:
         with tenancy.registry.connect() as registry:

@@ -160,6 +160,11 @@ def build_parser() -> argparse.ArgumentParser:
         "into another installation holding that key; such an archive outlives a purge until "
         "that key-encryption key is retired",
     )
+    export.add_argument(
+        "--to-region",
+        help="the region the other installation is in (a pinned tenant's portable archive is"
+        " written only for its own region)",
+    )
 
     add_command(commands, "new-key", new_key, help="print a new key-encryption key (NAME:BASE64)")
     rotate = add_command(
@@ -509,7 +514,7 @@ def rename_tenant(admin: Admin, args) -> int:
 
 def export_tenant(admin: Admin, args) -> int:
     rows = admin.tenancy.export_tenant(
-        args.slug, args.file, args.portable, progress=_say("exported")
+        args.slug, args.file, args.portable, progress=_say("exported"), to_region=args.to_region
     )
     print(f"exported tenant {args.slug}: {rows} row(s) to {args.file}")
     return 0

@@ -100,3 +100,17 @@ def test_a_regions_jobs_are_run_by_that_regions_workers_only(settings, tenancy, 
     finally:
         for app in apps.values():
             stop_app(app)
+
+
+def test_a_pinned_tenants_portable_archive_is_written_for_its_own_region_only(
+    tenancy, fresh_slug, tmp_path
+):
+    tenancy.create_tenant(fresh_slug, region="eu")
+    path = tmp_path / "out.zip"
+    for to_region in (None, "us"):
+        with pytest.raises(ResidencyError, match="pinned to region 'eu'"):
+            tenancy.export_tenant(fresh_slug, path, portable=True, to_region=to_region)
+        assert not path.exists()
+    tenancy.export_tenant(fresh_slug, path, portable=True, to_region="eu")
+    assert path.exists()
+    tenancy.export_tenant(fresh_slug, tmp_path / "here.zip")  # not portable: for here, pinned
