@@ -20,7 +20,7 @@ import sqlalchemy as sa
 
 from tenantapp import tenancy_from
 from tenantapp.lifecycle.pitr import base_backup, restore_tenant, wal_archive
-from tenantapp.throwaway import CHEAP_HASHING, TEST_KEYS, embedded_server
+from tenantapp.throwaway import archived_app_settings, embedded_server
 
 from .dataset import make_tenants
 
@@ -34,18 +34,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as directory:
         directory = Path(directory)
         with embedded_server(directory / "pgdata", archive=True) as server:
-            url = server.get_uri(driver="psycopg")
-            settings = {
-                "sqlalchemy.url": url,
-                "tenantapp.embedded_database": "false",
-                "tenantapp.files.dir": str(directory / "files"),
-                "tenantapp.pitr.backup_dir": str(directory / "backups"),
-                "tenantapp.pitr.wal_dir": str(directory / "wal"),
-                "tenantapp.pitr.bin_dir": str(server.bin_path),
-                "tenantapp.pitr.run_as": server.system_user or "",
-                **CHEAP_HASHING,
-                **TEST_KEYS,
-            }
+            settings = archived_app_settings(server, directory)
+            url = settings["sqlalchemy.url"]
             tenancy = tenancy_from(settings)
             tenancy.migrate()
             engine = sa.create_engine(url)

@@ -335,7 +335,7 @@ class IOpenAPIDocument(Interface):
 
 class IFiles(Interface):
     """Tenants' files: where their sealed contents are kept and how large one may be
-    (``files.actions.FileService``)."""
+    (``files.service.FileService``)."""
 
 
 class IPersonalData(Interface):

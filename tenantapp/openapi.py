@@ -24,12 +24,19 @@ from .pagination import MAX_ID, MAX_LIMIT
 from .tenancy.resources import Root
 
 TENANT = {"name": "tenant", "in": "path", "required": True, "schema": {"type": "string"}}
-USER_ID = {
-    "name": "user_id",
-    "in": "path",
-    "required": True,
-    "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
-}
+
+
+def row_id(name: str) -> dict:
+    """A path parameter naming a row by its id."""
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+    }
+
+
+USER_ID = row_id("user_id")
 SLUG = {"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}}
 PAGE = (
     {

@@ -36,6 +36,26 @@ def embedded_server(directory, archive: bool = False):
         stopped(server)
 
 
+def archived_app_settings(server, directory) -> dict:
+    """Settings for an app on ``server``, an embedded one started with ``archive=True`` and its
+    data in ``directory/pgdata``: its files, base backups and WAL archive beside, in
+    ``directory`` (point-in-time restores), test keys and cheap hashing."""
+    from pathlib import Path
+
+    directory = Path(directory)
+    return {
+        "sqlalchemy.url": server.get_uri(driver="psycopg"),
+        "tenantapp.embedded_database": "false",
+        "tenantapp.files.dir": str(directory / "files"),
+        "tenantapp.pitr.backup_dir": str(directory / "backups"),
+        "tenantapp.pitr.wal_dir": str(directory / "wal"),
+        "tenantapp.pitr.bin_dir": str(server.bin_path),
+        "tenantapp.pitr.run_as": server.system_user or "",
+        **CHEAP_HASHING,
+        **TEST_KEYS,
+    }
+
+
 @contextmanager
 def throwaway_database(server_url: str):
     """A fresh, empty database on the server; its URL; dropped at the end, with the databases

@@ -17,9 +17,9 @@ def _acting(request, policies: cedar.Policies):
     """The user a request acts as (None for the operator): its row only where the policies
     read more than the id and role its token gives."""
     identity = request.identity
-    if identity is None or not identity.userid.startswith("user:"):
+    user_id = identity.user_id if identity is not None else None
+    if user_id is None:
         return None
-    user_id = int(identity.userid.removeprefix("user:"))
     if policies.reads_principal:
         return request.dbsession.get(User, user_id)
     role = next(p.removeprefix("role:") for p in identity.principals if p.startswith("role:"))

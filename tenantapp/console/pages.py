@@ -84,11 +84,11 @@ def who(request) -> str | None:
     """Who is logged in, as the header says it: a user by their email (an impersonation says
     whose), the operator as such."""
     identity = request.identity
-    if identity is None or request.tenant is None or not identity.userid.startswith("user:"):
+    if identity is None or request.tenant is None or identity.user_id is None:
         return None if identity is None else identity.actor
     from ..users.models import User  # here: the users' package imports the console's
 
-    user = request.dbsession.get(User, int(identity.userid.removeprefix("user:")))
+    user = request.dbsession.get(User, identity.user_id)
     email = user.email if user is not None else identity.userid
     return email if identity.impersonator is None else f"{identity.impersonator} as {email}"
 

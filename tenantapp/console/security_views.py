@@ -23,9 +23,9 @@ PAGE = template("security.jinja2")
 def _me(request) -> User:
     """Only the user themself: not an operator impersonating them."""
     identity = request.identity
-    if identity.impersonator or not identity.userid.startswith("user:"):
+    if identity.impersonator or identity.user_id is None:
         raise Forbidden("only the user sets up their own second factors")
-    return request.dbsession.get(User, int(identity.userid.removeprefix("user:")))
+    return request.dbsession.get(User, identity.user_id)
 
 
 def _page(context: SecurityPage, request, **extra) -> dict:

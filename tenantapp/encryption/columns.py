@@ -54,14 +54,20 @@ class Sealer:
         self.tenant_id = tenant_id
 
     def seal(self, text: str, aad: bytes) -> SealedBytes:
-        version, aead = self.keys.current(self.tenant_id)
-        return seal_text(aead, version, text, aad)
+        return self.seal_bytes(text.encode(), aad)
 
     def open(self, value: bytes, aad: bytes) -> str:
-        version = sealed_version(value)
-        if version is None:
+        if sealed_version(value) is None:
             return value.decode()  # written before the column was sealed
-        return unseal(self.keys.key(self.tenant_id, version), value, aad).decode()
+        return self.open_bytes(value, aad).decode()
+
+    def seal_bytes(self, data: bytes, aad: bytes) -> SealedBytes:
+        """Bytes sealed with the tenant's newest data key (a file's key, for one)."""
+        version, aead = self.keys.current(self.tenant_id)
+        return SealedBytes(seal(aead, version, data, aad))
+
+    def open_bytes(self, value: bytes, aad: bytes) -> bytes:
+        return unseal(self.keys.key(self.tenant_id, sealed_version(value)), value, aad)
 
 
 def sealed_attributes(cls) -> dict[str, bytes]:

@@ -8,8 +8,8 @@ from pathlib import Path
 from ..config import setting
 from ..interfaces import IFiles, provide
 from ..quotas import MB
-from .actions import FileService
 from .resources import Files
+from .service import FileService
 from .storage import LocalStore, S3Store, s3_client
 
 DEFAULT_MAX_MB = 100

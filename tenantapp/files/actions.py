@@ -4,23 +4,20 @@ An upload streams: the body is read in pieces, sealed chunk by chunk and written
 it comes, counted against the size limit and the tenant's storage quota on the way. The row is
 added in the request's transaction; the blob is written before it, and removed again if that
 transaction does not commit, so a failed upload leaves nothing behind. A deleted file's blob is
-removed once the deletion has committed.
+set aside once the deletion has committed (``FileService.discard``), kept for restores.
 """
 
 import logging
 import re
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 
 import filetype
-from sqlalchemy import func, select
 
 from .. import audit
-from ..encryption.keyring import seal, sealed_version, unseal
+from ..encryption.columns import sealer_of
 from ..errors import APIError, Conflict, InvalidInput
-from ..interfaces import IFiles, IServers, ITenantKeys, service
+from ..interfaces import IFiles, service
 from ..quotas import MB, QuotaExceeded
-from ..tenancy.models import TenantRecord
+from ..quotas.storage import storage_room
 from .hashing import HashedBeside
 from .models import StoredFile
 from .sealing import (
@@ -30,9 +27,8 @@ from .sealing import (
     open_range,
     random_blob_id,
     seal_chunks,
-    sealed_size,
 )
-from .storage import READ_PIECE, blob_key, deleted_key, deleted_prefix, everything_of
+from .storage import blob_key
 
 log = logging.getLogger(__name__)
 KEY_AAD = b"files.sealed_key"
@@ -52,86 +48,6 @@ class FileDamaged(APIError):
 
     status = 500
     code = "file_damaged"
-
-
-BLOB_ID = re.compile(r"[0-9a-f]{32}")
-ARCHIVED = "files/"  # a blob's name in a tenant archive: files/<blob id>
-
-
-@dataclass(frozen=True)
-class FileService:
-    """The store and the limit (the request path), and what the lifecycle does with a
-    tenant's blobs: purge them, write them into its archive, read them back from one."""
-
-    store: object  # storage.LocalStore or storage.S3Store
-    max_bytes: int
-    scan_task: str = ""  # a tenant task deferred for each upload (``file_id=``): the scan hook
-    keep_deleted_days: int = 7  # a deleted file's blob, kept for restores to before it
-
-    def purge(self, tenant_id: int) -> None:
-        self.store.delete_prefix(everything_of(tenant_id))
-
-    def discard(self, tenant_id: int, blob: str, keep: bool = True) -> None:
-        """A deleted file's blob: set aside for ``keep_deleted_days`` (``keep``), or gone."""
-        if keep and self.keep_deleted_days > 0:
-            self.store.move(blob_key(tenant_id, blob), deleted_key(tenant_id, blob))
-        else:
-            self.store.delete(blob_key(tenant_id, blob))
-
-    def sweep(self, tenant_id: int, now: datetime | None = None) -> int:
-        """Remove the set-aside blobs past their retention; how many."""
-        now = now or datetime.now(UTC)
-        old = self.store.keys(
-            deleted_prefix(tenant_id), before=now - timedelta(days=self.keep_deleted_days)
-        )
-        for key in old:
-            self.store.delete(key)
-        return len(old)
-
-    def _read(self, tenant_id: int, blob: str, length: int):
-        """A blob as stored, also one set aside (an archive of the past names it)."""
-        try:
-            pieces = self.store.read(blob_key(tenant_id, blob), 0, length)
-            first = next(pieces, b"")
-        except (FileNotFoundError, LookupError) as missing:
-            try:
-                pieces = self.store.read(deleted_key(tenant_id, blob), 0, length)
-                first = next(pieces, b"")
-            except (FileNotFoundError, LookupError):
-                raise missing from None
-        yield first
-        yield from pieces
-
-    def export(self, tenant_id: int, files: list[tuple[str, int]], archive) -> list[dict]:
-        """Write each ``(blob, size)`` of the tenant's into the zip ``archive``, as it is
-        stored (sealed: its key is in its row, which the archive seals with the rows); the
-        manifest's list of them."""
-        listed = []
-        for blob, size in files:
-            length = sealed_size(size)
-            with archive.open(ARCHIVED + blob, "w", force_zip64=length > 2**31) as out:
-                for piece in self._read(tenant_id, blob, length):
-                    out.write(piece)
-            listed.append({"blob": blob, "size": size})
-        return listed
-
-    def import_(self, tenant_id: int, listed, archive) -> None:
-        """Put the blobs an archive's manifest lists into the store, for ``tenant_id``; a
-        listed blob that is missing, or a list that is not one, refuses the archive."""
-        if not isinstance(listed, list):
-            raise ValueError("the manifest's files are not a list")
-        for item in listed:
-            blob = item.get("blob") if isinstance(item, dict) else None
-            if not isinstance(blob, str) or not BLOB_ID.fullmatch(blob):
-                raise ValueError(f"the manifest lists a file that is no blob id: {blob!r}")
-            try:
-                source = archive.open(ARCHIVED + blob)
-            except KeyError:
-                raise ValueError(f"the archive has no contents for file blob {blob}") from None
-            with source:
-                self.store.put(
-                    blob_key(tenant_id, blob), iter(lambda s=source: s.read(READ_PIECE), b"")
-                )
 
 
 def file_name(raw: str | None) -> str:
@@ -190,13 +106,12 @@ def upload(request, name: str) -> StoredFile:
         raise InvalidInput("the body is the file: send it (with its Content-Length, or chunked)")
     if length is not None and length > settings.max_bytes:
         raise FileTooLarge(f"a file may hold at most {settings.max_bytes // MB} MB")
-    room = _quota_room(request)
+    room = storage_room(request)
     if room is not None and length is not None and length > room:
         raise QuotaExceeded(
             f"this file ({length / MB:.1f} MB) would take the tenant past its storage quota"
         )
     tenant_id = request.tenant.record.id
-    version, aead = service(request.registry, ITenantKeys).current(tenant_id)
     key, blob = new_key(), random_blob_id()
     body = _Body(request.body_file, settings.max_bytes, room)
     where = blob_key(tenant_id, blob)
@@ -211,8 +126,8 @@ def upload(request, name: str) -> StoredFile:
         content_type=sniffed_type(body.head),
         size=body.size,
         sha256=body.sha256.hexdigest(),
-        sealed_key=seal(aead, version, key, KEY_AAD),
-        uploaded_by=_user_id(request),
+        sealed_key=sealer_of(request.dbsession).seal_bytes(key, KEY_AAD),
+        uploaded_by=request.identity.user_id if request.identity else None,
     )
     request.dbsession.add(stored)
     request.dbsession.flush()
@@ -277,7 +192,7 @@ def contents(request, stored: StoredFile, start: int, stop: int):
     opened before this returns, so a damaged file is an error answer, not a cut-off one."""
     store = service(request.registry, IFiles).store
     tenant_id = request.tenant.record.id
-    key = _file_key(request, tenant_id, stored)
+    key = sealer_of(request.dbsession).open_bytes(stored.sealed_key, KEY_AAD)
     where = blob_key(tenant_id, stored.blob)
     pieces = open_range(
         key, stored.blob, stored.size, start, stop, lambda o, n: store.read(where, o, n)
@@ -298,35 +213,6 @@ def _logged(pieces, file_id: int, tenant_id: int):
         raise
 
 
-def _file_key(request, tenant_id: int, stored: StoredFile) -> bytes:
-    keys = service(request.registry, ITenantKeys)
-    version = sealed_version(stored.sealed_key)
-    return unseal(keys.key(tenant_id, version), stored.sealed_key, KEY_AAD)
-
-
-def file_bytes(session, since: datetime | None = None) -> int:
-    """The bytes of the tenant's files (added after ``since``, when given)."""
-    query = select(func.coalesce(func.sum(StoredFile.size), 0))
-    if since is not None:
-        query = query.where(StoredFile.created_at > since)
-    return int(session.scalar(query))
-
-
-def _quota_room(request) -> int | None:
-    """Bytes the tenant may still store: its quota, less its last measured size (rows and
-    files) and the files added since that measurement. None: no quota."""
-    limit_mb = request.tenant.settings["quota_max_storage_mb"]
-    if limit_mb <= 0:
-        return None
-    entry = request.tenant.record
-    with service(request.registry, IServers).default.serving.connect() as registry:
-        measured_at = registry.scalar(
-            select(TenantRecord.storage_measured_at).where(TenantRecord.id == entry.id)
-        )
-    used = (entry.storage_bytes or 0) + file_bytes(request.dbsession, measured_at)
-    return max(0, limit_mb * MB - used)
-
-
 def _unless_committed(request, undo) -> None:
     transaction = request.tm.get()
     transaction.addAfterCommitHook(lambda ok: ok or _quietly(undo))
@@ -339,10 +225,3 @@ def _quietly(call, *args) -> None:
         call(*args)
     except Exception:
         log.exception("could not remove a file's blob from the store")
-
-
-def _user_id(request) -> int | None:
-    userid = request.identity.userid if request.identity else None
-    if userid and userid.startswith("user:"):
-        return int(userid.removeprefix("user:"))
-    return None

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, Identity, LargeBinary, String, func
+from sqlalchemy import BigInteger, DateTime, Identity, LargeBinary, String, func, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..tenancy.models import TenantBase
@@ -21,3 +21,11 @@ class StoredFile(TenantBase):
     sealed_key: Mapped[bytes] = mapped_column(LargeBinary)  # sealed with the tenant's data key
     uploaded_by: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+def file_bytes(session, since: datetime | None = None) -> int:
+    """The bytes of the tenant's files (added after ``since``, when given)."""
+    query = select(func.coalesce(func.sum(StoredFile.size), 0))
+    if since is not None:
+        query = query.where(StoredFile.created_at > since)
+    return int(session.scalar(query))

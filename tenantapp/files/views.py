@@ -7,7 +7,7 @@ from pyramid.httpexceptions import HTTPNoContent
 from pyramid.response import Response
 from pyramid.view import view_config
 
-from ..openapi import PAGE, TENANT, Operation
+from ..openapi import PAGE, TENANT, Operation, row_id
 from ..pagination import Page, keyset_page
 from ..validation import Timestamp, query_params
 from . import actions
@@ -110,12 +110,7 @@ def _attachment(name: str) -> str:
 
 FILES = "/{tenant}/files"
 FILE = "/{tenant}/files/{file_id}"
-FILE_ID = {
-    "name": "file_id",
-    "in": "path",
-    "required": True,
-    "schema": {"type": "integer", "minimum": 1, "maximum": 2**63 - 1},
-}
+FILE_ID = row_id("file_id")
 NAME = {
     "name": "name",
     "in": "query",

@@ -47,6 +47,13 @@ class Identity:
     impersonator: str | None = None  # the operator acting as ``userid`` (``impersonation``)
 
     @property
+    def user_id(self) -> int | None:
+        """The tenant user's id (``user:ID``); None for the operator."""
+        if not self.userid.startswith("user:"):
+            return None
+        return int(self.userid.removeprefix("user:"))
+
+    @property
     def actor(self) -> str:
         """Who acted, as the audit log names them."""
         if self.impersonator is None:

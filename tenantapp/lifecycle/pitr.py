@@ -37,6 +37,7 @@ from sqlalchemy.engine import make_url
 
 from ..config import setting
 from ..tenancy.errors import ProvisioningError
+from ..tenancy.servers import DEFAULT
 from .provisioning import UnknownTenant, archive_tenant, get_tenant, rename_tenant
 from .transfer import export_tenant, import_tenant
 
@@ -272,7 +273,7 @@ def restore_tenant(
         raise RestoreError("say the time with its zone (e.g. 2026-12-04T10:15:00+00:00)")
     archive = archive or wal_archive(settings)
     current = get_tenant(tenancy, slug)  # the live one: its mode and server, or UnknownTenant
-    if current.server != "default":
+    if current.server != DEFAULT:
         raise RestoreError(
             f"tenant {slug} is on server {current.server!r}: restores come from the default"
             " server's archive only"
@@ -309,8 +310,8 @@ def restore_tenant(
         restored = import_tenant(tenancy, path, target, mode=current.mode, server=current.server)
     if as_slug is None:  # in place: the original kept, archived, under another slug
         aside = f"{slug}-replaced-{stamp}"[:63]
-        archive_tenant(tenancy, slug)
-        _rename_archived(tenancy, slug, aside)
+        rename_tenant(tenancy, slug, aside)
+        archive_tenant(tenancy, aside)
         rename_tenant(tenancy, target, slug)
         restored = get_tenant(tenancy, slug)
         log.info("restored tenant %s to %s in place (%s kept as %s)", slug, moment, slug, aside)
@@ -325,15 +326,3 @@ def restore_tenant(
         "replaced": replaced,
         "seconds": round(time.perf_counter() - started, 2),
     }
-
-
-def _rename_archived(tenancy, slug: str, new: str) -> None:
-    """An archived tenant's slug, changed (``rename_tenant`` takes live ones only)."""
-    from .provisioning import tenants
-
-    with tenancy.registry.begin() as registry:
-        registry.execute(
-            tenants.update()
-            .where(tenants.c.slug == slug, tenants.c.status == "deleted")
-            .values(slug=new)
-        )

@@ -13,8 +13,8 @@ from tenantapp import main
 from tenantapp.interfaces import IPasswordHasher, service
 from tenantapp.lifecycle.pitr import RestoreError, base_backup, restore_tenant, wal_archive
 from tenantapp.scripts.admin import main as admin
-from tenantapp.testing import CHEAP_HASHING, OPERATOR_TOKEN, PASSWORD, TEST_KEYS, login
-from tenantapp.throwaway import embedded_server, stop_app
+from tenantapp.testing import OPERATOR_TOKEN, PASSWORD, login
+from tenantapp.throwaway import archived_app_settings, embedded_server, stop_app
 from tests.conftest import TEST_MODE, tenancy_for, write_ini
 
 pytestmark = pytest.mark.slow
@@ -25,19 +25,10 @@ def archived(tmp_path_factory):
     """An app on a server of its own whose WAL is archived, with a tenant of three users."""
     directory = tmp_path_factory.mktemp("pitr")
     with embedded_server(directory / "pgdata", archive=True) as server:
-        url = server.get_uri(driver="psycopg")
         settings = {
-            "sqlalchemy.url": url,
-            "tenantapp.embedded_database": "false",
+            **archived_app_settings(server, directory),
             "tenantapp.operator_token": OPERATOR_TOKEN,
             "tenantapp.default_mode": TEST_MODE,  # each CI suite: its mode
-            "tenantapp.files.dir": str(directory / "files"),
-            "tenantapp.pitr.backup_dir": str(directory / "backups"),
-            "tenantapp.pitr.wal_dir": str(directory / "wal"),
-            "tenantapp.pitr.bin_dir": str(server.bin_path),
-            "tenantapp.pitr.run_as": server.system_user or "",
-            **CHEAP_HASHING,
-            **TEST_KEYS,
         }
         tenancy = tenancy_for(settings)
         tenancy.migrate()
