@@ -18,8 +18,9 @@ from ..errors import APIError, Conflict, InvalidInput
 from ..interfaces import IFiles, service
 from ..quotas import MB, QuotaExceeded
 from ..quotas.storage import storage_room
-from .hashing import HashedBeside
+from .digests import Hashed, vouched_sha256
 from .models import StoredFile
+from .overlap import BATCH, Ahead
 from .sealing import (
     CHUNK,
     Damaged,
@@ -33,6 +34,8 @@ from .storage import blob_key
 log = logging.getLogger(__name__)
 KEY_AAD = b"files.sealed_key"
 SNIFF_BYTES = 8192
+BODY_PIECE = 16 * CHUNK  # whole chunks, sealed without a copy (64 KiB reads: 37 ms, not 30)
+AHEAD_FROM = 2 * BATCH  # a longer read is opened on a thread of its own
 # a name as a person gave it: no path, no control characters (it ends up in a header)
 NAME = re.compile(r"[^\x00-\x1f\x7f/\\]{1,255}")
 OCTETS = "application/octet-stream"
@@ -75,18 +78,19 @@ def sniffed_type(head: bytes) -> str:
 
 
 class _Body:
-    """The request body in pieces, counted, hashed and its head kept for sniffing."""
+    """The request body in pieces, counted, its head kept for sniffing (and hashed, when the
+    uploader sent a digest)."""
 
-    def __init__(self, stream, max_bytes: int, room: int | None):
+    def __init__(self, stream, max_bytes: int, room: int | None, hashed: Hashed | None):
         self.stream = stream
         self.max_bytes = max_bytes
         self.room = room  # bytes left in the tenant's storage quota, None: no quota
         self.size = 0
-        self.sha256 = HashedBeside()
+        self.hashed = hashed
         self.head = b""
 
     def __iter__(self):
-        while piece := self.stream.read(CHUNK):
+        while piece := self.stream.read(BODY_PIECE):
             self.size += len(piece)
             if self.size > self.max_bytes:
                 raise FileTooLarge(f"a file may hold at most {self.max_bytes // MB} MB")
@@ -94,7 +98,8 @@ class _Body:
                 raise QuotaExceeded("this file would take the tenant past its storage quota")
             if len(self.head) < SNIFF_BYTES:
                 self.head += piece[: SNIFF_BYTES - len(self.head)]
-            self.sha256.update(piece)
+            if self.hashed is not None:
+                self.hashed.update(piece)
             yield piece
 
 
@@ -113,19 +118,22 @@ def upload(request, name: str) -> StoredFile:
         )
     tenant_id = request.tenant.record.id
     key, blob = new_key(), random_blob_id()
-    body = _Body(request.body_file, settings.max_bytes, room)
+    vouched = vouched_sha256(request.headers)
+    hashed = Hashed() if vouched is not None else None
+    body = _Body(request.body_file, settings.max_bytes, room, hashed)
     where = blob_key(tenant_id, blob)
     try:
         store.put(where, seal_chunks(key, blob, body))
     finally:
-        body.sha256.close()
+        if hashed is not None:
+            hashed.close()
     _unless_committed(request, lambda: store.delete(where))
     stored = StoredFile(
         blob=blob,
         name=name,
         content_type=sniffed_type(body.head),
         size=body.size,
-        sha256=body.sha256.hexdigest(),
+        sha256=None if hashed is None else hashed.check(vouched),
         sealed_key=sealer_of(request.dbsession).seal_bytes(key, KEY_AAD),
         uploaded_by=request.identity.user_id if request.identity else None,
     )
@@ -202,7 +210,10 @@ def contents(request, stored: StoredFile, start: int, stop: int):
     except (Damaged, FileNotFoundError) as error:
         log.error("file %s of tenant %s: %s", stored.id, tenant_id, error)
         raise FileDamaged("this file's stored contents do not open: restore it") from None
-    return first, _logged(pieces, stored.id, tenant_id)
+    rest = _logged(pieces, stored.id, tenant_id)
+    if stop - start > AHEAD_FROM:
+        rest = Ahead(rest, "file-read")  # opened while the server sends what came before
+    return first, rest
 
 
 def _logged(pieces, file_id: int, tenant_id: int):

@@ -17,7 +17,7 @@ class StoredFile(TenantBase):
     name: Mapped[str] = mapped_column(String(255))
     content_type: Mapped[str] = mapped_column(String(100))  # sniffed, never the uploader's
     size: Mapped[int] = mapped_column(BigInteger)
-    sha256: Mapped[str] = mapped_column(String(64))
+    sha256: Mapped[str | None] = mapped_column(String(64))  # when the uploader sent a digest
     sealed_key: Mapped[bytes] = mapped_column(LargeBinary)  # sealed with the tenant's data key
     uploaded_by: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

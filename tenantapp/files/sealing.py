@@ -43,12 +43,13 @@ def chunk_count(size: int) -> int:
 
 def seal_chunks(key: bytes, blob: str, chunks: Iterable[bytes]) -> Iterator[bytes]:
     """The sealed chunks of the contents ``chunks`` yields (any sizes: re-cut to ``CHUNK``;
-    pieces of exactly ``CHUNK`` bytes, as an upload reads them, are sealed without a copy)."""
+    pieces of whole chunks, as an upload reads them, are sealed without a copy)."""
     aead, aad = AESGCM(key), blob.encode()
     index, held, pending = 0, None, bytearray()  # held: a full chunk, maybe the last
     for piece in chunks:
-        if not pending and len(piece) == CHUNK:
-            ready = (piece,)
+        if not pending and len(piece) % CHUNK == 0:
+            view = memoryview(piece)
+            ready = [view[at : at + CHUNK] for at in range(0, len(piece), CHUNK)]
         else:
             pending += piece
             ready = []

@@ -15,8 +15,12 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 
-READ_PIECE = 256 * 1024
-WRITE_BUFFER = 1024 * 1024  # sealed chunks written a megabyte at a time: 64 KiB writes cost 2x
+from .overlap import Beside
+from .sealing import SEALED_CHUNK
+
+# whole sealed chunks (about a megabyte): a chunk never spans two pieces, so none is copied to
+# be joined before it opens (a download took 34 instead of 25 ms per 100 MB with 256 KiB)
+READ_PIECE = 16 * SEALED_CHUNK
 
 
 def blob_key(tenant_id: int, blob: str) -> str:
@@ -52,13 +56,18 @@ class LocalStore:
         return self.root / key
 
     def put(self, key: str, chunks: Iterable[bytes]) -> None:
+        """Written on a thread beside the one that seals (``overlap.Beside``)."""
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".upload-")
         try:
-            with os.fdopen(handle, "wb", buffering=WRITE_BUFFER) as file:
-                for chunk in chunks:
-                    file.write(chunk)
+            with os.fdopen(handle, "wb", buffering=0) as file:
+                writer = Beside(lambda batch: _write_all(file, batch), "file-write")
+                try:
+                    for chunk in chunks:
+                        writer.put(chunk)
+                finally:
+                    writer.close()
             os.replace(temporary, path)
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
@@ -98,6 +107,14 @@ class LocalStore:
             for p in base.iterdir()
             if not p.name.startswith(".") and (cutoff is None or p.stat().st_mtime < cutoff)
         )
+
+
+def _write_all(file, batch: list) -> None:
+    """One ``writev`` for the batch (no copy to join it); the rest, if it wrote less."""
+    written = os.writev(file.fileno(), batch)
+    rest = memoryview(b"".join(batch))[written:] if written < sum(map(len, batch)) else b""
+    while rest:
+        rest = rest[os.write(file.fileno(), rest) :]
 
 
 class _Reader(io.RawIOBase):

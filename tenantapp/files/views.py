@@ -10,7 +10,7 @@ from pyramid.view import view_config
 from ..openapi import PAGE, TENANT, Operation, row_id
 from ..pagination import Page, keyset_page
 from ..validation import Timestamp, query_params
-from . import actions
+from . import actions, digests
 from .models import StoredFile
 from .resources import FileResource, Files
 
@@ -22,7 +22,9 @@ class FileOut(BaseModel):
     name: str
     content_type: str = Field(description="sniffed from the first bytes, never the upload's word")
     size: int
-    sha256: str
+    sha256: str | None = Field(
+        description="hex; known when the upload sent it in Repr-Digest or Content-Digest"
+    )
     uploaded_by: int | None
     created_at: Timestamp
 
@@ -42,7 +44,8 @@ def list_files(context: Files, request):
 
 @view_config(context=Files, request_method="POST", renderer="json", permission="upload")
 def upload_file(context: Files, request):
-    """The body is the file's bytes, streamed (any Content-Type: it is sniffed, not trusted)."""
+    """The body is the file's bytes, streamed (any Content-Type: it is sniffed, not trusted).
+    A ``Repr-Digest: sha-256=:…:`` is checked: a body that does not match is not kept."""
     name = actions.file_name(query_params(request).get("name"))
     stored = actions.upload(request, name)
     request.response.status_int = 201
@@ -82,7 +85,9 @@ def file_content(context: FileResource, request):
     )
     response.headers["Content-Disposition"] = _attachment(stored.name)
     response.headers["Accept-Ranges"] = "bytes"
-    response.etag = stored.sha256
+    response.etag = stored.blob  # a blob is never rewritten: a file's new bytes are a new blob
+    if stored.sha256:
+        response.headers["Repr-Digest"] = digests.field(stored.sha256)
     if status == 206:
         response.headers["Content-Range"] = f"bytes {start}-{stop - 1}/{stored.size}"
     return response
@@ -118,6 +123,13 @@ NAME = {
     "schema": {"type": "string", "minLength": 1, "maxLength": 255},
 }
 BYTES = {"type": "string", "format": "binary"}
+REPR_DIGEST = {
+    "name": "Repr-Digest",
+    "in": "header",
+    "required": False,
+    "description": "sha-256=:BASE64: (RFC 9530): checked, and kept as the file's sha256",
+    "schema": {"type": "string"},
+}
 OPERATIONS = (
     Operation(Files, "", "GET", FILES, "List files", params=(TENANT, *PAGE), returns=FilePage),
     Operation(
@@ -128,7 +140,7 @@ OPERATIONS = (
         "Upload a file (the body is its bytes)",
         201,
         BYTES,
-        params=(TENANT, NAME),
+        params=(TENANT, NAME, REPR_DIGEST),
         errors=(400, 401, 403, 404, 409, 413, 429, 503),
         returns=FileOut,
         body_content="application/octet-stream",

@@ -1,6 +1,7 @@
 """A tenant's files: streamed upload, sniffed type, sealed at rest, ranges, limits, the quota, a
 failed upload leaving nothing, another tenant's id a 404, a damaged blob an error answer."""
 
+import base64
 import hashlib
 import os
 import socket
@@ -11,7 +12,8 @@ import pytest
 import webtest
 
 from tenantapp import main
-from tenantapp.files.sealing import CHUNK, sealed_size
+from tenantapp.files.overlap import BATCH
+from tenantapp.files.sealing import CHUNK, Damaged, sealed_size
 from tenantapp.files.storage import tenant_prefix
 from tenantapp.interfaces import IFiles, service
 from tenantapp.throwaway import stop_app
@@ -24,7 +26,11 @@ def upload(testapp, tenant, data: bytes, name: str = "report.bin", status: int =
     return testapp.post(
         f"/{tenant.slug}/files?name={quote(name, safe='')}",
         data,
-        headers={**tenant.auth, "Content-Type": kw.pop("content_type", "text/html")},
+        headers={
+            **tenant.auth,
+            "Content-Type": kw.pop("content_type", "text/html"),
+            **kw.pop("headers", {}),
+        },
         status=status,
         **kw,
     )
@@ -41,7 +47,7 @@ def test_a_file_goes_in_sealed_and_comes_out_whole_with_its_sniffed_type(
 ):
     data = os.urandom(3 * CHUNK + 5)
     made = upload(testapp, tenant, data, name="données.bin").json
-    assert made["size"] == len(data) and made["sha256"] == hashlib.sha256(data).hexdigest()
+    assert made["size"] == len(data) and made["sha256"] is None  # no digest sent: none kept
     assert made["content_type"] == "application/octet-stream"  # not the text/html it was sent as
     assert made["name"] == "données.bin"
     got = testapp.get(f"/{tenant.slug}/files/{made['id']}/content", headers=tenant.auth)
@@ -203,6 +209,60 @@ def test_a_damaged_or_cut_blob_is_an_error_answer_not_other_bytes(app, testapp, 
     assert cut.json["error"] == "file_damaged"
     whole = testapp.get(url, headers={**tenant.auth, "Range": "bytes=0-9"}, status=206)
     assert whole.body == data[:10]  # what is still there opens
+
+
+def test_a_sent_digest_is_checked_and_kept_and_a_wrong_one_keeps_nothing(app, testapp, tenant):
+    data = os.urandom(CHUNK + 7)
+    digest = hashlib.sha256(data)
+    field = f"sha-256=:{base64.b64encode(digest.digest()).decode()}:"
+    made = upload(testapp, tenant, data, headers={"Repr-Digest": f"md5=:AAAA:, {field}"}).json
+    assert made["sha256"] == digest.hexdigest()
+    got = testapp.get(f"/{tenant.slug}/files/{made['id']}/content", headers=tenant.auth)
+    assert got.body == data and got.headers["Repr-Digest"] == field
+    assert (
+        testapp.get(
+            f"/{tenant.slug}/files/{made['id']}/content",
+            headers={**tenant.auth, "Range": "bytes=0-1"},
+        ).headers["ETag"]
+        == got.headers["ETag"]
+    )  # the blob's: the same for any range
+    also = upload(testapp, tenant, data, headers={"Content-Digest": field}).json
+    assert also["sha256"] == digest.hexdigest()
+
+    kept = left_in_store(app, tenant)
+    wrong = hashlib.sha256(data + b"!").digest()
+    for headers, error in (
+        ({"Repr-Digest": f"sha-256=:{base64.b64encode(wrong).decode()}:"}, "digest_mismatch"),
+        (
+            {
+                "Repr-Digest": field,
+                "Content-Digest": f"sha-256=:{base64.b64encode(wrong).decode()}:",
+            },
+            "invalid_input",
+        ),
+        ({"Repr-Digest": "sha-256=:not base64!:"}, "invalid_input"),
+        ({"Content-Digest": "sha-256=:AAAA:"}, "invalid_input"),  # base64, but not 32 bytes
+    ):
+        refused = upload(testapp, tenant, data, headers=headers, status=400).json
+        assert refused["error"] == error, headers
+    assert left_in_store(app, tenant) == kept
+    listed = testapp.get(f"/{tenant.slug}/files", headers=tenant.auth).json["items"]
+    assert sorted(f["id"] for f in listed) == sorted([made["id"], also["id"]])
+
+
+def test_a_large_file_read_ahead_comes_out_whole_and_a_damaged_chunk_cuts_it(app, testapp, tenant):
+    data = os.urandom(3 * BATCH + 12345)  # past AHEAD_FROM: opened on a thread of its own
+    file_id = upload(testapp, tenant, data).json["id"]
+    url = f"/{tenant.slug}/files/{file_id}/content"
+    assert testapp.get(url, headers=tenant.auth).body == data
+    part = testapp.get(url, headers={**tenant.auth, "Range": f"bytes=5-{3 * BATCH}"}, status=206)
+    assert part.body == data[5 : 3 * BATCH + 1]
+    path = only_blob(app, tenant)
+    sealed = bytearray(path.read_bytes())
+    sealed[40 * (CHUNK + 16) + 3] ^= 1  # chunk 40: well after the first, opened on the thread
+    path.write_bytes(bytes(sealed))
+    with pytest.raises(Damaged, match="chunk 40"):
+        testapp.get(url, headers=tenant.auth)  # the answer had started: it is cut off
 
 
 def free_port() -> int:
