@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import cedarpy
-from sqlalchemy import String, and_, any_, cast, false, func, literal, not_, or_, true
+from sqlalchemy import Text, and_, any_, cast, false, func, literal, not_, or_, true
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.types import NullType
 
 from ..users.custom import definitions, opened
 from ..users.models import User
@@ -367,8 +368,10 @@ def _allowed_rows(forbids: list, sql: "_Translator"):
     for column, values in equal.items():
         # one text parameter, cast to an array on the server: psycopg adapts one string far
         # faster than a list of them (a tenth of a 50-user page's cost), and a text[] literal
-        # quotes every element, so any value is safe in it
-        listed = cast(literal(_text_array(values), String), ARRAY(String))
+        # quotes every element, so any value is safe in it. Sent untyped, so PostgreSQL reads
+        # it as text[] once: as a varchar cast to varchar[] it was read again for every row
+        # the page scanned (+58 µs a page instead of +13)
+        listed = cast(literal(_text_array(values), NullType()), ARRAY(Text))
         forbidden.append(column == any_(listed) if len(values) > 1 else column == values[0])
     caught = or_(*forbidden)
     if sql.nullable:  # SQL cannot decide a custom field that is missing (NULL): that forbids,
