@@ -8,6 +8,7 @@ from pyramid.view import view_config
 
 from ..errors import Conflict
 from ..interfaces import IOperatorSessions, IServers, ISettingsCatalog, IUsageLedger, service
+from ..metrics.statements import busiest_tenants, top_statements
 from ..metrics.usage import usage_of
 from ..platform.actions import STATUS_FOR_ACTION, TenantCreate, TenantMove, create, move
 from ..tenancy.directory import find_tenant
@@ -30,6 +31,7 @@ def _tenants_page(context: OperatorConsole, request, **extra) -> dict:
         ],
         "modes": MODES,
         "servers": [server.name for server in service(request.registry, IServers)],
+        "busiest": busiest_tenants(context.tenants.tenancy.registry, 1, 10),
         "form": {},
         **extra,
     }
@@ -124,6 +126,7 @@ def _tenant_page(context: TenantPage, request, **extra) -> dict:
         "page": context,
         "info": info,
         "usage": usage_of(tenancy.registry, info.id, USAGE_DAYS),
+        "statements": top_statements(tenancy.registry, info.id, 1, "total_ms", 10),
         "usage_days": USAGE_DAYS,
         "described": catalog.describe(entry) if entry is not None else None,
         "choices": catalog.choices(),

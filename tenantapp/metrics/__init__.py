@@ -44,8 +44,10 @@ def _statement_done(conn, cursor, statement, parameters, context, executemany):
     usage = CURRENT.get()
     started = conn.info.pop(STARTED, None)
     if usage is not None and started is not None:
-        usage.db_seconds += time.perf_counter() - started
-        usage.rows += max(cursor.rowcount, 0)
+        seconds, rows = time.perf_counter() - started, max(cursor.rowcount, 0)
+        usage.db_seconds += seconds
+        usage.rows += rows
+        usage.statements.append((statement, seconds, rows))
 
 
 def metrics_tween_factory(handler, registry):
@@ -71,7 +73,7 @@ def metrics_tween_factory(handler, registry):
             instruments.observe(slug, request.method, status, elapsed, usage.db_seconds)
             if record is not None:
                 size = 0 if response is None else (response.content_length or 0)
-                ledger.add(record.id, status >= 500, usage, size)
+                ledger.add(record, status >= 500, usage, size)
 
     return metrics_tween
 

@@ -5,7 +5,7 @@ import logging
 import threading
 from collections import defaultdict
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 from sqlalchemy import select, text
@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..tenancy.models import TenantUsage
+from . import statements
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,7 @@ class RequestUsage:
 
     db_seconds: float = 0.0
     rows: int = 0
+    statements: list = field(default_factory=list)  # (SQL text, seconds, rows) of each
 
 
 CURRENT: ContextVar[RequestUsage | None] = ContextVar("tenantapp_request_usage", default=None)
@@ -46,13 +48,16 @@ class UsageLedger:
         self.engine = engine  # the registry's, as the owner
         self.interval = interval
         self._pending: dict[tuple[int, date], list[int]] = defaultdict(lambda: [0] * len(FIELDS))
+        self._statements = statements.StatementTally()
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def add(self, tenant_id: int, error: bool, usage: RequestUsage, size: int) -> None:
-        day = datetime.now(UTC).date()
+    def add(self, record, error: bool, usage: RequestUsage, size: int) -> None:
+        """What a request of the tenant ``record`` used."""
+        tenant_id, day = record.id, datetime.now(UTC).date()
         with self._lock:
+            self._statements.add(tenant_id, record.schema_name, usage.statements)
             counts = self._pending[(tenant_id, day)]
             counts[0] += 1
             counts[1] += int(error)
@@ -66,7 +71,8 @@ class UsageLedger:
         only logged, quietly: a process stopping after its database is expected in tests)."""
         with self._lock:
             pending, self._pending = self._pending, defaultdict(lambda: [0] * len(FIELDS))
-        if not pending:
+            ran = self._statements.take()
+        if not pending and not ran:
             return 0
         rows = [
             {"tenant_id": tenant_id, "day": day, **dict(zip(FIELDS, counts, strict=True))}
@@ -74,13 +80,16 @@ class UsageLedger:
         ]
         try:
             with self.engine.begin() as connection:
-                connection.execute(UPSERT, rows)
+                if rows:
+                    connection.execute(UPSERT, rows)
+                statements.write(connection, ran)
         except SQLAlchemyError as error:
             if final:
                 log.info("usage ledger: %d row(s) not written at exit: %s", len(rows), error)
                 return 0
             log.warning("usage ledger: keeping %d row(s) for later: %s", len(rows), error)
             with self._lock:
+                self._statements.keep(ran)
                 for key, counts in pending.items():
                     kept = self._pending[key]
                     for i, value in enumerate(counts):

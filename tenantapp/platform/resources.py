@@ -7,7 +7,7 @@ from ..console.resources import OperatorConsole
 from ..domains.resources import DomainCheck, ManagedDomains
 from ..interfaces import IHostResolver, IIdentitySettings, IPlatform, IServers, ITenancy, service
 from ..lifecycle import Lifecycle, provisioning
-from ..metrics.resources import Metrics
+from ..metrics.resources import Insight, Metrics
 from ..tenancy.servers import Server
 from ..tenancy.slugs import is_valid_slug
 
@@ -32,6 +32,7 @@ class Platform:
             tenancy = service(registry, ITenancy)
             tenants = ManagedTenants(self, tenancy, service(registry, IHostResolver).custom)
             self.children.update(tenants=tenants, stats=Stats(self), metrics=Metrics(self))
+            self.children["insight"] = Insight(self)
             self.children["console"] = OperatorConsole(self, tenants)
 
     def __getitem__(self, segment: str):
