@@ -37,9 +37,12 @@ requires = [
     "pyramid_jinja2>=2.10",  # the web console's pages
     "cryptography>=42",  # AES-GCM: per-tenant data keys, sealed columns, archives and files
     "filetype>=1.2",  # a file's type, sniffed from its first bytes
+    "dogpile.cache>=1.3",  # the tenant-aware cache for app code (tenantapp.tenant_cache)
+    "lru-dict>=1.3",  # its in-process backend, bounded
 ]
 
 s3_require = ["boto3>=1.34"]  # files in S3-compatible object storage (tenantapp.files.storage)
+redis_require = ["redis>=5.0"]  # the tenant-aware cache in Redis (tenantapp.tenant_cache)
 
 tests_require = [
     "pytest>=8.0",
@@ -54,6 +57,10 @@ tests_require = [
     "scim2-tester[httpx2]>=0.5.2",  # every check of the SCIM server, against a live one
     *s3_require,
     "moto[server]>=5.0",  # S3's API on 127.0.0.1 for the file store's tests
+    *redis_require,
+    # Redis's protocol on 127.0.0.1 for the cache's tests where no Redis server is named
+    # (TENANTAPP_TEST_REDIS_URL): a fresh machine has none
+    "fakeredis>=2.26",
 ]
 
 pytest_require = [  # the pytest plugin's own needs, for apps built on tenantapp
@@ -92,6 +99,7 @@ setup(
         "pytest": pytest_require,
         "bench": bench_require,
         "s3": s3_require,
+        "redis": redis_require,
     },
     entry_points={
         "paste.app_factory": ["main = tenantapp:main"],

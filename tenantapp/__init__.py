@@ -30,6 +30,7 @@ def configure(settings: dict) -> Configurator:
 FEATURES = (
     ".database",
     ".caching",
+    ".tenant_cache",
     ".tenancy",
     ".identity",
     ".sso",

@@ -333,6 +333,10 @@ class IOpenAPIDocument(Interface):
     """``document(registry)``: the OpenAPI description, built once (``openapi.Document``)."""
 
 
+class ITenantCaches(Interface):
+    """The tenant-aware cache for app code (``tenant_cache.TenantCaches``)."""
+
+
 class IFiles(Interface):
     """Tenants' files: where their sealed contents are kept and how large one may be
     (``files.service.FileService``)."""

@@ -13,6 +13,7 @@ from ..interfaces import (
     IPasswordHasher,
     IServers,
     ITenancy,
+    ITenantCaches,
     ITenantKeys,
     provide_factory,
     service,
@@ -44,7 +45,9 @@ def includeme(config):
         )
         keys = service(registry, ITenantKeys)  # made by ``encryption``
         files = service(registry, IFiles)  # made by ``files``
-        return Lifecycle(servers, {s.mode: s for s in storages}, default_mode, keys, files)
+        caches = service(registry, ITenantCaches)  # made by ``tenant_cache``
+        stores = {s.mode: s for s in storages}
+        return Lifecycle(servers, stores, default_mode, keys, files, caches)
 
     provide_factory(config, lifecycle, ITenancy)
 

@@ -255,6 +255,8 @@ def purge_tenant(tenancy: Tenancy, slug: str) -> None:
     tenancy.keys.forget(entry.id)
     if tenancy.files is not None:  # sealed with keys that are gone: removed all the same
         tenancy.files.purge(entry.id)
+    if tenancy.caches is not None:
+        tenancy.caches.purge(entry.id)
     log.info("purged tenant %s (%s mode)", slug, entry.mode)
 
 

@@ -21,6 +21,7 @@ class Tenancy:
     default_mode: str = "schema"
     keys: "TenantKeys | None" = None  # each tenant's data keys (``encryption.keys``)
     files: object = None  # the tenants' files (``IFiles``): purged, exported, imported with them
+    caches: object = None  # app code's cache (``ITenantCaches``): a tenant's purged with it
 
     @property
     def registry(self) -> Engine:

@@ -36,6 +36,7 @@ class TenantEntry:
     settings: dict = field(default_factory=dict, compare=False, hash=False)  # overrides
     flags: dict = field(default_factory=dict, compare=False, hash=False)
     storage_bytes: int | None = field(default=None, compare=False, hash=False)  # last measured
+    cache_epoch: int = field(default=0, compare=False, hash=False)  # ``tenant_cache``'s keys
 
     @classmethod
     def of(cls, row, slug: str | None = None) -> "TenantEntry":
@@ -43,7 +44,7 @@ class TenantEntry:
         one per tenant it serves: the few distinct words (status, mode, server, the pooled
         schema's name) interned, no-override tenants share one empty mapping, and the caller's
         ``slug`` string is reused. Never mutate an entry's mappings; build new ones."""
-        id, row_slug, schema, display, status, mode, server, settings, flags, size = row
+        id, row_slug, schema, display, status, mode, server, settings, flags, size, epoch = row
         return cls(
             id,
             row_slug if slug is None else slug,
@@ -55,6 +56,7 @@ class TenantEntry:
             settings or NO_OVERRIDES,
             flags or NO_OVERRIDES,
             size,
+            epoch,
         )
 
 
@@ -104,6 +106,7 @@ ENTRY = select(
     TenantRecord.settings,
     TenantRecord.flags,
     TenantRecord.storage_bytes,
+    TenantRecord.cache_epoch,
 )
 
 
