@@ -36,7 +36,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.sql import func
 
-from ..interfaces import IServers, ISettingsCatalog, ITraversal, service
+from ..interfaces import IServers, ISettingsCatalog, ITraversal, IUsageLedger, service
 from ..tenancy.directory import TenantEntry, active_tenants
 from ..tenancy.sessions import SAFE_METHODS, tenant_session
 from .models import JobTicket
@@ -241,6 +241,8 @@ class JobQueue:
                 self.instruments.observe_job(
                     task.name, tenant, outcome, time.perf_counter() - started
                 )
+                if isinstance(tenant_id, int) and outcome != "refused":
+                    service(self.registry, IUsageLedger).add_job(tenant_id)
 
         run.__name__ = run.__qualname__ = task.name
         return run

@@ -29,6 +29,21 @@ UPSERT = text(
     " rows = tenant_usage.rows + EXCLUDED.rows,"
     " bytes = tenant_usage.bytes + EXCLUDED.bytes"
 )
+# by the hour of the flush (its transaction's start, in UTC): a closed hour gets no more rows
+# once its last flush committed, so an export of it is final (``metrics.export``)
+UPSERT_HOUR = text(
+    "INSERT INTO tenantapp.tenant_usage_hours"
+    " (tenant_id, hour, requests, errors, db_ms, rows, bytes, jobs)"
+    " VALUES (:tenant_id, date_trunc('hour', now(), 'UTC'),"
+    " :requests, :errors, :db_ms, :rows, :bytes, :jobs)"
+    " ON CONFLICT (tenant_id, hour) DO UPDATE SET"
+    " requests = tenant_usage_hours.requests + EXCLUDED.requests,"
+    " errors = tenant_usage_hours.errors + EXCLUDED.errors,"
+    " db_ms = tenant_usage_hours.db_ms + EXCLUDED.db_ms,"
+    " rows = tenant_usage_hours.rows + EXCLUDED.rows,"
+    " bytes = tenant_usage_hours.bytes + EXCLUDED.bytes,"
+    " jobs = tenant_usage_hours.jobs + EXCLUDED.jobs"
+)
 
 
 @dataclass
@@ -49,6 +64,7 @@ class UsageLedger:
         self.interval = interval
         self._pending: dict[tuple[int, date], list[int]] = defaultdict(lambda: [0] * len(FIELDS))
         self._statements = statements.StatementTally()
+        self._jobs: dict[int, int] = defaultdict(int)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -65,6 +81,11 @@ class UsageLedger:
             counts[3] += usage.rows
             counts[4] += size
 
+    def add_job(self, tenant_id: int) -> None:
+        """A job of the tenant ran (``jobs.queue``), whatever its outcome."""
+        with self._lock:
+            self._jobs[tenant_id] += 1
+
     def flush(self, final: bool = False) -> int:
         """Add what was counted to the ledger; returns the rows written. What cannot be written
         (the database is away) is kept for the next flush (``final``: there is none, so it is
@@ -72,7 +93,8 @@ class UsageLedger:
         with self._lock:
             pending, self._pending = self._pending, defaultdict(lambda: [0] * len(FIELDS))
             ran = self._statements.take()
-        if not pending and not ran:
+            jobs, self._jobs = self._jobs, defaultdict(int)
+        if not pending and not ran and not jobs:
             return 0
         rows = [
             {"tenant_id": tenant_id, "day": day, **dict(zip(FIELDS, counts, strict=True))}
@@ -82,6 +104,8 @@ class UsageLedger:
             with self.engine.begin() as connection:
                 if rows:
                     connection.execute(UPSERT, rows)
+                if rows or jobs:
+                    connection.execute(UPSERT_HOUR, _by_tenant(pending, jobs))
                 statements.write(connection, ran)
         except SQLAlchemyError as error:
             if final:
@@ -90,6 +114,8 @@ class UsageLedger:
             log.warning("usage ledger: keeping %d row(s) for later: %s", len(rows), error)
             with self._lock:
                 self._statements.keep(ran)
+                for tenant_id, count in jobs.items():
+                    self._jobs[tenant_id] += count
                 for key, counts in pending.items():
                     kept = self._pending[key]
                     for i, value in enumerate(counts):
@@ -110,6 +136,20 @@ class UsageLedger:
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
             self.flush()
+
+
+def _by_tenant(pending: dict, jobs: dict) -> list[dict]:
+    """The hour's rows: the counts of every day summed per tenant, with its jobs, in tenant
+    order (processes flushing at once lock rows in one order)."""
+    summed: dict[int, list[int]] = defaultdict(lambda: [0] * len(FIELDS))
+    for (tenant_id, _day), counts in pending.items():
+        for i, value in enumerate(counts):
+            summed[tenant_id][i] += value
+    rows = []
+    for tenant_id in sorted(summed.keys() | jobs.keys()):
+        counts = dict(zip(FIELDS, summed[tenant_id], strict=True))
+        rows.append({"tenant_id": tenant_id, **counts, "jobs": jobs.get(tenant_id, 0)})
+    return rows
 
 
 def usage_of(engine: Engine, tenant_id: int, days: int) -> list[dict]:

@@ -31,7 +31,7 @@ PROG = "tenantapp-admin"
 GROUPS = (
     ("tenants", "create-tenant list-tenants tenant-settings suspend resume rename-tenant"),
     ("lifecycle", "drop-tenant restore-tenant purge-tenant move-tenant base-backup"),
-    ("data", "export-tenant import-tenant"),
+    ("data", "export-tenant import-tenant export-usage"),
     ("schema", "migrate"),
     ("keys", "new-key rotate-keys reseal"),
 )
@@ -39,7 +39,6 @@ EPILOG = "commands, by what they are for:\n" + "\n".join(
     f"  {group:<10} {names}" for group, names in GROUPS
 )
 COMMANDS = {name for _, names in GROUPS for name in names.split()}
-SIZE_COLUMN = 5  # right-aligned
 SIZE_COLUMN = 5  # right-aligned
 
 
@@ -134,6 +133,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="a base backup of the default server, for restores to a moment (run it daily)",
     )
     backup.add_argument("--keep", type=int, default=3, help="base backups kept (default 3)")
+
+    usage = add_command(
+        commands,
+        "export-usage",
+        export_usage,
+        help="export the usage ledger's closed hours to tenantapp.usage_export's file directory"
+        " and webhook (run it hourly; what was delivered is not sent again)",
+    )
+    usage.add_argument(
+        "--until",
+        type=_moment,
+        help="export the hours before this moment (default: now, less 5 minutes)",
+    )
 
     for name, run, help_text in (
         ("suspend", suspend, "refuse the tenant's requests (403) without touching its data"),
@@ -491,6 +503,20 @@ def base_backup(admin: Admin, args) -> int:
     url = admin.tenancy.servers.default.owner.url.render_as_string(hide_password=False)
     made = pitr.base_backup(pitr.wal_archive(settings), url, args.keep)
     print(f"base backup in {made}")
+    return 0
+
+
+def export_usage(admin: Admin, args) -> int:
+    from ..metrics import export
+
+    sinks = export.sinks_from(admin.registry.settings)
+    if sinks.directory is None and not sinks.webhook_url:
+        return _fail("set tenantapp.usage_export.dir or tenantapp.usage_export.webhook_url")
+    try:
+        done = export.export(admin.tenancy.registry, sinks, until=args.until)
+    except export.DeliveryFailed as error:
+        return _fail(f"the export stopped (it goes on from there next time): {error}")
+    print(f"exported {done.files} hour file(s) and {done.events} webhook event(s)")
     return 0
 
 

@@ -64,6 +64,7 @@ class TenantRecord(SharedBase):
     # its size when last measured (``quotas.storage``), for the storage quota
     storage_bytes: Mapped[int | None] = mapped_column(BigInteger)
     storage_measured_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    users_count: Mapped[int | None] = mapped_column(BigInteger)  # counted with the storage
     # a part of every tenant-aware cache key; a trigger adds one when it moves or comes back
     cache_epoch: Mapped[int] = mapped_column(Integer, server_default="0")
 
