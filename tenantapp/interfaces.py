@@ -333,6 +333,10 @@ class IOpenAPIDocument(Interface):
     """``document(registry)``: the OpenAPI description, built once (``openapi.Document``)."""
 
 
+class IAuditStream(Interface):
+    """Where tenants' audit entries are sent on (``audit.streaming``), when configured."""
+
+
 class ITenantCaches(Interface):
     """The tenant-aware cache for app code (``tenant_cache.TenantCaches``)."""
 

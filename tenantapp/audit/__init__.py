@@ -1,7 +1,9 @@
 """The audit log: every write in a tenant, recorded in that tenant's own schema."""
 
+from ..interfaces import IAuditStream, provide
 from .models import AuditEntry
 from .resources import AuditLog
+from .streaming import sink_from
 
 
 def record(
@@ -32,6 +34,10 @@ def record(
 
 
 def includeme(config):
+    sink = sink_from(config.get_settings())
+    if sink is not None:
+        provide(config, sink, IAuditStream)
+        config.scan(".stream_task")
     config.include("tenantapp.tenancy.resources")  # the tree it hangs resources from
     config.add_tenant_resource("audit", lambda tenant, request: AuditLog(tenant))
     config.include("tenantapp.openapi")

@@ -23,3 +23,4 @@ class AuditEntry(TenantBase):
     request_id: Mapped[str | None] = mapped_column(String(64))
     client_request_id: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[dict | None] = mapped_column(JSONB)
+    stream_seq: Mapped[int | None] = mapped_column(BigInteger)  # the audit stream's (t016)

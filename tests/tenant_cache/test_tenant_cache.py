@@ -134,7 +134,7 @@ def test_a_purge_by_the_apps_lifecycle_deletes_the_entries(cached, make_tenant):
 
 @pytest.mark.parametrize("target", ["shared", "database"])
 def test_what_was_cached_before_a_move_is_not_read_after(cached, tenancy, make_tenant, target):
-    moving = make_tenant("moving")
+    moving = make_tenant("moving", mode="schema")
     cached.put_json(f"/{moving.slug}/cached?key=where", {"mode": "before"})
     tenancy.move_tenant(moving.slug, to_mode=target)
     assert cached.get(f"/{moving.slug}/cached?key=where").json["value"] is None
