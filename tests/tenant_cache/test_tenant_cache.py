@@ -3,7 +3,6 @@ own, sealed values are unreadable where they are stored, a tenant's entries go w
 purged and are void once it moves, and jobs have the same cache."""
 
 import os
-import socket
 import threading
 import uuid
 
@@ -19,16 +18,11 @@ from tenantapp.interfaces import (
     IUsageLedger,
     service,
 )
+from tests.files.test_files import free_port
 
 from . import cached_views
 
 RUN_PREFIX = f"tenantapp-test:{uuid.uuid4().hex}:"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
