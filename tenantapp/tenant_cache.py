@@ -81,7 +81,7 @@ class TenantCache:
     def __init__(self, region, prefix: str, sealer):
         self._region = region
         self._prefix = prefix
-        self._sealer = sealer  # the tenant's (``encryption.columns.Sealer``), for sealed values
+        self._sealer = sealer  # () -> the tenant's ``encryption.columns.Sealer``, when sealing
 
     def _key(self, key: str) -> str:
         if not isinstance(key, str):
@@ -93,7 +93,7 @@ class TenantCache:
         data = json.dumps(value, separators=(",", ":")).encode()
         if not sealed:
             return PLAIN + data
-        return SEALED + self._sealer.seal_bytes(data, stored_key.encode())
+        return SEALED + self._sealer().seal_bytes(data, stored_key.encode())
 
     def _decode(self, stored_key: str, stored):
         if stored is NO_VALUE:
@@ -101,7 +101,7 @@ class TenantCache:
         kind, data = stored[:1], stored[1:]
         if kind == SEALED:
             try:
-                data = self._sealer.open_bytes(data, stored_key.encode())
+                data = self._sealer().open_bytes(data, stored_key.encode())
             except KeyUnavailable:  # its key is gone, or it was moved: as good as absent
                 return NO_VALUE
         elif kind != PLAIN:
@@ -180,23 +180,8 @@ def tenant_cache(request) -> TenantCache:
         raise AttributeError("request.cache is a tenant's, and this request has no tenant")
     record = tenant.record
     caches = service(request.registry, ITenantCaches)
-    return caches.of(record.id, record.cache_epoch, _LazySealer(request))
-
-
-class _LazySealer:
-    """The request's tenant sealer, found on first use: most values are not sealed."""
-
-    def __init__(self, request):
-        self._request = request
-
-    def _sealer(self):
-        return sealer_of(self._request.dbsession)
-
-    def seal_bytes(self, data: bytes, aad: bytes) -> bytes:
-        return self._sealer().seal_bytes(data, aad)
-
-    def open_bytes(self, value: bytes, aad: bytes) -> bytes:
-        return self._sealer().open_bytes(value, aad)
+    # the tenant's sealer, found only for a sealed value: a cached read opens no session
+    return caches.of(record.id, record.cache_epoch, lambda: sealer_of(request.dbsession))
 
 
 def includeme(config):

@@ -14,19 +14,20 @@ acknowledgement. What is sent and not acknowledged is sent again: a repeat, neve
   in structured data (``[tenantapp@32473 tenant="acme" seq="42"]``); one connection a batch,
   closed by us for writing, and the batch counts as taken when the receiver, having read to
   the end, closes its side.
-- HTTP: a POST of ``{"tenant", "entries": [...]}``, signed like the usage export's events
-  (``Tenantapp-Signature``); a 2xx takes the batch.
+- HTTP: a POST of ``{"tenant", "entries": [...]}``, signed and retried as
+  ``tenantapp.webhooks`` does it; a 2xx takes the batch.
 """
 
 import json
 import socket
-import time
 from dataclasses import dataclass
 from datetime import UTC
+from functools import cached_property
 from urllib.parse import urlsplit
 
 from sqlalchemy import func, select, text, update
 
+from .. import webhooks
 from ..interfaces import IServers, service
 from .models import AuditEntry
 
@@ -137,26 +138,20 @@ def _sd(value: str) -> str:
 class HttpSink:
     url: str
     secret: str
-    timeout: float = 10.0
 
     def send(self, slug: str, records: list[dict]) -> None:
-        import requests
-
-        from ..metrics.export import signature
-
-        body = json.dumps({"tenant": slug, "entries": records}, separators=(",", ":")).encode()
-        headers = {
-            "Content-Type": "application/json",
-            # a batch sent again has the same first number: a collector may drop repeats by it
-            "Idempotency-Key": f"audit:{slug}:{records[0]['seq']}-{records[-1]['seq']}",
-            "Tenantapp-Signature": signature(self.secret, body, int(time.time())),
-        }
+        # a batch sent again has the same first number: a collector may drop repeats by it
+        key = f"audit:{slug}:{records[0]['seq']}-{records[-1]['seq']}"
         try:
-            answer = requests.post(self.url, data=body, headers=headers, timeout=self.timeout)
-        except requests.RequestException as error:
-            raise StreamFailed(f"{self.url}: {error}") from None
-        if not 200 <= answer.status_code < 300:
-            raise StreamFailed(f"{self.url} answered {answer.status_code}")
+            webhooks.post(
+                self.sender, self.url, self.secret, {"tenant": slug, "entries": records}, key
+            )
+        except webhooks.WebhookFailed as error:
+            raise StreamFailed(str(error)) from None
+
+    @cached_property
+    def sender(self):
+        return webhooks.session()
 
 
 def sink_from(settings: dict):
@@ -173,7 +168,7 @@ def sink_from(settings: dict):
         return SyslogTcpSink(parts.hostname, parts.port)
     if parts.scheme in ("http", "https") and parts.hostname:
         secret = setting(settings, "tenantapp.audit_stream.secret", str, "")
-        if len(secret) < 32:
+        if len(secret) < webhooks.MIN_SECRET:
             raise ConfigurationError(
                 "an HTTP audit stream needs tenantapp.audit_stream.secret (32+ characters)"
             )

@@ -8,8 +8,8 @@ from pyramid.view import view_config
 
 from ..errors import Conflict
 from ..interfaces import IOperatorSessions, IServers, ISettingsCatalog, IUsageLedger, service
-from ..metrics.statements import busiest_tenants, top_statements
-from ..metrics.usage import usage_of
+from ..metrics.statements import top_statements
+from ..metrics.usage import busiest_tenants, usage_of
 from ..platform.actions import STATUS_FOR_ACTION, TenantCreate, TenantMove, create, move
 from ..tenancy.directory import find_tenant
 from ..tenancy.models import MODES

@@ -14,25 +14,21 @@ and an export sends only what is not recorded:
   the keys it has seen, counts it once. Killing the exporter and running it again therefore
   gives totals equal to the ledger, exactly once at a receiver that deduplicates.
 
-Events are signed as Stripe signs its webhooks: ``Tenantapp-Signature: t=<unix
-time>,v1=<hex HMAC-SHA256 of "<t>.<body>" under the shared secret>``. A failed send (no
-answer, 429, 5xx) is retried with exponential backoff (urllib3's ``Retry``); one that still
+Events are signed, and retried with backoff, as ``tenantapp.webhooks`` does it; one that still
 fails stops the export, to go on from there next time.
 """
 
 import csv
-import hashlib
-import hmac
 import io
-import json
 import os
 import tempfile
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import text
+
+from .. import webhooks
 
 MARGIN = timedelta(minutes=5)  # past an hour's end: any flush of that hour has committed
 COLUMNS = ("requests", "errors", "db_ms", "rows", "bytes", "jobs")
@@ -77,10 +73,6 @@ class Exported:
     events: int = 0
 
 
-class DeliveryFailed(Exception):
-    """The webhook did not take an event, retries and all: the export stops there."""
-
-
 def export(engine, sinks: Sinks, until: datetime | None = None, delivered=None) -> Exported:
     """Export every closed hour (before ``until``: now less ``MARGIN``) not yet delivered to
     each configured sink. ``delivered(sink, hour, tenant_id)`` is called after each delivery
@@ -95,10 +87,18 @@ def export(engine, sinks: Sinks, until: datetime | None = None, delivered=None) 
             if delivered:
                 delivered(FILE, hour, WHOLE_HOUR)
     if sinks.webhook_url:
-        session = _session(sinks)
+        sender = webhooks.session(sinks.retries, sinks.backoff_seconds)
         for hour in _hours(engine, WEBHOOK, until):
             for row in _rows(engine, WEBHOOK, hour):
-                _send(session, sinks, hour, row)
+                key = idempotency_key(hour, row["tenant_id"])
+                webhooks.post(
+                    sender,
+                    sinks.webhook_url,
+                    sinks.webhook_secret,
+                    event(hour, row),
+                    key,
+                    sinks.timeout_seconds,
+                )  # a failure (``webhooks.WebhookFailed``) stops the export there
                 _record(engine, WEBHOOK, hour, row["tenant_id"])
                 done.events += 1
                 if delivered:
@@ -178,49 +178,6 @@ def idempotency_key(hour: datetime, tenant_id: int) -> str:
     return f"usage:{tenant_id}:{_iso(hour)}"
 
 
-def signature(secret: str, body: bytes, at: int) -> str:
-    digest = hmac.new(secret.encode(), f"{at}.".encode() + body, hashlib.sha256).hexdigest()
-    return f"t={at},v1={digest}"
-
-
-def _session(sinks: Sinks):
-    import requests
-    from requests.adapters import HTTPAdapter
-    from urllib3.util import Retry
-
-    retry = Retry(
-        total=sinks.retries,
-        backoff_factor=sinks.backoff_seconds,
-        status_forcelist=(429, 500, 502, 503, 504),
-        allowed_methods=frozenset({"POST"}),
-        respect_retry_after_header=True,
-        raise_on_status=False,
-    )
-    session = requests.Session()
-    session.mount("http://", HTTPAdapter(max_retries=retry))
-    session.mount("https://", HTTPAdapter(max_retries=retry))
-    return session
-
-
-def _send(session, sinks: Sinks, hour: datetime, row: dict) -> None:
-    import requests
-
-    body = json.dumps(event(hour, row), separators=(",", ":"), sort_keys=True).encode()
-    headers = {
-        "Content-Type": "application/json",
-        "Idempotency-Key": idempotency_key(hour, row["tenant_id"]),
-        "Tenantapp-Signature": signature(sinks.webhook_secret, body, int(time.time())),
-    }
-    try:
-        answer = session.post(
-            sinks.webhook_url, data=body, headers=headers, timeout=sinks.timeout_seconds
-        )
-    except requests.RequestException as error:
-        raise DeliveryFailed(f"{sinks.webhook_url}: {error}") from None
-    if not 200 <= answer.status_code < 300:
-        raise DeliveryFailed(f"{sinks.webhook_url} answered {answer.status_code}")
-
-
 def sinks_from(settings: dict) -> Sinks:
     from pyramid.exceptions import ConfigurationError
 
@@ -229,7 +186,7 @@ def sinks_from(settings: dict) -> Sinks:
     directory = setting(settings, "tenantapp.usage_export.dir", str, "")
     url = setting(settings, "tenantapp.usage_export.webhook_url", str, "")
     secret = setting(settings, "tenantapp.usage_export.webhook_secret", str, "")
-    if url and len(secret) < 32:
+    if url and len(secret) < webhooks.MIN_SECRET:
         raise ConfigurationError(
             "tenantapp.usage_export.webhook_url needs tenantapp.usage_export.webhook_secret"
             " (at least 32 characters): the receiver checks each event's signature with it"

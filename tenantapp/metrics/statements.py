@@ -172,26 +172,3 @@ def _statement(row) -> dict:
         "max_ms": round(row.max_ms, 3),
         "rows": int(row.rows),
     }
-
-
-def busiest_tenants(engine, days: int, limit: int) -> list[dict]:
-    """The tenants that took the most database time over the last ``days`` days (the usage
-    ledger's sums), with their requests and the mean per request."""
-    query = text(
-        "SELECT t.slug, sum(u.db_ms) AS db_ms, sum(u.requests) AS requests, sum(u.rows) AS rows"
-        " FROM tenantapp.tenant_usage u JOIN tenantapp.tenants t ON t.id = u.tenant_id"
-        " WHERE u.day > current_date - :days"
-        " GROUP BY t.slug ORDER BY sum(u.db_ms) DESC, t.slug LIMIT :limit"
-    )
-    with engine.connect() as connection:
-        rows = connection.execute(query, {"days": days, "limit": limit}).all()
-    return [
-        {
-            "tenant": row.slug,
-            "db_ms": int(row.db_ms),
-            "requests": int(row.requests),
-            "mean_db_ms": round(int(row.db_ms) / max(int(row.requests), 1), 3),
-            "rows": int(row.rows),
-        }
-        for row in rows
-    ]

@@ -13,8 +13,8 @@ from ..pagination import int_params
 from ..platform.resources import ManagedTenant
 from ..validation import query_params
 from .resources import Insight, Metrics
-from .statements import ORDERS, busiest_tenants, top_statements
-from .usage import usage_of
+from .statements import ORDERS, top_statements
+from .usage import busiest_tenants, usage_of
 
 MAX_DAYS = 366
 

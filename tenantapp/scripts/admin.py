@@ -508,13 +508,14 @@ def base_backup(admin: Admin, args) -> int:
 
 def export_usage(admin: Admin, args) -> int:
     from ..metrics import export
+    from ..webhooks import WebhookFailed
 
     sinks = export.sinks_from(admin.registry.settings)
     if sinks.directory is None and not sinks.webhook_url:
         return _fail("set tenantapp.usage_export.dir or tenantapp.usage_export.webhook_url")
     try:
         done = export.export(admin.tenancy.registry, sinks, until=args.until)
-    except export.DeliveryFailed as error:
+    except WebhookFailed as error:
         return _fail(f"the export stopped (it goes on from there next time): {error}")
     print(f"exported {done.files} hour file(s) and {done.events} webhook event(s)")
     return 0

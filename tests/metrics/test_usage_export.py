@@ -20,6 +20,7 @@ from sqlalchemy import text
 
 from tenantapp.interfaces import IJobQueue, IUsageLedger, service
 from tenantapp.metrics import export
+from tenantapp.webhooks import WebhookFailed
 from tests.conftest import write_ini
 
 SECRET = "s" * 40
@@ -208,7 +209,7 @@ def test_a_receiver_that_keeps_failing_stops_the_export_to_go_on_later(engine, r
     hour = a_past_hour()
     rows = put_usage(engine, hour, tenants=2)
     down = receiver(failing=10**6)
-    with pytest.raises(export.DeliveryFailed, match="503"):
+    with pytest.raises(WebhookFailed, match="503"):
         export.export(engine, sinks(down), until=hour + timedelta(hours=1))
     up = receiver()
     export.export(engine, sinks(up), until=hour + timedelta(hours=1))
