@@ -19,6 +19,7 @@ from ..interfaces import (
     service,
 )
 from ..tenancy.models import MODES
+from ..users import custom_indexes
 from .databases import DatabaseStorage
 from .operations import Lifecycle
 from .startup import provision_on_start
@@ -47,7 +48,8 @@ def includeme(config):
         files = service(registry, IFiles)  # made by ``files``
         caches = service(registry, ITenantCaches)  # made by ``tenant_cache``
         stores = {s.mode: s for s in storages}
-        return Lifecycle(servers, stores, default_mode, keys, files, caches)
+        placed = (custom_indexes.reconcile,)  # a moved or imported tenant's field indexes
+        return Lifecycle(servers, stores, default_mode, keys, files, caches, placed)
 
     provide_factory(config, lifecycle, ITenancy)
 

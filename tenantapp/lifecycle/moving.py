@@ -104,6 +104,7 @@ def move_tenant(
         )
         report = MoveReport(slug, _place(source), _place(entry), resumed=True)
         _finish(tenancy, source, entry, report, step)
+        tenancy.rebuild(entry)
         report.total_ms = (time.perf_counter() - started) * 1000
         return report
     target_store = tenancy.store(to_mode or entry.mode)
@@ -128,6 +129,7 @@ def move_tenant(
         _set_state(tenancy, entry.id, "failed", error=f"{type(error).__name__}: {error}"[:500])
         raise
     _finish(tenancy, entry, target, report, step)
+    tenancy.rebuild(target)
     report.total_ms = (time.perf_counter() - started) * 1000
     log.info("moved tenant %s: %s", slug, report.as_json())
     return report

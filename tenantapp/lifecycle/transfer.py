@@ -406,6 +406,7 @@ def import_tenant(
             if entry is not None and tenancy.files is not None:
                 tenancy.files.purge(entry.id)  # the blobs put before it failed: nothing kept
             raise
+    tenancy.rebuild(entry)
     return get_tenant(tenancy, slug)
 
 

@@ -32,7 +32,7 @@ GROUPS = (
     ("tenants", "create-tenant list-tenants tenant-settings suspend resume rename-tenant"),
     ("lifecycle", "drop-tenant restore-tenant purge-tenant move-tenant base-backup"),
     ("data", "export-tenant import-tenant export-usage"),
-    ("schema", "migrate"),
+    ("schema", "migrate custom-indexes"),
     ("keys", "new-key rotate-keys reseal"),
 )
 EPILOG = "commands, by what they are for:\n" + "\n".join(
@@ -247,6 +247,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--flag", action="append", default=[], metavar="NAME=VALUE", help="a flag (repeatable)"
     )
 
+    indexes = add_command(
+        commands,
+        "custom-indexes",
+        custom_indexes,
+        help="build (concurrently) and drop a tenant's custom-field indexes as its fields ask;"
+        " print each one's state",
+    )
+    indexes.add_argument("slug", help="the tenant's slug")
+
     migration = add_command(
         commands,
         "migrate",
@@ -368,6 +377,18 @@ def tenant_settings(admin: Admin, args) -> int:
         return _fail(f"no active or suspended tenant {args.slug!r}")
     print(json.dumps(catalog.describe(entry), indent=2))
     return 0
+
+
+def custom_indexes(admin: Admin, args) -> int:
+    """What the job does after an owner marks a field, here and now (after a move, say)."""
+    from ..users.custom_indexes import reconcile
+
+    entry = find_tenant(admin.tenancy.registry, args.slug)
+    if entry is None:
+        return _fail(f"no active or suspended tenant {args.slug!r}")
+    found = reconcile(admin.tenancy, entry)
+    print(json.dumps(found, indent=2))
+    return 1 if any(state["state"] != "ready" for state in found.values()) else 0
 
 
 def _say(done: str):

@@ -12,3 +12,4 @@ def includeme(config):
     config.add_api_views(".views")
     config.add_api_views(".custom_views")
     config.add_api_views(".invitations")
+    config.scan(".custom_indexes")  # its job

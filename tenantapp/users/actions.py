@@ -10,6 +10,7 @@ from ..identity import mfa
 from ..identity.impersonation import refuse_credentials
 from ..interfaces import IPasswordHasher, IRowFilters, service
 from ..quotas import check_max_users, quotas
+from . import custom_indexes
 from .custom import MAX_FIELDS, CustomField, FieldDefinition, checked_custom, field_json
 from .models import User
 from .schemas import UserCreate, UserUpdate
@@ -115,11 +116,33 @@ def add_field(request, data: FieldDefinition) -> CustomField:
         raise Conflict(f"a custom field {data.name!r} exists", {"name": "taken"})
     if session.scalar(select(func.count()).select_from(CustomField)) >= MAX_FIELDS:
         raise Conflict(f"a tenant has at most {MAX_FIELDS} custom fields")
+    if data.indexed:
+        _room_for_index(session)
     field = CustomField(**data.model_dump())
     session.add(field)
     session.flush()
     audit.record(request, "field.created", f"field:{field.name}", **field_json(field))
+    if field.indexed:
+        request.defer(custom_indexes.TASK)
     return field
+
+
+def set_indexed(request, field: CustomField, indexed: bool) -> None:
+    """Mark a field indexed or not; a job builds or drops its index (``custom_indexes``)."""
+    if field.sealed and indexed:
+        raise InvalidInput("a sealed field is not indexed", {"indexed": "the field is sealed"})
+    if indexed and not field.indexed:
+        _room_for_index(request.dbsession)
+    field.indexed, field.index_error = indexed, None
+    request.dbsession.flush()
+    audit.record(request, "field.indexed", f"field:{field.name}", indexed=indexed)
+    request.defer(custom_indexes.TASK)  # also when unchanged: a failed build is tried again
+
+
+def _room_for_index(session) -> None:
+    indexed = select(func.count()).select_from(CustomField).where(CustomField.indexed)
+    if session.scalar(indexed) >= custom_indexes.MAX_INDEXED:
+        raise Conflict(f"a tenant has at most {custom_indexes.MAX_INDEXED} indexed fields")
 
 
 def remove_field(request, field: CustomField) -> None:
@@ -129,5 +152,7 @@ def remove_field(request, field: CustomField) -> None:
     session.execute(
         update(User).where(User.custom.has_key(name)).values(custom=User.custom.op("-")(name))
     )
+    if field.indexed:
+        request.defer(custom_indexes.TASK)  # its index goes too
     session.delete(field)
     audit.record(request, "field.removed", f"field:{name}")

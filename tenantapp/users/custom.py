@@ -27,7 +27,7 @@ from pydantic import (
     create_model,
     model_validator,
 )
-from sqlalchemy import Boolean, DateTime, String, func, select
+from sqlalchemy import Boolean, DateTime, String, Text, func, literal, literal_column, select
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -84,6 +84,8 @@ class CustomField(TenantBase):
     required: Mapped[bool] = mapped_column(Boolean, server_default="false")
     choices: Mapped[list | None] = mapped_column(JSONB)
     sealed: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    indexed: Mapped[bool] = mapped_column(Boolean, server_default="false")  # ``custom_indexes``
+    index_error: Mapped[str | None] = mapped_column(Text)  # the last build's, if it failed
     created_at: Mapped[Any] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
@@ -94,6 +96,7 @@ class FieldDefinition(BaseModel):
     type: Literal["text", "integer", "number", "boolean", "date", "choice", "file"]
     required: bool = False
     sealed: bool = False  # its values sealed with the tenant's key; not filterable
+    indexed: bool = False  # filtering on it uses an index (``custom_indexes``)
     choices: list[Annotated[PlainText, StringConstraints(min_length=1, max_length=200)]] | None = (
         Field(default=None, min_length=1, max_length=100)
     )
@@ -104,6 +107,8 @@ class FieldDefinition(BaseModel):
             raise ValueError("choices are given for a choice field, and only for one")
         if self.type == "file" and self.sealed:  # its contents are; the id must stay readable
             raise ValueError("a file field is not sealed: the file's contents are, always")
+        if self.sealed and self.indexed:
+            raise ValueError("a sealed field is not indexed: it cannot be filtered on")
         return self
 
 
@@ -114,6 +119,7 @@ def field_json(field: CustomField) -> dict:
         "required": field.required,
         "choices": field.choices,
         "sealed": field.sealed,
+        "indexed": field.indexed,
     }
 
 
@@ -239,10 +245,24 @@ def custom_filters(request) -> tuple[list, dict]:
         except ValueError as error:
             problems[key] = str(error)
             continue
-        where.append(User.custom.contains({field.name: value}))
+        where.append(
+            key_condition(field.name, value)
+            if field.indexed
+            else User.custom.contains({field.name: value})
+        )
     if problems:
         raise InvalidInput("invalid custom field filter", problems)
     return where, asked
+
+
+def key_condition(name: str, value: Any):
+    """``custom.NAME = value`` as an indexed field's index reads it (``custom_indexes``): both
+    sides keyed by the function it is built on. A field name is ``[a-z][a-z0-9_]*``: safe as
+    the literal the index's expression has."""
+    key = literal_column(f"'{name}'", Text)
+    return func.custom_value_key(User.custom, key) == func.custom_value_key(
+        literal({name: value}, JSONB), key
+    )
 
 
 def _typed(field: CustomField, raw: str) -> Any:

@@ -36,6 +36,8 @@ def test_fields_are_defined_and_listed(testapp, fielded, other_tenant):
         "required": False,
         "choices": None,
         "sealed": False,
+        "indexed": False,
+        "index": None,
     } in listed
     again = testapp.post_json(
         f"/{fielded.slug}/fields", FIELDS[1], headers=fielded.auth, status=409
