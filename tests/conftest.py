@@ -86,6 +86,14 @@ def settings(database_url, second_server_url, tmp_path_factory):
         "tenantapp.setting.support_email": 'str ""',
         "tenantapp.flag.new_dashboard": "bool false",
         "tenantapp.flag.fast_search": "percent 50",
+        # plans: where they place tenants, and what they set beneath each tenant's overrides
+        "tenantapp.plan.free.mode": "shared",
+        "tenantapp.plan.free.settings": "quota_max_users=100000 theme=dark",
+        "tenantapp.plan.pro.settings": "quota_max_users=200000",
+        "tenantapp.plan.enterprise.mode": "database",
+        "tenantapp.plan.enterprise.settings": "quota_max_users=0 quota_max_storage_mb=50000",
+        "tenantapp.plan.enterprise.flags": "new_dashboard=true",
+        "tenantapp.plan.eu.region": "eu",
         # no schedules: a worker started near a tick would queue a job for every tenant
         "tenantapp.jobs.cron.jobs.sweep": "",
         "tenantapp.jobs.cron.quotas.measure_storage": "",

@@ -22,6 +22,7 @@ from ..tenancy.models import MODES
 from ..users import custom_indexes
 from .databases import DatabaseStorage
 from .operations import Lifecycle
+from .plans import plans_from
 from .startup import provision_on_start
 from .storage import SchemaStorage, SharedStorage
 
@@ -49,7 +50,8 @@ def includeme(config):
         caches = service(registry, ITenantCaches)  # made by ``tenant_cache``
         stores = {s.mode: s for s in storages}
         placed = (custom_indexes.reconcile,)  # a moved or imported tenant's field indexes
-        return Lifecycle(servers, stores, default_mode, keys, files, caches, placed)
+        plans = plans_from(settings, servers)
+        return Lifecycle(servers, stores, default_mode, keys, files, caches, placed, plans)
 
     provide_factory(config, lifecycle, ITenancy)
 

@@ -85,8 +85,10 @@ def move_tenant(
     to_mode: str | None = None,
     to_server: str | None = None,
     step: Step | None = None,
+    plan: str | None = None,
 ) -> MoveReport:
-    """Move ``slug`` to ``to_mode`` on ``to_server`` (each defaults to where it is now)."""
+    """Move ``slug`` to ``to_mode`` on ``to_server`` (each defaults to where it is now); with
+    ``plan``, the switch puts it on that plan too (``lifecycle.plans``)."""
     step = step or (lambda name: None)
     started = time.perf_counter()
     with tenancy.registry.begin() as registry:
@@ -120,11 +122,17 @@ def move_tenant(
     )
     if (target.mode, target.server) == (entry.mode, entry.server):
         raise MoveError(f"tenant {slug!r} is already in {entry.mode} mode on {entry.server}")
-    unfinished = record is not None and record.state != "done"  # not: a tenant moved before
+    unfinished = record is not None and record.state not in ("done", "scheduled")
+    same = record is not None and (record.target_mode, record.target_server) == (
+        target.mode,
+        target.server,
+    )
+    if plan is None and same and record.state != "done":
+        plan = record.plan  # run again by hand: the plan it was scheduled for still comes
     report = MoveReport(slug, _place(entry), _place(target), resumed=unfinished)
-    _record(tenancy, entry, target, "copying")
+    _record(tenancy, entry, target, "copying", plan)
     try:
-        _copy_and_switch(tenancy, entry, target, report, step)
+        _copy_and_switch(tenancy, entry, target, report, step, plan)
     except BaseException as error:
         _set_state(tenancy, entry.id, "failed", error=f"{type(error).__name__}: {error}"[:500])
         raise
@@ -139,7 +147,7 @@ def _place(entry: TenantEntry) -> str:
     return f"{entry.mode}@{entry.server}"
 
 
-def _copy_and_switch(tenancy, source, target, report: MoveReport, step: Step) -> None:
+def _copy_and_switch(tenancy, source, target, report: MoveReport, step: Step, plan) -> None:
     source_store, target_store = tenancy.store(source.mode), tenancy.store(target.mode)
     source_engine = source_store.owner_engine(source)
     step("prepare")
@@ -213,7 +221,12 @@ def _copy_and_switch(tenancy, source, target, report: MoveReport, step: Step) ->
             registry.execute(
                 tenants.update()
                 .where(tenants.c.id == source.id)
-                .values(mode=target.mode, server=target.server, schema_name=target.schema_name)
+                .values(
+                    mode=target.mode,
+                    server=target.server,
+                    schema_name=target.schema_name,
+                    **({"plan": plan} if plan else {}),  # its limits change with its place
+                )
             )
             registry.execute(
                 moves.update()
@@ -260,8 +273,29 @@ def _finish(tenancy, source, target, report: MoveReport, step: Step) -> None:
     _set_state(tenancy, source.id, "done")
 
 
-def _record(tenancy, source: TenantEntry, target: TenantEntry, state: str) -> None:
-    values = {
+def refuse_if_moving(registry: Connection, entry: TenantEntry) -> None:
+    """A tenant being copied or switched has its move finished first."""
+    state = registry.scalar(select(moves.c.state).where(moves.c.tenant_id == entry.id))
+    if state in ("copying", "switched"):
+        raise MoveError(f"tenant {entry.slug!r} is being moved ({state}): let the move finish")
+
+
+def schedule(registry: Connection, source: TenantEntry, target: TenantEntry, plan: str) -> None:
+    """Record a move to be run later for ``plan`` (``lifecycle.plans``)."""
+    _upsert(registry, source, _values(source, target, "scheduled", plan))
+
+
+def cancel_scheduled(registry: Connection, tenant_id: int) -> None:
+    """A scheduled move not started is not wanted any more (the plan changed again)."""
+    registry.execute(
+        moves.update()
+        .where(moves.c.tenant_id == tenant_id, moves.c.state == "scheduled")
+        .values(state="done", error="cancelled: the plan changed again", updated_at=func.now())
+    )
+
+
+def _values(source: TenantEntry, target: TenantEntry, state: str, plan: str | None) -> dict:
+    return {
         "source_mode": source.mode,
         "source_server": source.server,
         "source_schema": source.schema_name,
@@ -272,15 +306,23 @@ def _record(tenancy, source: TenantEntry, target: TenantEntry, state: str) -> No
         "rows_copied": None,
         "pause_ms": None,
         "error": None,
+        "plan": plan,
     }
+
+
+def _upsert(registry: Connection, source: TenantEntry, values: dict) -> None:
     stmt = insert(moves).values(tenant_id=source.id, **values)
-    with tenancy.registry.begin() as registry:
-        registry.execute(
-            stmt.on_conflict_do_update(
-                index_elements=[moves.c.tenant_id],
-                set_={**values, "started_at": func.now(), "updated_at": func.now()},
-            )
+    registry.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[moves.c.tenant_id],
+            set_={**values, "started_at": func.now(), "updated_at": func.now()},
         )
+    )
+
+
+def _record(tenancy, source: TenantEntry, target: TenantEntry, state: str, plan=None) -> None:
+    with tenancy.registry.begin() as registry:
+        _upsert(registry, source, _values(source, target, state, plan))
 
 
 def _set_state(tenancy, tenant_id: int, state: str, **values) -> None:

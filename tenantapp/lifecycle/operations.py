@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from zope.interface import implementer
 
 from ..interfaces import ITenancy
-from . import migrating, moving, provisioning, transfer
+from . import migrating, moving, plans, provisioning, transfer
 from .tenancy import Tenancy
 
 
@@ -23,4 +23,5 @@ class Lifecycle(Tenancy):
     archive_tenant, restore_tenant = provisioning.archive_tenant, provisioning.restore_tenant
     migrate, migration_sql = migrating.migrate, migrating.migration_sql
     move_tenant = moving.move_tenant
+    change_plan, move_to_plan, plan_state = plans.change_plan, plans.move_to_plan, plans.plan_state
     export_tenant, import_tenant = transfer.export_tenant, transfer.import_tenant

@@ -28,6 +28,7 @@ class Tenancy:
     # each called with (tenancy, entry) once a tenant's rows are in new storage (moved,
     # imported): what lives beside the rows, such as custom-field indexes, is rebuilt there
     placed: tuple = ()
+    plans: dict = None  # name -> ``plans.Plan``: where each plan of the ini places its tenants
 
     @property
     def registry(self) -> Engine:

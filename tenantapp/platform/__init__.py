@@ -8,3 +8,4 @@ def includeme(config):
     config.add_root_resource(PLATFORM_SEGMENT, Platform)
     config.include("tenantapp.openapi")
     config.add_api_views(".views")
+    config.add_api_views(".plans")

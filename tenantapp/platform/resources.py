@@ -33,10 +33,20 @@ class Platform:
             tenants = ManagedTenants(self, tenancy, service(registry, IHostResolver).custom)
             self.children.update(tenants=tenants, stats=Stats(self), metrics=Metrics(self))
             self.children["insight"] = Insight(self)
+            self.children["plans"] = Plans(self)
             self.children["console"] = OperatorConsole(self, tenants)
 
     def __getitem__(self, segment: str):
         return self.children[segment]
+
+
+class Plans:
+    """``/-/plans``: the plans of the ini (``lifecycle.plans``)."""
+
+    __name__ = "plans"
+
+    def __init__(self, parent: Platform):
+        self.__parent__ = parent
 
 
 class Readiness:

@@ -29,7 +29,7 @@ PROG = "tenantapp-admin"
 
 
 GROUPS = (
-    ("tenants", "create-tenant list-tenants tenant-settings suspend resume rename-tenant"),
+    ("tenants", "create-tenant list-tenants tenant-settings set-plan suspend resume rename-tenant"),
     ("lifecycle", "drop-tenant restore-tenant purge-tenant move-tenant base-backup"),
     ("data", "export-tenant import-tenant export-usage"),
     ("schema", "migrate custom-indexes"),
@@ -247,6 +247,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--flag", action="append", default=[], metavar="NAME=VALUE", help="a flag (repeatable)"
     )
 
+    set_plan_ = add_command(
+        commands,
+        "set-plan",
+        set_plan,
+        help="put a tenant on a plan of the ini; when the plan places it elsewhere, move it"
+        " there now (online), the plan taking effect at the switch",
+    )
+    set_plan_.add_argument("slug", help="the tenant's slug")
+    set_plan_.add_argument("plan", help="a plan: tenantapp.plan.NAME")
+
     indexes = add_command(
         commands,
         "custom-indexes",
@@ -376,6 +386,21 @@ def tenant_settings(admin: Admin, args) -> int:
     if entry is None:
         return _fail(f"no active or suspended tenant {args.slug!r}")
     print(json.dumps(catalog.describe(entry), indent=2))
+    return 0
+
+
+def set_plan(admin: Admin, args) -> int:
+    """As the operator API's PUT, but a move it needs runs here and now."""
+    from ..lifecycle.plans import UnknownPlan
+
+    try:
+        found = admin.tenancy.change_plan(args.slug, args.plan)
+    except UnknownPlan as error:
+        return _fail(str(error))
+    if found["scheduled"]:
+        report = admin.tenancy.move_to_plan(args.slug)
+        print(f"moved: {json.dumps(report.as_json())}", file=sys.stderr)
+    print(json.dumps(admin.tenancy.plan_state(args.slug), indent=2))
     return 0
 
 

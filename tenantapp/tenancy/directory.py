@@ -37,6 +37,7 @@ class TenantEntry:
     flags: dict = field(default_factory=dict, compare=False, hash=False)
     storage_bytes: int | None = field(default=None, compare=False, hash=False)  # last measured
     cache_epoch: int = field(default=0, compare=False, hash=False)  # ``tenant_cache``'s keys
+    plan: str | None = field(default=None, compare=False, hash=False)  # ``tenantapp.plan.NAME``
 
     @classmethod
     def of(cls, row, slug: str | None = None) -> "TenantEntry":
@@ -44,7 +45,8 @@ class TenantEntry:
         one per tenant it serves: the few distinct words (status, mode, server, the pooled
         schema's name) interned, no-override tenants share one empty mapping, and the caller's
         ``slug`` string is reused. Never mutate an entry's mappings; build new ones."""
-        id, row_slug, schema, display, status, mode, server, settings, flags, size, epoch = row
+        id, row_slug, schema, display, status, mode, server, settings, flags, *rest = row
+        size, epoch, plan = rest
         return cls(
             id,
             row_slug if slug is None else slug,
@@ -57,6 +59,7 @@ class TenantEntry:
             flags or NO_OVERRIDES,
             size,
             epoch,
+            plan and sys.intern(plan),
         )
 
 
@@ -107,6 +110,7 @@ ENTRY = select(
     TenantRecord.flags,
     TenantRecord.storage_bytes,
     TenantRecord.cache_epoch,
+    TenantRecord.plan,
 )
 
 

@@ -67,6 +67,7 @@ class TenantRecord(SharedBase):
     users_count: Mapped[int | None] = mapped_column(BigInteger)  # counted with the storage
     # a part of every tenant-aware cache key; a trigger adds one when it moves or comes back
     cache_epoch: Mapped[int] = mapped_column(Integer, server_default="0")
+    plan: Mapped[str | None] = mapped_column(String(63))  # ``tenantapp.plan.NAME`` (s025)
 
 
 class SchemaTemplate(SharedBase):
@@ -117,6 +118,7 @@ class TenantMove(SharedBase):
     rows_copied: Mapped[int | None] = mapped_column(BigInteger)
     pause_ms: Mapped[int | None] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(Text)
+    plan: Mapped[str | None] = mapped_column(String(63))  # the plan the switch puts it on
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 

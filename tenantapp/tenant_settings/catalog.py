@@ -6,6 +6,12 @@
     tenantapp.flag.new_dashboard = bool false
     tenantapp.flag.fast_search = percent 10
 
+A plan sets some of them for the tenants on it, beneath each tenant's own overrides (where it
+places them is the lifecycle's, ``lifecycle.plans``)::
+
+    tenantapp.plan.free.settings = quota_max_users=10 quota_paced_requests_per_second=5
+    tenantapp.plan.free.flags = new_dashboard=false
+
 A setting is ``TYPE DEFAULT [owner]``: int (64-bit), int(N,LOW..HIGH,…) (those values only),
 float (finite), bool, str (no NUL) or choice(a,b,…); ``owner`` lets the
 tenant's owner change it, otherwise only the operator can. A flag is ``bool DEFAULT`` or
@@ -39,6 +45,7 @@ from ..validation import NO_NUL_PATTERN
 
 SETTING_PREFIX = "tenantapp.setting."
 FLAG_PREFIX = "tenantapp.flag."
+PLAN_PREFIX = "tenantapp.plan."
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 CHOICE = re.compile(r"^choice\(([^()]+)\)$")
 MAX_TEXT = 2000
@@ -149,7 +156,7 @@ def _loose(text: str) -> Any:
 class Catalog:
     """The declared settings and flags, and the input models that validate changes to them."""
 
-    def __init__(self, settings: list[Spec], flags: list[Spec]):
+    def __init__(self, settings: list[Spec], flags: list[Spec], plans: dict | None = None):
         self.settings = {spec.name: spec for spec in settings}
         self.flags = {spec.name: spec for spec in flags}
         self.operator_change = _change_model("OperatorChange", self.settings, self.flags)
@@ -158,17 +165,43 @@ class Catalog:
             {n: s if s.owner_editable else OPERATORS_ONLY for n, s in self.settings.items()},
             dict.fromkeys(self.flags, OPERATORS_ONLY),
         )
+        # plan name -> (settings, flags) it sets, each checked as the operator's change is
+        self.plans = {name: self._plan(name, text) for name, text in (plans or {}).items()}
 
     @classmethod
     def from_settings(cls, settings: dict) -> "Catalog":
+        plans: dict[str, dict] = {}
+        for key, value in settings.items():
+            name, _, part = key.removeprefix(PLAN_PREFIX).partition(".")
+            if key.startswith(PLAN_PREFIX) and part in ("settings", "flags"):
+                plans.setdefault(name, {"settings": "", "flags": ""})[part] = value
         return cls(
             [parse_spec(k, v, False) for k, v in settings.items() if k.startswith(SETTING_PREFIX)],
             [parse_spec(k, v, True) for k, v in settings.items() if k.startswith(FLAG_PREFIX)],
+            plans,
         )
 
+    def _plan(self, name: str, text: dict) -> tuple[dict, dict]:
+        try:
+            given = self.from_command_line(
+                shlex.split(text["settings"]), shlex.split(text["flags"])
+            )
+            return changes(self.operator_change.model_validate(given))
+        except (ValueError, PydanticValidationError) as error:
+            raise ConfigurationError(f"{PLAN_PREFIX}{name}: {error}") from None
+
+    def overrides(self, entry: TenantEntry) -> tuple[dict, dict]:
+        """The tenant's (settings, flags) overrides: its own over its plan's."""
+        plan = self.plans.get(entry.plan) if entry.plan else None
+        if plan is None:
+            return entry.settings, entry.flags
+        return {**plan[0], **entry.settings}, {**plan[1], **entry.flags}
+
     def values(self, entry: TenantEntry) -> dict:
-        """The tenant's settings: its overrides over the defaults (undeclared ones ignored)."""
-        return {name: spec.value(entry.settings) for name, spec in self.settings.items()}
+        """The tenant's settings: its overrides over its plan's, over the defaults (undeclared
+        ones ignored)."""
+        settings = self.overrides(entry)[0]
+        return {name: spec.value(settings) for name, spec in self.settings.items()}
 
     def choices(self) -> dict[str, tuple[str, ...]]:
         """Each choice setting's choices, in the order declared (for a form's select)."""
@@ -178,7 +211,7 @@ class Catalog:
         spec = self.flags.get(name)
         if spec is None:
             raise KeyError(f"no feature flag {name!r} is declared (tenantapp.flag.{name})")
-        value = spec.default if entry is None else spec.value(entry.flags)
+        value = spec.default if entry is None else spec.value(self.overrides(entry)[1])
         if spec.kind == "bool":
             return bool(value)
         return entry is not None and bucket(name, entry.id) < value
@@ -189,10 +222,22 @@ class Catalog:
     def describe(self, entry: TenantEntry) -> dict:
         """Everything the operator sees: per setting and flag its type, default, override and
         value (a percentage flag also says whether it is on for this tenant)."""
+        settings, flags = self.overrides(entry)
+        plan_settings, plan_flags = self.plans.get(entry.plan, ({}, {}))
+
+        def of(spec: Spec, merged: dict, own: dict, plan: dict) -> dict:
+            return {
+                **spec.describe(merged),
+                "override": own.get(spec.name),
+                "plan": plan.get(spec.name),
+            }
+
         return {
-            "settings": {n: s.describe(entry.settings) for n, s in self.settings.items()},
+            "settings": {
+                n: of(s, settings, entry.settings, plan_settings) for n, s in self.settings.items()
+            },
             "flags": {
-                n: {**s.describe(entry.flags), "on": self.feature(entry, n)}
+                n: {**of(s, flags, entry.flags, plan_flags), "on": self.feature(entry, n)}
                 for n, s in self.flags.items()
             },
         }

@@ -96,6 +96,7 @@ def test_the_operator_sets_anything_and_sees_defaults_and_overrides(testapp, ten
         "override": "help@acme.example",
         "value": "help@acme.example",
         "owner_editable": False,
+        "plan": None,  # the tenant is on no plan (``tests/lifecycle/test_plans.py``)
     }
     assert body["flags"]["new_dashboard"]["on"] is True
     assert testapp.get(url, headers=OPERATOR).json == body
