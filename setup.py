@@ -39,6 +39,7 @@ requires = [
     "filetype>=1.2",  # a file's type, sniffed from its first bytes
     "dogpile.cache>=1.3",  # the tenant-aware cache for app code (tenantapp.tenant_cache)
     "lru-dict>=1.3",  # its in-process backend, bounded
+    "pglast>=7.0",  # PostgreSQL's own parser: expand migrations checked for being additive
 ]
 
 s3_require = ["boto3>=1.34"]  # files in S3-compatible object storage (tenantapp.files.storage)

@@ -48,11 +48,13 @@ def make_tenants(
     progress=None,
     mode: str = "schema",
     prefix: str = "t",
+    settings: dict | None = None,
 ) -> list[Target]:
     """``count`` tenants in ``mode``, each with ``users`` users (ids 1..users in schema and
-    database modes; in shared mode one sequence numbers them all) and an owner token."""
+    database modes; in shared mode one sequence numbers them all) and an owner token; the app
+    configured with ``settings`` too."""
     url = engine.url.render_as_string(hide_password=False)
-    tenancy = tenancy_from({"sqlalchemy.url": url, **TEST_KEYS})
+    tenancy = tenancy_from({"sqlalchemy.url": url, **TEST_KEYS, **(settings or {})})
     tenancy.migrate()
     store = tenancy.store(mode)
     targets = []

@@ -5,6 +5,7 @@ every operation on tenants as its methods."""
 
 from pyramid.events import ApplicationCreated
 from pyramid.exceptions import ConfigurationError
+from pyramid.path import AssetResolver
 from pyramid.settings import asbool, aslist
 
 from ..interfaces import (
@@ -20,6 +21,7 @@ from ..interfaces import (
 )
 from ..tenancy.models import MODES
 from ..users import custom_indexes
+from . import migrations
 from .databases import DatabaseStorage
 from .operations import Lifecycle
 from .plans import plans_from
@@ -32,6 +34,9 @@ def includeme(config):
     pools, and the tenants' data keys; parse the start-up provisioning settings once and act on
     them when the app is built."""
     settings = config.get_settings()
+    # an app's own tenant revisions (``package:path`` or a directory), after tenantapp's
+    extra = aslist(settings.get("tenantapp.migrations.tenant_versions", ""))
+    migrations.use_tenant_versions([AssetResolver().resolve(spec).abspath() for spec in extra])
     default_mode = settings.get("tenantapp.default_mode", "schema")
     if default_mode not in MODES:
         raise ConfigurationError(

@@ -84,10 +84,11 @@ class DatabaseStorage(DatabaseStore):
                 if populate is not None:
                     bind_connection(connection, self.binding(entry))
                     populate(connection)
+                revision = migrations.current_revision(connection, "tenant", entry.schema_name)
         except BaseException:
             self._drop_database(entry)
             raise
-        return migrations.head_revision("tenant")
+        return revision
 
     def archive(self, registry: Connection, entry: TenantEntry) -> str:
         """No connections to it until restored (a deleted tenant is never resolved anyway)."""
@@ -172,10 +173,10 @@ def _exists(engine: Engine, database: str) -> bool:
 
 
 def refresh_template_database(
-    owner: Engine, role: str, create: bool = False, downgrade_to: str | None = None
+    owner: Engine, role: str, create: bool = False, downgrade_to: str | None = None, target=None
 ) -> bool:
-    """Bring the server's template database to head (or down to ``downgrade_to``); made first
-    when ``create``. Returns whether there is one."""
+    """Bring the server's template database to ``target(current)`` (default: head), or down to
+    ``downgrade_to``; made first when ``create``. Returns whether there is one."""
     template = template_name(owner.url.database)
     if not _exists(direct(owner), template):
         if not create:
@@ -196,7 +197,9 @@ def refresh_template_database(
             if downgrade_to is not None:
                 migrations.downgrade_tenant(connection, TEMPLATE_SCHEMA, downgrade_to)
             else:
-                migrations.upgrade_tenant(connection, TEMPLATE_SCHEMA)
+                at = migrations.current_revision(connection, "tenant", TEMPLATE_SCHEMA)
+                to = "head" if target is None else target(at)
+                migrations.upgrade_tenant(connection, TEMPLATE_SCHEMA, to)
             grant_serving(connection, TEMPLATE_SCHEMA, role)
     finally:
         engine.dispose()  # CREATE DATABASE ... TEMPLATE needs it unused

@@ -17,6 +17,7 @@ import multiprocessing.connection
 import os
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -31,7 +32,7 @@ from ..tenancy.guard import install_guard
 from ..tenancy.models import POOLED_SCHEMA, TenantRecord
 from ..tenancy.pooling import pool_tables
 from ..tenancy.servers import DEFAULT, Server
-from . import migrations, templates
+from . import migrations, phases, templates
 from .databases import direct, refresh_template_database
 from .provisioning import (
     ProvisioningError,
@@ -102,16 +103,29 @@ def migrate(
     fail_fast: bool = False,
     lock_timeout: str = DEFAULT_LOCK_TIMEOUT,
     progress: Progress | None = None,
+    phase: str | None = None,
 ) -> Report:
     """On every server: the shared schema to head, the serving role and its grants, the
     template and the pooled schema of shared mode; then the tenants with a schema of their own
-    (all, or ``slugs``) to the tenant head, or down to ``downgrade_to``."""
+    (all, or ``slugs``) to the tenant head, or down to ``downgrade_to``. ``phase="expand"``
+    stops each before the first contract revision after it, and refuses an expand revision
+    that is not additive; ``phase="contract"`` goes to head, and refuses while a process of
+    older code serves (``phases``)."""
+    if phase not in (None, "expand", "contract"):
+        raise ValueError(f"phase is 'expand' or 'contract', not {phase!r}")
+    if phase is not None and downgrade_to is not None:
+        raise ProvisioningError("--expand and --contract go up, never down")
     # held by a transaction of its own for the whole run, beside the pool (a transaction pooler
     # keeps no session lock; a pool of one must not wait on itself)
     with direct(tenancy.registry).begin() as lock:
         if not lock.scalar(select(func.pg_try_advisory_xact_lock(LOCK_KEY))):
             raise MigrationLocked("another migrate run is in progress")
-        target = downgrade_to or migrations.head_revision("tenant")
+        target = _targets(downgrade_to, phase)
+        if phase == "expand":
+            phases.check_expand(list(migrations.chain("tenant")))
+        elif phase == "contract":
+            with tenancy.registry.connect() as registry:
+                phases.refuse_old_processes(registry, _contracting(registry))
         for server in tenancy.servers:
             _migrate_server(tenancy, server, target, downgrade_to is not None, not slugs)
         return _migrate_tenants(
@@ -126,7 +140,28 @@ def migrate(
         )
 
 
-def _migrate_server(tenancy: Tenancy, server: Server, target: str, down: bool, everyone: bool):
+def _targets(downgrade_to: str | None, phase: str | None):
+    """Where a schema at a revision goes: ``target(current)``."""
+    head = migrations.head_revision("tenant")
+    if downgrade_to is not None:
+        return lambda current: downgrade_to
+    if phase == "expand":
+        return lambda current: migrations.expand_target("tenant", current) or current or head
+    return lambda current: head
+
+
+def _contracting(registry) -> list[str]:
+    """The contract revisions some tenant (or template) has still to apply."""
+    at = registry.scalars(
+        select(tenants.c.revision).where(tenants.c.status != "deleted").distinct()
+    ).all()
+    revisions = migrations.chain("tenant")
+    known = [revisions.index(r) for r in at if r in revisions] or [len(revisions) - 1]
+    oldest = min(known) if None not in at else -1
+    return [r for r in revisions[oldest + 1 :] if migrations.phase("tenant", r) == "contract"]
+
+
+def _migrate_server(tenancy: Tenancy, server: Server, target, down: bool, everyone: bool):
     """What every server has once: the registry schema (used on the default server only), the
     serving role's grants, the templates of new tenant schemas and databases, and the pooled
     schema with the rows of its shared tenants, whose migration records follow it."""
@@ -139,19 +174,22 @@ def _migrate_server(tenancy: Tenancy, server: Server, target: str, down: bool, e
         return
     with server.owner.connect() as connection:
         if down:  # every tenant goes down: so does the template they are made from
-            templates.downgrade_template(connection, target)
+            templates.downgrade_template(connection, target(None))
             connection.commit()
         else:
-            templates.refresh_template(connection, libpq_url(server.owner))
+            templates.refresh_template(connection, libpq_url(server.owner), target)
     # database mode's template database, where one was made
-    refresh_template_database(server.owner, role.name, downgrade_to=target if down else None)
+    refresh_template_database(
+        server.owner, role.name, downgrade_to=target(None) if down else None, target=target
+    )
     with server.owner.begin() as connection:
         started = time.perf_counter()
         connection.execute(CreateSchema(POOLED_SCHEMA, if_not_exists=True))
+        pooled_to = target(migrations.current_revision(connection, "tenant", POOLED_SCHEMA))
         if down:
-            migrations.downgrade_tenant(connection, POOLED_SCHEMA, target)
+            migrations.downgrade_tenant(connection, POOLED_SCHEMA, pooled_to)
         else:
-            migrations.upgrade_tenant(connection, POOLED_SCHEMA, target)
+            migrations.upgrade_tenant(connection, POOLED_SCHEMA, pooled_to)
         pool_tables(connection)
         grant_serving(connection, POOLED_SCHEMA, role.name)
         elapsed = round((time.perf_counter() - started) * 1000)
@@ -160,16 +198,16 @@ def _migrate_server(tenancy: Tenancy, server: Server, target: str, down: bool, e
             select(tenants.c.id).where(tenants.c.mode == "shared", tenants.c.server == server.name)
         ).all()
         for tenant_id in ids:
-            record_migration(registry, tenant_id, target, "ok", None, elapsed)
+            record_migration(registry, tenant_id, pooled_to, "ok", None, elapsed)
 
 
 def libpq_url(engine: Engine) -> str:
     return engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-def _pending(engine: Engine, slugs: list[str] | None, target: str):
+def _pending(engine: Engine, slugs: list[str] | None, target):
     """The tenants to consider, and those of them with a schema of their own that are not at
-    ``target`` (shared tenants move with their server's pooled schema)."""
+    ``target(their revision)`` (shared tenants move with their server's pooled schema)."""
     with engine.connect() as connection:
         require_shared_schema(connection)
         query = tenants_with_records().where(tenants.c.status != "deleted").order_by(tenants.c.id)
@@ -183,7 +221,8 @@ def _pending(engine: Engine, slugs: list[str] | None, target: str):
     pending = [
         row
         for row in rows
-        if row.mode != "shared" and (row.revision != target or row.migration_status != "ok")
+        if row.mode != "shared"
+        and (row.revision != target(row.revision) or row.migration_status != "ok")
     ]
     return rows, pending
 
@@ -201,7 +240,7 @@ def _migrate_tenants(tenancy, slugs, workers, target, down, fail_fast, lock_time
         max_workers=workers,
         mp_context=multiprocessing.get_context("spawn"),
         initializer=_start_worker,
-        initargs=(str(migrations.ALEMBIC_DIR),),
+        initargs=(str(migrations.ALEMBIC_DIR), migrations.EXTRA_TENANT_VERSIONS),
     ) as executor:
 
         def submit_next(running: set) -> None:
@@ -214,7 +253,7 @@ def _migrate_tenants(tenancy, slugs, workers, target, down, fail_fast, lock_time
                         _url(tenancy.store(row.mode).owner_engine(entry_of(row))),
                         tenancy.registry.url.render_as_string(hide_password=False),
                         role,
-                        target,
+                        target(row.revision),
                         down,
                         lock_timeout,
                     )
@@ -236,7 +275,8 @@ def _migrate_tenants(tenancy, slugs, workers, target, down, fail_fast, lock_time
     return report
 
 
-_worker_engines: dict[str, Engine] = {}
+_worker_engines: OrderedDict[str, Engine] = OrderedDict()
+WORKER_ENGINES = 4  # a worker's connections: the registry's, and the few servers it was on last
 
 
 def _url(engine: Engine) -> str:
@@ -244,17 +284,24 @@ def _url(engine: Engine) -> str:
 
 
 def _worker_engine(url: str) -> Engine:
-    """One connection per server in each worker process."""
-    if url not in _worker_engines:
-        _worker_engines[url] = create_engine(url, pool_size=1, max_overflow=0)
-    return _worker_engines[url]
+    """One connection per server in each worker process, for the few servers it used last: in
+    database mode each tenant is a database of its own, and a worker holding a connection to
+    every one it migrated would run the server out of connections."""
+    if url in _worker_engines:
+        _worker_engines.move_to_end(url)
+        return _worker_engines[url]
+    while len(_worker_engines) >= WORKER_ENGINES:
+        _worker_engines.popitem(last=False)[1].dispose()
+    engine = _worker_engines[url] = create_engine(url, pool_size=1, max_overflow=0)
+    return engine
 
 
-def _start_worker(alembic_dir: str) -> None:
+def _start_worker(alembic_dir: str, extra: list[str]) -> None:
     """In each worker process: the same migration scripts, and a watch on the parent, so a
     worker never outlives a run that was killed."""
     threading.Thread(target=_die_with_parent, name="parent-watch", daemon=True).start()
     migrations.ALEMBIC_DIR = Path(alembic_dir)
+    migrations.EXTRA_TENANT_VERSIONS[:] = extra
 
 
 def _die_with_parent() -> None:
@@ -329,7 +376,7 @@ def migration_sql(
     target = downgrade_to or migrations.head_revision("tenant")
     schemas = [(templates.TEMPLATE_SCHEMA, template_at)]
     if shared_at is not None:
-        pending = _pending(engine, slugs, target)[1]
+        pending = _pending(engine, slugs, lambda current: target)[1]
         here = [r for r in pending if r.mode == "schema" and r.server == DEFAULT]
         schemas += [(row.schema_name, row.revision) for row in here]
         elsewhere = sorted(row.slug for row in pending if row not in here)

@@ -5,6 +5,7 @@
 the caller, inside the caller's transaction, so creating a tenant is all-or-nothing.
 """
 
+import os
 import threading
 from functools import cache
 from pathlib import Path
@@ -21,10 +22,21 @@ from ..tenancy.models import SHARED_SCHEMA, SharedBase, TenantBase
 
 ALEMBIC_DIR = Path(__file__).resolve().parents[1] / "alembic"  # tenantapp/alembic, installed too
 TREES = ("shared", "tenant")
+# an app's own tenant revisions, after tenantapp's (``tenantapp.migrations.tenant_versions``);
+# set once at start-up, before any of this module is used, and handed to migrate's workers
+EXTRA_TENANT_VERSIONS: list[str] = []
 
 # alembic's ``op`` and ``context`` are module-level proxies: two migrations running at once in
 # one process would swap each other's connection. Parallel migration uses processes instead.
 _alembic_lock = threading.Lock()
+
+
+def use_tenant_versions(locations: list[str]) -> None:
+    """Add an app's tenant revisions (directories) to the tree; once, at start-up."""
+    if locations != EXTRA_TENANT_VERSIONS:
+        EXTRA_TENANT_VERSIONS[:] = locations
+        for cached in (head_revision, chain, phase):
+            cached.cache_clear()
 
 
 def alembic_config(
@@ -35,7 +47,10 @@ def alembic_config(
     cfg = Config(output_buffer=output)
     cfg.set_main_option("script_location", str(ALEMBIC_DIR))
     cfg.set_main_option("path_separator", "os")
-    cfg.set_main_option("version_locations", str(ALEMBIC_DIR / tree / "versions"))
+    locations = [str(ALEMBIC_DIR / tree / "versions")]
+    if tree == "tenant":
+        locations += EXTRA_TENANT_VERSIONS
+    cfg.set_main_option("version_locations", os.pathsep.join(locations))
     cfg.attributes.update(tree=tree, connection=connection, schema=schema)
     return cfg
 
@@ -57,6 +72,47 @@ def is_known_revision(tree: str, revision: str) -> bool:
         return scripts.get_revision(revision) is not None
     except CommandError:
         return False
+
+
+@cache
+def chain(tree: str) -> tuple[str, ...]:
+    """The tree's revisions, oldest first (one line: a branch is refused)."""
+    scripts = ScriptDirectory.from_config(alembic_config(tree))
+    heads = scripts.get_heads()
+    if len(heads) != 1:
+        raise RuntimeError(f"the {tree} migration tree has {len(heads)} heads: {heads}")
+    return tuple(reversed([script.revision for script in scripts.walk_revisions()]))
+
+
+@cache
+def phase(tree: str, revision: str) -> str | None:
+    """A revision's ``phase``: ``"expand"`` (additive: code of the revision before it still
+    works), ``"contract"`` (drops what only older code used), or None (a plain one)."""
+    script = ScriptDirectory.from_config(alembic_config(tree)).get_revision(revision)
+    found = getattr(script.module, "phase", None)
+    if found not in (None, "expand", "contract"):
+        raise RuntimeError(f"revision {revision}: phase is 'expand' or 'contract', not {found!r}")
+    return found
+
+
+def after(tree: str, current: str | None, target: str) -> list[str]:
+    """The revisions an upgrade from ``current`` to ``target`` applies, in order."""
+    revisions = chain(tree)
+    start = 0 if current is None else revisions.index(current) + 1
+    return list(revisions[start : revisions.index(target) + 1])
+
+
+def expand_target(tree: str, current: str | None) -> str | None:
+    """Where ``migrate --expand`` takes a schema at ``current``: through the revisions after it
+    up to the first contract one (None: it is there already, or the next one contracts)."""
+    if current is not None and current not in chain(tree):
+        return None  # newer than this code: nothing it knows is ahead
+    target = None
+    for revision in after(tree, current, chain(tree)[-1]):
+        if phase(tree, revision) == "contract":
+            break
+        target = revision
+    return target
 
 
 def current_revision(connection: Connection, tree: str, schema: str | None = None) -> str | None:

@@ -11,7 +11,7 @@ import secrets
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import String, func, select
+from sqlalchemy import String, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, ProgrammingError
@@ -207,6 +207,10 @@ def record_migration(
     connection.execute(
         stmt.on_conflict_do_update(index_elements=[records.c.tenant_id], set_=values)
     )
+    if status == "ok":  # on the directory's entry too (``Tenant.has_revision``)
+        connection.execute(
+            update(tenants).where(tenants.c.id == tenant_id).values(revision=revision)
+        )
 
 
 def find_row(connection: Connection, slug: str, statuses: tuple[str, ...]) -> TenantEntry:

@@ -21,6 +21,7 @@ CALLABLE_REGISTRY = (
     "take_client_request(text, double precision, double precision)",
     "serving_heartbeat(text, double precision, text[])",
     "serving_goodbye(text)",
+    "serving_heartbeat(text, double precision, text[], text)",
 )
 
 

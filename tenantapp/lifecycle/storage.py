@@ -54,12 +54,12 @@ class SchemaStorage(SchemaStore):
         serving role, with its first rows. Returns the revision."""
         with self.transaction(registry, entry) as connection:
             connection.execute(CreateSchema(entry.schema_name))
-            build_tables(connection, entry.schema_name, use_template, build)
+            revision = build_tables(connection, entry.schema_name, use_template, build)
             grant_serving(connection, entry.schema_name, self.servers.app_role.name)
             if populate is not None:
                 bind_connection(connection, self.binding(entry))
                 populate(connection)
-        return migrations.head_revision("tenant")
+        return revision
 
     def archive(self, registry: Connection, entry: TenantEntry) -> str:
         """Out of the binding's reach (it only accepts ``tenant_<id>``), restorably."""
@@ -166,18 +166,22 @@ class SharedStorage(SharedStore):
         return totals
 
 
-def build_tables(connection: Connection, schema: str, use_template: bool, build: Build | None):
-    """The tables of a new tenant schema: by ``build``, else from the captured template for
-    head, else by running the migrations."""
+def build_tables(
+    connection: Connection, schema: str, use_template: bool, build: Build | None
+) -> str:
+    """The tables of a new tenant schema: by ``build``, else from the captured template, else
+    by running the migrations; at the revision ``migrate`` last took the server's template to
+    (``creation_revision``). Returns the revision."""
     if build is not None:
         build(connection, schema)
-        return
-    head = migrations.head_revision("tenant")
-    ddl = templates.template_ddl(connection, head) if use_template else None
+        return migrations.current_revision(connection, "tenant", schema)
+    target = templates.creation_revision(connection)
+    ddl = templates.template_ddl(connection, target) if use_template else None
     if ddl is not None:
-        templates.apply_template(connection, ddl, schema, head)
+        templates.apply_template(connection, ddl, schema, target)
     else:
-        migrations.upgrade_tenant(connection, schema)
+        migrations.upgrade_tenant(connection, schema, target)
+    return target
 
 
 def pool_rows(connection: Connection, schema: str, tenant_id: int) -> None:

@@ -71,17 +71,28 @@ def dump_schema_ddl(libpq_url: str, schema: str) -> str:
     return ddl.replace(f"{schema}.", f"{PLACEHOLDER}.")
 
 
-def refresh_template(connection: Connection, libpq_url: str) -> str | None:
-    """Bring the template schema to head and capture its DDL if this revision has none yet.
-    Returns the head revision when a captured template is available."""
-    head = migrations.head_revision("tenant")
+def creation_revision(connection: Connection) -> str:
+    """The revision new tenants are made at: the template's, where ``migrate`` (or ``migrate
+    --expand``) took it, when this code knows it; else this code's head. Code of the version
+    before a rollout's expand step keeps making tenants at its own head."""
+    at = migrations.current_revision(connection, "tenant", TEMPLATE_SCHEMA)
+    if at is not None and migrations.is_known_revision("tenant", at):
+        return at
+    return migrations.head_revision("tenant")
+
+
+def refresh_template(connection: Connection, libpq_url: str, target=None) -> str | None:
+    """Bring the template schema to ``target(current)`` (default: head) and capture its DDL if
+    that revision has none yet. Returns the revision when a captured template is available."""
     at = migrations.current_revision(connection, "tenant", TEMPLATE_SCHEMA)
     if at is not None and not migrations.is_known_revision("tenant", at):
         # migrated by other code (a newer release, or a downgrade's): it holds no data
         log.warning("rebuilding the template schema, at %s which this code does not know", at)
         connection.exec_driver_sql(f"DROP SCHEMA {TEMPLATE_SCHEMA} CASCADE")
+        at = None
+    head = migrations.head_revision("tenant") if target is None else target(at)
     connection.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {TEMPLATE_SCHEMA}")
-    migrations.upgrade_tenant(connection, TEMPLATE_SCHEMA)
+    migrations.upgrade_tenant(connection, TEMPLATE_SCHEMA, head)
     connection.commit()  # and pg_dump reads the template from its own connection
     if connection.scalar(select(_templates.c.revision).where(_templates.c.revision == head)):
         return head

@@ -39,6 +39,7 @@ from ..interfaces import (
     service,
     when_assembled,
 )
+from ..lifecycle.migrations import head_revision
 from ..tenancy.binding import LOCAL_SETTINGS_KEY
 from .limits import (
     MOST_IN_FLIGHT,
@@ -207,7 +208,8 @@ def includeme(config):
 
     def serving_processes(registry) -> ServingProcesses:
         engine = service(registry, IServers).default.serving
-        made = ServingProcesses(engine, list(service(registry, ITenantKeys).ring.keys))
+        keys = list(service(registry, ITenantKeys).ring.keys)
+        made = ServingProcesses(engine, keys, head_revision("tenant"))  # what its code knows
         atexit.register(made.stop)  # a process that ends says so: it no longer counts
         return made
 

@@ -37,7 +37,7 @@ TAKE_PLACE = text(
     " WHERE pg_try_advisory_xact_lock((:class + place)::int, mod(:tenant, 2147483647)::int)"
     " LIMIT 1"
 )
-HEARTBEAT = text("SELECT tenantapp.serving_heartbeat(:process, :window, :keys)")
+HEARTBEAT = text("SELECT tenantapp.serving_heartbeat(:process, :window, :keys, :head)")
 GOODBYE = text("SELECT tenantapp.serving_goodbye(:process)")
 LACKING_KEY = text(
     "SELECT id FROM tenantapp.serving_processes"
@@ -86,9 +86,12 @@ class ServingProcesses:
     """How many processes serve requests now: this one beats every ``HEARTBEAT_SECONDS`` on
     the default server from its first request on, and counts those that beat lately."""
 
-    def __init__(self, engine: Engine, key_names: list[str] | None = None):
+    def __init__(
+        self, engine: Engine, key_names: list[str] | None = None, tenant_head: str | None = None
+    ):
         self.engine = engine.execution_options(isolation_level="AUTOCOMMIT")
         self.key_names = list(key_names or [])  # the key-encryption keys it holds, by name
+        self.tenant_head = tenant_head  # its code's newest tenant revision (``phases``)
         self.id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.alive = 1
         self._started = False
@@ -105,7 +108,12 @@ class ServingProcesses:
 
     def beat(self) -> int:
         with self.engine.connect() as connection:
-            params = {"process": self.id, "window": 3 * HEARTBEAT_SECONDS, "keys": self.key_names}
+            params = {
+                "process": self.id,
+                "window": 3 * HEARTBEAT_SECONDS,
+                "keys": self.key_names,
+                "head": self.tenant_head,
+            }
             alive = connection.scalar(HEARTBEAT, params)
         self.alive = max(1, int(alive))
         return self.alive

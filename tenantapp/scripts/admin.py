@@ -288,6 +288,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="per tenant, e.g. 5s (default)",
     )
     migration.add_argument("--sql", action="store_true", help="print the SQL instead of running it")
+    phase = migration.add_mutually_exclusive_group()
+    phase.add_argument(
+        "--expand",
+        action="store_const",
+        const="expand",
+        dest="phase",
+        help="up to the first contract revision (refused when an expand revision is not"
+        " additive); old and new code both serve meanwhile",
+    )
+    phase.add_argument(
+        "--contract",
+        action="store_const",
+        const="contract",
+        dest="phase",
+        help="the rest, once no process of the old version serves (refused while one does)",
+    )
     return parser
 
 
@@ -357,6 +373,7 @@ def migrate(admin: Admin, args) -> int:
         fail_fast=args.fail_fast,
         lock_timeout=args.lock_timeout,
         progress=_progress_reporter(),
+        phase=args.phase,
     )
     print(
         f"{len(report.migrated)} migrated, {len(report.failed)} failed, "

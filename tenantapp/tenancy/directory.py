@@ -38,6 +38,7 @@ class TenantEntry:
     storage_bytes: int | None = field(default=None, compare=False, hash=False)  # last measured
     cache_epoch: int = field(default=0, compare=False, hash=False)  # ``tenant_cache``'s keys
     plan: str | None = field(default=None, compare=False, hash=False)  # ``tenantapp.plan.NAME``
+    revision: str | None = field(default=None, compare=False, hash=False)  # its schema's
 
     @classmethod
     def of(cls, row, slug: str | None = None) -> "TenantEntry":
@@ -46,7 +47,7 @@ class TenantEntry:
         schema's name) interned, no-override tenants share one empty mapping, and the caller's
         ``slug`` string is reused. Never mutate an entry's mappings; build new ones."""
         id, row_slug, schema, display, status, mode, server, settings, flags, *rest = row
-        size, epoch, plan = rest
+        size, epoch, plan, revision = rest
         return cls(
             id,
             row_slug if slug is None else slug,
@@ -60,6 +61,7 @@ class TenantEntry:
             size,
             epoch,
             plan and sys.intern(plan),
+            revision and sys.intern(revision),
         )
 
 
@@ -111,6 +113,7 @@ ENTRY = select(
     TenantRecord.storage_bytes,
     TenantRecord.cache_epoch,
     TenantRecord.plan,
+    TenantRecord.revision,
 )
 
 

@@ -68,6 +68,7 @@ class TenantRecord(SharedBase):
     # a part of every tenant-aware cache key; a trigger adds one when it moves or comes back
     cache_epoch: Mapped[int] = mapped_column(Integer, server_default="0")
     plan: Mapped[str | None] = mapped_column(String(63))  # ``tenantapp.plan.NAME`` (s025)
+    revision: Mapped[str | None] = mapped_column(String(64))  # its schema's (s026)
 
 
 class SchemaTemplate(SharedBase):

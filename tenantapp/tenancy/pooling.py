@@ -95,6 +95,8 @@ def pool_tables(connection: Connection, schema: str = POOLED_SCHEMA) -> None:
         connection.exec_driver_sql(f"DROP INDEX {qschema}.{quote.quote(name)}")
         connection.exec_driver_sql(_led_by_tenant(definition))
     for table in tables:
+        if _secured(connection, schema, table):
+            continue  # no ALTER: its ACCESS EXCLUSIVE lock would queue every request behind it
         qualified = f"{qschema}.{quote.quote(table)}"
         connection.exec_driver_sql(f"ALTER TABLE {qualified} ENABLE ROW LEVEL SECURITY")
         connection.exec_driver_sql(f"ALTER TABLE {qualified} FORCE ROW LEVEL SECURITY")
@@ -104,6 +106,22 @@ def pool_tables(connection: Connection, schema: str = POOLED_SCHEMA) -> None:
             f" USING ({TENANT_COLUMN} = {CURRENT_TENANT})"
             f" WITH CHECK ({TENANT_COLUMN} = {CURRENT_TENANT})"
         )
+
+
+def _secured(connection: Connection, schema: str, table: str) -> bool:
+    """Whether ``table`` has row-level security forced and its policy already."""
+    return bool(
+        _rows(
+            connection,
+            "SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE n.nspname = %s AND c.relname = %s"
+            " AND c.relrowsecurity AND c.relforcerowsecurity"
+            " AND EXISTS (SELECT 1 FROM pg_policy p WHERE p.polrelid = c.oid AND p.polname = %s)",
+            schema,
+            table,
+            POLICY,
+        )
+    )
 
 
 class _Constraint:

@@ -113,6 +113,18 @@ class Tenant:
             child = self.children[segment] = make(self, self.request)
         return child
 
+    def has_revision(self, revision: str) -> bool:
+        """Whether the tenant's schema has ``revision`` applied (its registry row says so):
+        code of a new version asks while ``migrate --expand`` runs, and uses the old shape
+        where the answer is no (``lifecycle.phases``). A revision this code does not know is
+        newer than all it knows."""
+        from ..lifecycle.migrations import chain
+
+        revisions, at = chain("tenant"), self.record.revision
+        if at is None:
+            return False
+        return at not in revisions or revisions.index(at) >= revisions.index(revision)
+
     @cached_property
     def settings(self) -> dict:
         """The tenant's settings: its overrides over the ini's defaults (``tenant_settings``);

@@ -25,7 +25,7 @@ depends_on = None
 
 KEY_FUNCTION = """
 CREATE FUNCTION custom_value_key(doc jsonb, name text) RETURNS text
-LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE{leakproof} AS $$
+LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $$
 DECLARE
   value jsonb := doc -> name;
 BEGIN
@@ -33,6 +33,16 @@ BEGIN
     RETURN trim_scale(value::numeric)::text;
   END IF;
   RETURN value::text;
+END
+$$
+"""
+# in SQL, so that ``migrate --sql`` prints it too
+LEAKPROOF_IF_SUPERUSER = """
+DO $$
+BEGIN
+  IF (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+    ALTER FUNCTION custom_value_key(jsonb, text) LEAKPROOF;
+  END IF;
 END
 $$
 """
@@ -45,11 +55,8 @@ def upgrade() -> None:
     )
     op.add_column("custom_fields", sa.Column("index_state", sa.String(16), nullable=True))
     op.add_column("custom_fields", sa.Column("index_error", sa.Text, nullable=True))
-    superuser = op.get_bind().exec_driver_sql(
-        "SELECT rolsuper FROM pg_roles WHERE rolname = current_user"
-    )
-    leakproof = " LEAKPROOF" if superuser.scalar() else ""
-    op.execute(KEY_FUNCTION.format(leakproof=leakproof))
+    op.execute(KEY_FUNCTION)
+    op.execute(LEAKPROOF_IF_SUPERUSER)
 
 
 def downgrade() -> None:
