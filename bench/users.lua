@@ -1,6 +1,7 @@
 -- wrk script for the serving benchmark: every request picks a random tenant (and a random user
 -- id for "item"), so no system can lean on one hot tenant.
---   wrk ... -s users.lua URL -- TARGETS_FILE item|list MAX_ID
+--   wrk ... -s users.lua URL -- TARGETS_FILE item|list|notes MAX_ID
+-- ("notes": a note written to PREFIX/notes, the app of bench.rollout)
 -- TARGETS_FILE holds one "PREFIX TOKEN [FIRST_ID]" line per tenant (PREFIX is empty for the
 -- baseline; FIRST_ID, 1 unless given, is the tenant's first user id: shared mode numbers the
 -- users of all tenants from one sequence).
@@ -27,7 +28,8 @@ function init(args)
   for line in io.lines(args[1]) do
     local prefix, token, first = line:match("^(%S*) (%S+) ?(%d*)$")
     first = tonumber(first) or 1
-    targets[#targets + 1] = { prefix, { Authorization = "Bearer " .. token }, first }
+    local headers = { Authorization = "Bearer " .. token, ["Content-Type"] = "application/json" }
+    targets[#targets + 1] = { prefix, headers, first }
   end
   kind = args[2]
   max_id = tonumber(args[3])
@@ -37,7 +39,9 @@ end
 function request()
   local target = targets[math.random(#targets)]
   local path
-  if kind == "item" then
+  if kind == "notes" then
+    return wrk.format("POST", target[1] .. "/notes", target[2], '{"note": "a note"}')
+  elseif kind == "item" then
     path = target[1] .. "/users/" .. (target[3] + math.random(max_id) - 1)
   else
     path = target[1] .. "/users?limit=20"

@@ -23,8 +23,9 @@ import pytest
 import requests
 from sqlalchemy import create_engine, text
 
+from bench.rollout import admin, alive_heads, versions, write_ini
 from tenantapp.lifecycle import migrations, phases
-from tenantapp.throwaway import TEST_KEYS, throwaway_database
+from tenantapp.throwaway import throwaway_database
 from tests.conftest import TEST_MODE
 from tests.server.test_pserve import Pserve, free_port
 from tests.waiting import wait_for
@@ -32,89 +33,19 @@ from tests.waiting import wait_for
 pytestmark = pytest.mark.slow  # servers of their own, and a thousand tenants
 
 ROOT = Path(__file__).parents[2]
-ROLLOUT = Path(__file__).with_name("rollout")
-ADMIN = Path(sys.executable).with_name("tenantapp-admin")
-# database mode: a database each, about 7.5 MB and 70 ms to make; the benchmark runs 1,000
+# database mode: two processes each listen on every tenant database they serve, on a server of
+# 100 connections (bench.rollout runs 100 on a server started with 400)
 TENANTS = int(
     os.environ.get("TENANTAPP_TEST_ROLLOUT_TENANTS", 20 if TEST_MODE == "database" else 1000)
 )
 THREADS = 6
-LOGGING = """
-[loggers]
-keys = root, waitress, queue
-[handlers]
-keys = console
-[formatters]
-keys = generic
-[logger_root]
-level = WARN
-handlers = console
-[logger_waitress]
-level = INFO
-handlers =
-qualname = waitress
-[logger_queue]
-level = ERROR
-handlers =
-qualname = waitress.queue
-[handler_console]
-class = StreamHandler
-args = (sys.stderr,)
-formatter = generic
-[formatter_generic]
-format = %(levelname)s [%(name)s] %(message)s
-"""
-
-
-def versions(tmp_path: Path, names: list[str]) -> Path:
-    """A directory of the app's tenant revisions, the first after tenantapp's head."""
-    folder = tmp_path / "-".join(names)
-    folder.mkdir()
-    head = migrations.head_revision("tenant")
-    for name in names:
-        source = (ROLLOUT / "migrations" / f"{name}.py").read_text()
-        (folder / f"{name}.py").write_text(source.replace("{down}", head))
-    return folder
-
-
-def ini(path: Path, url: str, version: str, folder: Path) -> Path:
-    settings = {
-        "sqlalchemy.url": url,
-        "tenantapp.embedded_database": "false",
-        "tenantapp.default_mode": TEST_MODE,
-        "tenantapp.migrations.tenant_versions": str(folder),
-        "pyramid.includes": "tests.lifecycle.rollout.notes",
-        "rollout.version": version,
-        # two processes, each with a listener per tenant database, and migrate's workers, on
-        # a server of 100 connections: each process's share of tenant connections, sized
-        "tenantapp.database_mode.max_connections": "8",
-        **TEST_KEYS,
-    }
-    lines = ["[app:main]", "use = egg:tenantapp"]
-    lines += [f"{k} = {v.replace('%', '%%')}" for k, v in settings.items()]
-    lines += [
-        "[server:main]",
-        "use = egg:tenantapp#main",
-        "listen = 127.0.0.1:%(http_port)s",
-        "threads = 8",
-        LOGGING,
-    ]
-    path.write_text("\n".join(lines) + "\n")
-    return path
 
 
 @pytest.fixture(autouse=True)
 def app_on_path(monkeypatch):
-    """The app's module (``rollout.notes``) importable by the processes started here."""
-    monkeypatch.setenv(
-        "PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
-    )
-
-
-def admin(config: Path, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
-    return subprocess.run(  # noqa: S603 - our own command
-        [str(ADMIN), str(config), *args], capture_output=True, text=True, timeout=timeout, cwd=ROOT
-    )
+    """The app's module (``rollout.notes``) importable by the servers started here."""
+    path = [str(ROOT), os.environ.get("PYTHONPATH", "")]
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, path)))
 
 
 def make_tenants(url: str, folder: Path, count: int) -> list[dict]:
@@ -133,7 +64,7 @@ def make_tenants(url: str, folder: Path, count: int) -> list[dict]:
         capture_output=True,
         text=True,
         timeout=1800,
-        cwd=Path(__file__).parents[2],
+        cwd=ROOT,
         check=True,
     )
     return [{"prefix": p, "token": t} for p, t in json.loads(done.stdout.splitlines()[-1])]
@@ -198,25 +129,14 @@ class Load:
             return sum(len(notes) for notes in self.written.values())
 
 
-def alive_heads(url: str) -> list[str | None]:
-    """The code's tenant head of each serving process alive now."""
-    engine = create_engine(url)
-    try:
-        with engine.connect() as connection:
-            alive = connection.execute(phases.ALIVE, {"window": phases.HEARTBEAT_WINDOW})
-            return [head for _, head in alive]
-    finally:
-        engine.dispose()
-
-
 def test_two_versions_serve_while_expand_runs_and_contract_waits_for_the_old_to_stop(
     server_url, tmp_path
 ):
     old_versions = versions(tmp_path, ["notes1"])
     new_versions = versions(tmp_path, ["notes1", "notes2", "notes3"])
     with throwaway_database(server_url) as url:
-        old_ini = ini(tmp_path / "v1.ini", url, "1", old_versions)
-        new_ini = ini(tmp_path / "v2.ini", url, "2", new_versions)
+        old_ini = write_ini(tmp_path / "v1.ini", url, "1", old_versions, TEST_MODE)
+        new_ini = write_ini(tmp_path / "v2.ini", url, "2", new_versions, TEST_MODE)
         tenants = make_tenants(url, old_versions, TENANTS)
         assert len(tenants) == TENANTS
         old = Pserve(old_ini, free_port()).start()
@@ -323,7 +243,7 @@ def test_migrate_expand_refuses_a_revision_that_is_not_additive_before_touching_
     )
     (folder / "notes2.py").write_text(bad)
     with throwaway_database(server_url) as url:
-        config = ini(tmp_path / "bad.ini", url, "2", folder)
+        config = write_ini(tmp_path / "bad.ini", url, "2", folder, TEST_MODE)
         refused = admin(config, "migrate", "--expand")
         assert refused.returncode == 1
         assert "notes2: changes a column's type" in refused.stderr
