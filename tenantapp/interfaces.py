@@ -346,6 +346,11 @@ class IFiles(Interface):
     (``files.service.FileService``)."""
 
 
+class ISchemaRevisions(Interface):
+    """``reached(at, revision)``: whether a schema at ``at`` has ``revision`` applied, in the
+    order of the code's tenant revisions (``lifecycle.migrations.SchemaRevisions``)."""
+
+
 class IPersonalData(Interface):
     """What each tenant model holds about a person, and how it is exported and erased
     (``privacy.declarations.PersonalData``)."""

@@ -12,10 +12,12 @@ from ..interfaces import (
     IDatabasePools,
     IFiles,
     IPasswordHasher,
+    ISchemaRevisions,
     IServers,
     ITenancy,
     ITenantCaches,
     ITenantKeys,
+    provide,
     provide_factory,
     service,
 )
@@ -37,6 +39,7 @@ def includeme(config):
     # an app's own tenant revisions (``package:path`` or a directory), after tenantapp's
     extra = aslist(settings.get("tenantapp.migrations.tenant_versions", ""))
     migrations.use_tenant_versions([AssetResolver().resolve(spec).abspath() for spec in extra])
+    provide(config, migrations.SchemaRevisions(), ISchemaRevisions)
     default_mode = settings.get("tenantapp.default_mode", "schema")
     if default_mode not in MODES:
         raise ConfigurationError(

@@ -198,12 +198,31 @@ def refresh_template_database(
                 migrations.downgrade_tenant(connection, TEMPLATE_SCHEMA, downgrade_to)
             else:
                 at = migrations.current_revision(connection, "tenant", TEMPLATE_SCHEMA)
-                to = "head" if target is None else target(at)
+                to = migrations.head_revision("tenant") if target is None else target(at)
                 migrations.upgrade_tenant(connection, TEMPLATE_SCHEMA, to)
             grant_serving(connection, TEMPLATE_SCHEMA, role)
+
     finally:
         engine.dispose()  # CREATE DATABASE ... TEMPLATE needs it unused
     return True
+
+
+def template_database(owner: Engine, work) -> None:
+    """``work(engine, revision)`` on the server's template database at its revision, where
+    there is one; its engine disposed after (CREATE DATABASE ... TEMPLATE needs it unused)."""
+    template = template_name(owner.url.database)
+    if not _exists(direct(owner), template):
+        return
+    engine = create_engine(
+        owner.url.set(database=template).render_as_string(hide_password=False), poolclass=NullPool
+    )
+    try:
+        with engine.connect() as connection:
+            at = migrations.current_revision(connection, "tenant", TEMPLATE_SCHEMA)
+        if at is not None:
+            work(engine, at)
+    finally:
+        engine.dispose()
 
 
 @contextmanager

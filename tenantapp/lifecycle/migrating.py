@@ -33,7 +33,7 @@ from ..tenancy.models import POOLED_SCHEMA, TenantRecord
 from ..tenancy.pooling import pool_tables
 from ..tenancy.servers import DEFAULT, Server
 from . import migrations, phases, templates
-from .databases import direct, refresh_template_database
+from .databases import direct, refresh_template_database, template_database
 from .provisioning import (
     ProvisioningError,
     entry_of,
@@ -128,7 +128,7 @@ def migrate(
                 phases.refuse_old_processes(registry, _contracting(registry))
         for server in tenancy.servers:
             _migrate_server(tenancy, server, target, downgrade_to is not None, not slugs)
-        return _migrate_tenants(
+        report = _migrate_tenants(
             tenancy,
             slugs,
             workers,
@@ -138,6 +138,48 @@ def migrate(
             lock_timeout,
             progress,
         )
+    if downgrade_to is None:  # the run's lock is gone: CREATE INDEX CONCURRENTLY would wait on it
+        _build_concurrently(tenancy, slugs, report)
+    return report
+
+
+def _build_concurrently(tenancy: Tenancy, slugs: list[str] | None, report: Report) -> None:
+    """The revisions' ``concurrently`` indexes (``phases.build_concurrently``) wherever they
+    are missing: each server's template (captured again when it gained one), pooled schema and
+    template database, then each tenant with a schema of its own, one at a time. A tenant whose
+    build fails is recorded failed, with the error, so the next run builds it again."""
+    if not any(migrations.concurrently("tenant", r) for r in migrations.chain("tenant")):
+        return
+    for server in tenancy.servers:
+        with server.owner.connect() as connection:
+            at = migrations.current_revision(connection, "tenant", templates.TEMPLATE_SCHEMA)
+        if at is not None and phases.build_concurrently(
+            server.owner, templates.TEMPLATE_SCHEMA, at
+        ):
+            with server.owner.connect() as connection:
+                templates.forget_capture(connection, at)
+                templates.refresh_template(connection, libpq_url(server.owner), lambda _, at=at: at)
+        with server.owner.connect() as connection:
+            at = migrations.current_revision(connection, "tenant", POOLED_SCHEMA)
+        if at is not None:
+            phases.build_concurrently(server.owner, POOLED_SCHEMA, at, pooled=True)
+        template_database(
+            server.owner,
+            lambda engine, at: phases.build_concurrently(engine, templates.TEMPLATE_SCHEMA, at),
+        )
+    rows, _ = _pending(tenancy.registry, slugs, lambda current: current)
+    for row in rows:
+        if row.mode == "shared" or row.revision is None or row.migration_status != "ok":
+            continue
+        engine = tenancy.store(row.mode).owner_engine(entry_of(row))
+        try:
+            phases.build_concurrently(engine, row.schema_name, row.revision)
+        except Exception as error:
+            message = f"{type(error).__name__}: {str(error).splitlines()[0][:500]}"
+            log.warning("an index of tenant %s was not built: %s", row.slug, message)
+            with tenancy.registry.begin() as registry:
+                record_migration(registry, row.id, None, "failed", message, 0)
+            report.outcomes.append(Outcome(row.slug, False, 0, message))
 
 
 def _targets(downgrade_to: str | None, phase: str | None):
@@ -192,7 +234,7 @@ def _migrate_server(tenancy: Tenancy, server: Server, target, down: bool, everyo
             migrations.upgrade_tenant(connection, POOLED_SCHEMA, pooled_to)
         pool_tables(connection)
         grant_serving(connection, POOLED_SCHEMA, role.name)
-        elapsed = round((time.perf_counter() - started) * 1000)
+    elapsed = round((time.perf_counter() - started) * 1000)
     with tenancy.registry.begin() as registry:  # after: the registry may be this server's pool
         ids = registry.scalars(
             select(tenants.c.id).where(tenants.c.mode == "shared", tenants.c.server == server.name)

@@ -35,7 +35,7 @@ def use_tenant_versions(locations: list[str]) -> None:
     """Add an app's tenant revisions (directories) to the tree; once, at start-up."""
     if locations != EXTRA_TENANT_VERSIONS:
         EXTRA_TENANT_VERSIONS[:] = locations
-        for cached in (head_revision, chain, phase):
+        for cached in (head_revision, chain, phase, concurrently):
             cached.cache_clear()
 
 
@@ -95,6 +95,14 @@ def phase(tree: str, revision: str) -> str | None:
     return found
 
 
+@cache
+def concurrently(tree: str, revision: str) -> tuple[str, ...]:
+    """A revision's ``concurrently``: ``CREATE INDEX CONCURRENTLY`` statements run after its
+    transaction (which cannot hold them), by ``migrate`` (``phases.build_concurrently``)."""
+    script = ScriptDirectory.from_config(alembic_config(tree)).get_revision(revision)
+    return tuple(getattr(script.module, "concurrently", ()))
+
+
 def after(tree: str, current: str | None, target: str) -> list[str]:
     """The revisions an upgrade from ``current`` to ``target`` applies, in order."""
     revisions = chain(tree)
@@ -113,6 +121,17 @@ def expand_target(tree: str, current: str | None) -> str | None:
             break
         target = revision
     return target
+
+
+class SchemaRevisions:
+    """The ``ISchemaRevisions`` service: the order of this code's tenant revisions."""
+
+    def reached(self, at: str | None, revision: str) -> bool:
+        """A revision this code does not know is newer than all it knows."""
+        revisions = chain("tenant")
+        if at is None:
+            return False
+        return at not in revisions or revisions.index(at) >= revisions.index(revision)
 
 
 def current_revision(connection: Connection, tree: str, schema: str | None = None) -> str | None:

@@ -7,6 +7,13 @@ to the first contract one while the old version and the new one serve side by si
 version has stopped, ``migrate --contract`` applies the rest. The new version's code works on
 both shapes in between (``Tenant.has_revision`` says which a tenant has).
 
+An index on a table that exists is built ``CONCURRENTLY`` (writes go on), which cannot run in
+the transaction a revision runs in: the revision lists the statements in ``concurrently``
+(``CREATE INDEX CONCURRENTLY IF NOT EXISTS ...``), and ``migrate`` runs them on each schema
+once its transaction has committed (``build_concurrently``), leading them with ``tenant_id`` in
+shared mode's pooled schema; an index a failed build left invalid is dropped and built again
+by the next run.
+
 ``check_expand`` refuses an expand revision that is not additive, from the SQL it would run
 (alembic's offline mode, parsed by PostgreSQL's own parser through pglast): each refusal names
 the statement and why old code or live traffic would break. ``refuse_old_processes`` keeps
@@ -18,11 +25,14 @@ import io
 
 from alembic import command
 from pglast import parse_sql
+from pglast.ast import IndexElem
 from pglast.enums import AlterTableType, ObjectType
+from pglast.stream import RawStream
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from ..tenancy.errors import ProvisioningError
+from ..tenancy.pooling import TENANT_COLUMN
 from . import migrations
 
 TREE = "tenant"
@@ -61,6 +71,43 @@ class OldVersionServing(ProvisioningError):
     """``--contract`` while a process whose code does not know the contract revisions serves."""
 
 
+def build_concurrently(engine, schema: str, target: str, pooled: bool = False) -> int:
+    """Build the ``concurrently`` indexes of every revision up to ``target`` that ``schema``
+    lacks (or has invalid), outside any transaction; how many. Raises what PostgreSQL raises.
+    Not while this process holds a transaction on the database: the build would wait on it."""
+    wanted = [
+        statement
+        for revision in migrations.after(TREE, None, target)
+        for statement in migrations.concurrently(TREE, revision)
+    ]
+    built = 0
+    if not wanted:
+        return built
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.exec_driver_sql("SELECT set_config('search_path', %s, false)", (f'"{schema}"',))
+        for sql in wanted:
+            index = parse_sql(sql)[0].stmt
+            if type(index).__name__ != "IndexStmt" or not index.concurrent:
+                raise ProvisioningError(f"not a CREATE INDEX CONCURRENTLY: {sql}")
+            valid = connection.exec_driver_sql(
+                "SELECT x.indisvalid FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid"
+                " JOIN pg_namespace n ON n.oid = i.relnamespace"
+                " WHERE n.nspname = %s AND i.relname = %s",
+                (schema, index.idxname),
+            ).scalar()
+            if valid:
+                continue
+            if valid is False:  # a build that failed left it: it serves nothing
+                connection.exec_driver_sql(f'DROP INDEX CONCURRENTLY "{schema}"."{index.idxname}"')
+            if pooled:  # every pooled index leads with tenant_id (``tenancy.pooling``)
+                lead = IndexElem(name=TENANT_COLUMN, ordering=0, nulls_ordering=0)
+                index.indexParams = (lead, *index.indexParams)
+                sql = RawStream()(index)
+            connection.exec_driver_sql(sql)
+            built += 1
+    return built
+
+
 def check_expand(revisions: list[str]) -> None:
     """Refuse (``ExpandRefused``) the expand revisions among ``revisions`` that are not
     additive."""
@@ -97,14 +144,22 @@ def refusals(sql: str) -> list[tuple[str, str]]:
                 reason = _alter_reason(command_)
                 if reason and statement.relation.relname not in created:
                     found.append((shown, reason))
-        elif kind == "IndexStmt" and not statement.concurrent:
+        elif kind == "IndexStmt" and statement.concurrent:
+            found.append(
+                (
+                    shown,
+                    "CREATE INDEX CONCURRENTLY cannot run in the transaction a revision runs in:"
+                    " list it in the revision's ``concurrently``",
+                )
+            )
+        elif kind == "IndexStmt":
             if statement.relation.relname not in created:
                 found.append(
                     (
                         shown,
                         "builds an index under a SHARE lock, so writes to the table wait for"
-                        " the whole build: create it CONCURRENTLY (the revision's"
-                        " CONCURRENTLY list), or in the step that creates the table",
+                        " the whole build: list it in the revision's ``concurrently`` as"
+                        " CREATE INDEX CONCURRENTLY, or create it with the table",
                     )
                 )
         elif kind == "RenameStmt":

@@ -107,6 +107,12 @@ def refresh_template(connection: Connection, libpq_url: str, target=None) -> str
     return head
 
 
+def forget_capture(connection: Connection, revision: str) -> None:
+    """Drop the captured DDL of ``revision`` (the template changed: capture it again)."""
+    connection.execute(_templates.delete().where(_templates.c.revision == revision))
+    connection.commit()
+
+
 def downgrade_template(connection: Connection, revision: str) -> None:
     """Move the template down with the tenants, so that the older code the downgrade is for
     finds it at a revision it knows."""

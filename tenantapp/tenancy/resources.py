@@ -19,6 +19,7 @@ from pyramid.traversal import ResourceURL
 from ..errors import APIError
 from ..interfaces import (
     IHostResolver,
+    ISchemaRevisions,
     ISettingsCatalog,
     ITenantDirectory,
     ITraversal,
@@ -118,12 +119,7 @@ class Tenant:
         code of a new version asks while ``migrate --expand`` runs, and uses the old shape
         where the answer is no (``lifecycle.phases``). A revision this code does not know is
         newer than all it knows."""
-        from ..lifecycle.migrations import chain
-
-        revisions, at = chain("tenant"), self.record.revision
-        if at is None:
-            return False
-        return at not in revisions or revisions.index(at) >= revisions.index(revision)
+        return service(self.registry, ISchemaRevisions).reached(self.record.revision, revision)
 
     @cached_property
     def settings(self) -> dict:

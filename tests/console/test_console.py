@@ -170,6 +170,8 @@ def test_an_owner_changes_settings_and_fields(app, tenant, testapp):
             "required": False,
             "choices": ["free", "pro"],
             "sealed": False,
+            "indexed": False,
+            "index": None,
         }
     ]
     client.post(f"/{tenant.slug}/console/fields/plan/delete", {"csrf_token": token}, status=303)

@@ -57,7 +57,7 @@ def make_tenants(url: str, folder: Path, count: int) -> list[dict]:
         engine = create_engine({url!r})
         settings = {{"tenantapp.migrations.tenant_versions": {str(folder)!r}}}
         made = make_tenants(engine, {count}, 1, mode={TEST_MODE!r}, prefix="r", settings=settings)
-        print(json.dumps([[t.prefix, t.token] for t in made]))
+        print(json.dumps([[t.prefix, t.token, t.schema] for t in made]))
         """)
     done = subprocess.run(  # noqa: S603 - our own interpreter
         [sys.executable, "-c", script],
@@ -67,7 +67,30 @@ def make_tenants(url: str, folder: Path, count: int) -> list[dict]:
         cwd=ROOT,
         check=True,
     )
-    return [{"prefix": p, "token": t} for p, t in json.loads(done.stdout.splitlines()[-1])]
+    made = json.loads(done.stdout.splitlines()[-1])
+    return [{"prefix": p, "token": t, "schema": s} for p, t, s in made]
+
+
+def index_is_valid(url: str, schema: str, name: str) -> bool | None:
+    """Whether ``schema`` (a tenant's; the pooled one in shared mode) has index ``name``
+    valid (None: none)."""
+    if TEST_MODE == "database":
+        url = f"{url}_t{schema.removeprefix('tenant_')}"
+    elif TEST_MODE == "shared":
+        schema = "tenant_shared"
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return connection.scalar(
+                text(
+                    "SELECT x.indisvalid FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid"
+                    " JOIN pg_namespace n ON n.oid = i.relnamespace"
+                    " WHERE n.nspname = :schema AND i.relname = :name"
+                ),
+                {"schema": schema, "name": name},
+            )
+    finally:
+        engine.dispose()
 
 
 class Load:
@@ -150,6 +173,8 @@ def test_two_versions_serve_while_expand_runs_and_contract_waits_for_the_old_to_
             assert (
                 f"{TENANTS if TEST_MODE != 'shared' else 0} migrated, 0 failed" in expanded.stdout
             )
+            # the revision's index, built concurrently after its transaction, on every tenant
+            assert all(index_is_valid(url, t["schema"], "notes_text") for t in tenants[:5])
             written_during = load.writes()
             wait_for(lambda: load.writes() >= written_during + 50, limit=120)  # both, expanded
 
@@ -218,6 +243,7 @@ def test_an_expand_step_that_is_not_additive_is_refused_with_the_reason():
         "ALTER TABLE notes ALTER COLUMN body SET NOT NULL",
         "ALTER TABLE notes ADD CONSTRAINT short CHECK (length(text) < 10)",
         "DROP TABLE notes",
+        "CREATE INDEX CONCURRENTLY notes_text ON notes (text)",  # not in a transaction
     }
     assert (
         "changes a column's type" in refused["ALTER TABLE notes ALTER COLUMN body TYPE varchar(10)"]

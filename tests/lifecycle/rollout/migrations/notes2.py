@@ -9,6 +9,8 @@ from alembic import op
 revision = "notes2"
 down_revision = "notes1"
 phase = "expand"
+# after the revision's transaction: writes go on while it builds (``lifecycle.phases``)
+concurrently = ["CREATE INDEX CONCURRENTLY IF NOT EXISTS notes_text ON notes (text)"]
 
 UPGRADE = """
 ALTER TABLE notes ADD COLUMN text text;
