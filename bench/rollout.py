@@ -2,8 +2,7 @@
 once while ``migrate --expand`` runs over every tenant, then ``--contract`` once the old one
 has stopped (``tenantapp.lifecycle.phases``). Per mode:
 
-    python -m bench.rollout [--tenants 1000] [--database-tenants 100] [--mode M]...
-                            [--connections 8] [--database-url URL]
+    python -m bench.rollout [--tenants 1000] [--mode M]... [--connections 8] [--database-url URL]
 
 The app is ``tests/lifecycle/rollout`` (notes whose ``body`` becomes ``text``). Two ``pserve``
 processes (the shipped server), one per version, on one throwaway database of ``--tenants``
@@ -11,9 +10,9 @@ tenants made by the old version; ``wrk`` (keep-alive) writes notes through both,
 few seconds: before the rollout, while ``migrate --expand`` runs, and (the new version alone)
 while ``migrate --contract`` runs. Printed per phase: writes a second through each version, p99,
 answers that were not 2xx, socket errors; and at the end the writes acknowledged against the
-notes in the database (lost: the difference). Database mode runs fewer tenants: two processes
-each listen on every tenant database they serve, so 1,000 databases would need about 2,000
-server connections for the listeners alone.
+notes in the database (lost: the difference). Each process's share of a server's connections
+for tenant databases is set to 8 (``tenantapp.database_mode.max_connections``); the embedded
+server starts with room for 400.
 """
 
 import argparse
@@ -25,7 +24,7 @@ import threading
 import time
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 
 from tenantapp.lifecycle import migrations
 from tenantapp.throwaway import TEST_KEYS
@@ -70,6 +69,7 @@ def versions(folder: Path, names: list[str]) -> Path:
     """A directory of the app's tenant revisions, the first after tenantapp's head."""
     made = folder / "-".join(names)
     made.mkdir()
+    migrations.use_tenant_versions([])  # tenantapp's own head, whatever this process set up
     head = migrations.head_revision("tenant")
     for name in names:
         source = (APP / "migrations" / f"{name}.py").read_text()
@@ -183,9 +183,10 @@ def notes_in(url: str, mode: str, schemas: list[str]) -> int:
                 )
     finally:
         engine.dispose()
-    total = 0
+    total, base = 0, make_url(url)
     for schema in schemas:  # database mode: a database each, named <db>_t<id>
-        tenant = create_engine(url.rsplit("/", 1)[0] + f"/{url.rsplit('/', 1)[1]}_t{schema[7:]}")
+        name = f"{base.database}_t{schema.removeprefix('tenant_')}"
+        tenant = create_engine(base.set(database=name))
         try:
             with tenant.connect() as connection:
                 total += connection.scalar(text(f'SELECT count(*) FROM "{schema}".notes'))
@@ -289,14 +290,13 @@ def report(phase: str, figures: dict) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--tenants", type=int, default=1000)
-    parser.add_argument("--database-tenants", type=int, default=100)
     parser.add_argument("--mode", action="append", choices=("schema", "shared", "database"))
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--database-url", help="a PostgreSQL server (default: embedded)")
     args = parser.parse_args()
     wrk = find_wrk()
     for mode in args.mode or ("schema", "shared", "database"):
-        rollout(args, wrk, mode, args.database_tenants if mode == "database" else args.tenants)
+        rollout(args, wrk, mode, args.tenants)
 
 
 if __name__ == "__main__":
