@@ -1,7 +1,8 @@
 """Expand and contract (``lifecycle.phases``): the old and the new version of an app built on
 tenantapp serve at once from one database, under load, while ``migrate --expand`` runs over
 every tenant (1,000 in schema and shared mode, 100 in database mode); ``--contract`` is refused
-while the old version serves, and runs once it has stopped. No answer is a 5xx, and no acknowledged write is lost.
+while the old version serves, and runs once it has stopped. No answer is a 5xx, and no
+acknowledged write is lost.
 
 The app (``rollout/notes.py``) keeps notes; its version 2 renames ``body`` to ``text`` by an
 expand revision (``text`` beside ``body``, a trigger keeping them in step) and a contract one
