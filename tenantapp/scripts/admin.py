@@ -265,6 +265,12 @@ def build_parser() -> argparse.ArgumentParser:
         " print each one's state",
     )
     indexes.add_argument("slug", help="the tenant's slug")
+    indexes.add_argument(
+        "--index", action="append", default=[], metavar="FIELD", help="mark FIELD indexed first"
+    )
+    indexes.add_argument(
+        "--unindex", action="append", default=[], metavar="FIELD", help="mark FIELD not indexed"
+    )
 
     migration = add_command(
         commands,
@@ -423,11 +429,16 @@ def set_plan(admin: Admin, args) -> int:
 
 def custom_indexes(admin: Admin, args) -> int:
     """What the job does after an owner marks a field, here and now (after a move, say)."""
-    from ..users.custom_indexes import reconcile
+    from ..users.custom_indexes import mark, reconcile
 
     entry = find_tenant(admin.tenancy.registry, args.slug)
     if entry is None:
         return _fail(f"no active or suspended tenant {args.slug!r}")
+    wishes = {**dict.fromkeys(args.index, True), **dict.fromkeys(args.unindex, False)}
+    if wishes:
+        problem = mark(admin.tenancy, entry, wishes)
+        if problem:
+            return _fail(problem)
     found = reconcile(admin.tenancy, entry)
     print(json.dumps(found, indent=2))
     return 1 if any(state["state"] != "ready" for state in found.values()) else 0

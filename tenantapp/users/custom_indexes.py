@@ -20,7 +20,7 @@ the job's own included, so it cannot run inside one.
 from dataclasses import replace
 from hashlib import blake2b
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
@@ -55,6 +55,32 @@ def build_indexes(request) -> None:
             reconcile(tenancy, entry)
 
     request.tm.get().addAfterCommitHook(after)
+
+
+def mark(tenancy, entry: TenantEntry, wishes: dict[str, bool]) -> str | None:
+    """The operator's marking (``tenantapp-admin custom-indexes --index``), held to the
+    owner's rules; what is wrong, if anything (then nothing is marked)."""
+    store = tenancy.store(entry.mode)
+    try:
+        with store.owner_engine(entry).begin() as connection:
+            bind_connection(connection, replace(store.binding(entry), guard=None))
+            fields = {f.name: f for f in connection.execute(select(CustomField.__table__))}
+            for name, indexed in wishes.items():
+                if name not in fields:
+                    raise ValueError(f"tenant {entry.slug!r} has no custom field {name!r}")
+                if indexed and fields[name].sealed:
+                    raise ValueError(f"the field {name!r} is sealed: it is not indexed")
+                connection.execute(
+                    update(CustomField)
+                    .where(CustomField.name == name)
+                    .values(indexed=indexed, index_error=None)
+                )
+            count = select(func.count()).select_from(CustomField).where(CustomField.indexed)
+            if connection.scalar(count) > MAX_INDEXED:
+                raise ValueError(f"a tenant has at most {MAX_INDEXED} indexed fields")
+    except ValueError as problem:  # the transaction is rolled back: nothing marked
+        return str(problem)
+    return None
 
 
 def reconcile(tenancy, entry: TenantEntry) -> dict[str, dict]:

@@ -216,3 +216,19 @@ def test_a_moved_or_imported_tenant_has_its_indexes_rebuilt(
         server=info.server,
     )
     assert indexes_on_users(tenancy, copy)[index_name("plan")] is True
+
+
+def test_the_operator_marks_fields_from_the_command_line(app, testapp, tenant, config_uri, capsys):
+    from tenantapp.scripts.admin import main as admin
+
+    define(testapp, tenant, "region", "text")
+    define(testapp, tenant, "secret", "text", sealed=True)
+    assert admin([config_uri, "custom-indexes", tenant.slug, "--index", "region"]) == 0
+    assert '"state": "ready"' in capsys.readouterr().out
+    assert index_of(testapp, tenant, "region") == {"state": "ready", "error": None}
+    assert admin([config_uri, "custom-indexes", tenant.slug, "--index", "secret"]) == 1
+    assert "is sealed" in capsys.readouterr().err
+    assert admin([config_uri, "custom-indexes", tenant.slug, "--index", "nope"]) == 1
+    assert "no custom field 'nope'" in capsys.readouterr().err
+    assert admin([config_uri, "custom-indexes", tenant.slug, "--unindex", "region"]) == 0
+    assert index_of(testapp, tenant, "region") is None
