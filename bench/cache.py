@@ -19,8 +19,7 @@ import webtest
 from sqlalchemy import create_engine
 
 from tenantapp import main
-from tenantapp.interfaces import ICacheListener, IServers, IUsageLedger, service
-from tenantapp.throwaway import TEST_KEYS
+from tenantapp.throwaway import TEST_KEYS, stop_app
 
 from .database import throwaway_database
 from .dataset import make_tenants
@@ -55,9 +54,7 @@ def measure(url: str, backend: dict, requests: int, rounds: int) -> dict[str, fl
                 spent[way].append(time.perf_counter() - began)
         for way, times in spent.items():
             medians[way].append(statistics.median(times))
-    service(app.registry, ICacheListener).stop()
-    service(app.registry, IUsageLedger).stop()
-    service(app.registry, IServers).dispose()
+    stop_app(app)
     return {way: statistics.median(values[1:]) for way, values in medians.items()}
 
 

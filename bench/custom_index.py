@@ -20,10 +20,9 @@ import webtest
 from sqlalchemy import create_engine, text
 
 from tenantapp import main, tenancy_from
-from tenantapp.interfaces import ICacheListener, IServers, IUsageLedger, service
 from tenantapp.tenancy.binding import bind_connection
 from tenantapp.tenancy.directory import find_tenant
-from tenantapp.throwaway import TEST_KEYS
+from tenantapp.throwaway import TEST_KEYS, stop_app
 from tenantapp.users.custom_indexes import reconcile
 
 from .database import throwaway_database
@@ -77,9 +76,7 @@ def measure(url: str, targets: dict, users: int, requests: int, rounds: int) -> 
                 assert len(page.json["items"]) == min(50, users // VALUES), page.json
         for way, times in spent.items():
             medians[way].append(statistics.median(times))
-    service(app.registry, ICacheListener).stop()
-    service(app.registry, IUsageLedger).stop()
-    service(app.registry, IServers).dispose()
+    stop_app(app)
     return {way: statistics.median(values[1:]) for way, values in medians.items()}
 
 

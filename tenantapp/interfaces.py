@@ -348,7 +348,8 @@ class IFiles(Interface):
 
 class ISchemaRevisions(Interface):
     """``reached(at, revision)``: whether a schema at ``at`` has ``revision`` applied, in the
-    order of the code's tenant revisions (``lifecycle.migrations.SchemaRevisions``)."""
+    order of the code's tenant revisions; ``head()``: the newest it knows
+    (``lifecycle.migrations.SchemaRevisions``)."""
 
 
 class IPersonalData(Interface):

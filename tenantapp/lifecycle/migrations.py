@@ -126,6 +126,10 @@ def expand_target(tree: str, current: str | None) -> str | None:
 class SchemaRevisions:
     """The ``ISchemaRevisions`` service: the order of this code's tenant revisions."""
 
+    def head(self) -> str:
+        """The newest tenant revision this code knows (a serving process's heartbeat says it)."""
+        return head_revision("tenant")
+
     def reached(self, at: str | None, revision: str) -> bool:
         """A revision this code does not know is newer than all it knows."""
         revisions = chain("tenant")

@@ -158,14 +158,17 @@ def plan_state(tenancy, slug: str) -> dict:
 
 def describe(plans: dict[str, Plan], catalog) -> list[dict]:
     """Every plan: where it places tenants and what it sets."""
-    return [
-        {
-            "name": plan.name,
-            "mode": plan.mode,
-            "server": plan.server,
-            "region": plan.region,
-            "settings": catalog.plans.get(plan.name, ({}, {}))[0],
-            "flags": catalog.plans.get(plan.name, ({}, {}))[1],
-        }
-        for plan in sorted(plans.values(), key=lambda p: p.name)
-    ]
+    described = []
+    for plan in sorted(plans.values(), key=lambda p: p.name):
+        settings, flags = catalog.plans.get(plan.name, ({}, {}))
+        described.append(
+            {
+                "name": plan.name,
+                "mode": plan.mode,
+                "server": plan.server,
+                "region": plan.region,
+                "settings": settings,
+                "flags": flags,
+            }
+        )
+    return described

@@ -300,8 +300,7 @@ def get_tenant(tenancy: Tenancy, slug: str) -> TenantInfo:
 def tenants_with_records():
     """Tenants with their migration record: what listing and migrating both start from."""
     return select(
-        *ENTRY.selected_columns,
-        records.c.revision,
+        *ENTRY.selected_columns,  # with the revision, written with the record (s026)
         records.c.status.label("migration_status"),
         records.c.last_error,
         tenants.c.region,

@@ -31,6 +31,7 @@ from pyramid.interfaces import ISecurityPolicy
 from ..config import setting
 from ..errors import APIError
 from ..interfaces import (
+    ISchemaRevisions,
     IServers,
     IServingProcesses,
     ITenantKeys,
@@ -39,7 +40,6 @@ from ..interfaces import (
     service,
     when_assembled,
 )
-from ..lifecycle.migrations import head_revision
 from ..tenancy.binding import LOCAL_SETTINGS_KEY
 from .limits import (
     MOST_IN_FLIGHT,
@@ -209,7 +209,8 @@ def includeme(config):
     def serving_processes(registry) -> ServingProcesses:
         engine = service(registry, IServers).default.serving
         keys = list(service(registry, ITenantKeys).ring.keys)
-        made = ServingProcesses(engine, keys, head_revision("tenant"))  # what its code knows
+        head = service(registry, ISchemaRevisions).head()  # what its code knows
+        made = ServingProcesses(engine, keys, head)
         atexit.register(made.stop)  # a process that ends says so: it no longer counts
         return made
 
